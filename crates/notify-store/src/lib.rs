@@ -1,0 +1,294 @@
+//! The durable outbox and everything else the gateway keeps: messages, deliveries, parts (one per
+//! upstream call), attempts, lanes and their owners, tokens, quota days and seen signatures.
+//!
+//! One implementation serves both backends through `sqlx::Any`: the SQL is the same on Postgres
+//! and SQLite but for a [`Dialect`] clause or two (row locks), so one conformance suite proves
+//! both. Times are unix milliseconds passed in from an injected [`Clock`], never `now()` in SQL,
+//! so tests drive time and SQLite behaves like Postgres.
+
+mod error;
+pub mod lanes;
+pub mod model;
+pub mod outbox;
+pub mod quota;
+pub mod reads;
+pub mod replay;
+pub mod rollup;
+mod sql;
+pub mod tokens;
+pub mod wake;
+
+use std::str::FromStr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_core::Clock;
+use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
+use sqlx::{AnyPool, ConnectOptions, Executor};
+
+pub use error::StoreError;
+pub use model::*;
+pub use wake::Wake;
+
+/// Which SQL database is behind the pool.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    /// PostgreSQL: many writers, row locks with `SKIP LOCKED`, `LISTEN/NOTIFY`.
+    Postgres,
+    /// SQLite: one writer at a time, so a claim statement is atomic by itself.
+    Sqlite,
+}
+
+impl Dialect {
+    /// The backend named by a database URL's scheme.
+    pub fn of_url(url: &str) -> Result<Self, StoreError> {
+        if url.starts_with("postgres://") || url.starts_with("postgresql://") {
+            Ok(Dialect::Postgres)
+        } else if url.starts_with("sqlite:") {
+            Ok(Dialect::Sqlite)
+        } else {
+            Err(StoreError::Config(format!(
+                "database.url must start with postgres:// or sqlite:, got {:?}",
+                url.split(':').next().unwrap_or("")
+            )))
+        }
+    }
+}
+
+/// How to open the store.
+#[derive(Debug, Clone)]
+pub struct StoreOptions {
+    /// `postgres://…` or `sqlite://path` (`sqlite::memory:` for a throw-away store).
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Postgres schema to work in (tests use a fresh one each); `None`: the default path.
+    pub schema: Option<String>,
+    /// How long a caller waits for a pooled connection before the store counts as unavailable.
+    pub acquire_timeout: Duration,
+}
+
+impl StoreOptions {
+    /// Options for `url` with defaults.
+    pub fn new(url: impl Into<String>) -> Self {
+        Self {
+            url: url.into(),
+            max_connections: 16,
+            schema: None,
+            acquire_timeout: Duration::from_secs(3),
+        }
+    }
+}
+
+/// The store. Cheap to clone.
+#[derive(Clone)]
+pub struct Store {
+    pub(crate) pool: AnyPool,
+    pub(crate) dialect: Dialect,
+    pub(crate) clock: Arc<dyn Clock>,
+    pub(crate) wake: Wake,
+    pub(crate) schema: Option<String>,
+    url: String,
+}
+
+impl std::fmt::Debug for Store {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Store")
+            .field("dialect", &self.dialect)
+            .field("schema", &self.schema)
+            .finish()
+    }
+}
+
+static MIGRATE_PG: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/postgres");
+static MIGRATE_SQLITE: sqlx::migrate::Migrator = sqlx::migrate!("../../migrations/sqlite");
+
+impl Store {
+    /// Opens the pool (creating the SQLite file and its folder if needed). Does not migrate.
+    pub async fn connect(opts: &StoreOptions, clock: Arc<dyn Clock>) -> Result<Self, StoreError> {
+        sqlx::any::install_default_drivers();
+        let dialect = Dialect::of_url(&opts.url)?;
+        if dialect == Dialect::Sqlite {
+            create_sqlite_parent(&opts.url)?;
+        }
+        let mut url = opts.url.clone();
+        if dialect == Dialect::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
+            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+        }
+        let connect = AnyConnectOptions::from_str(&url)
+            .map_err(|e| StoreError::Config(format!("database.url: {e}")))?
+            .disable_statement_logging();
+        let schema = opts.schema.clone();
+        if let Some(s) = &schema {
+            if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+                return Err(StoreError::Config(format!("database.schema: bad name {s:?}")));
+            }
+        }
+        let in_memory = url.contains(":memory:");
+        let pool_schema = schema.clone();
+        let pool = AnyPoolOptions::new()
+            // SQLite has one writer; more connections only add lock waits. An in-memory database
+            // exists per connection, so it must be exactly one.
+            .max_connections(match dialect {
+                Dialect::Sqlite if in_memory => 1,
+                Dialect::Sqlite => opts.max_connections.clamp(1, 4),
+                Dialect::Postgres => opts.max_connections.max(2),
+            })
+            .acquire_timeout(opts.acquire_timeout)
+            .after_connect(move |conn, _meta| {
+                let schema = pool_schema.clone();
+                Box::pin(async move {
+                    match dialect {
+                        Dialect::Sqlite => {
+                            conn.execute(
+                                "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
+                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                            )
+                            .await?;
+                        }
+                        Dialect::Postgres => {
+                            if let Some(s) = schema {
+                                conn.execute(format!("SET search_path TO {s}").as_str())
+                                    .await?;
+                            }
+                        }
+                    }
+                    Ok(())
+                })
+            })
+            .connect_with(connect)
+            .await
+            .map_err(StoreError::from)?;
+        let wake = Wake::new();
+        let store = Store {
+            pool,
+            dialect,
+            clock,
+            wake,
+            schema,
+            url: opts.url.clone(),
+        };
+        if dialect == Dialect::Postgres {
+            wake::spawn_pg_listener(store.clone());
+        }
+        Ok(store)
+    }
+
+    /// Applies the migrations of this backend.
+    pub async fn migrate(&self) -> Result<(), StoreError> {
+        if let (Dialect::Postgres, Some(s)) = (self.dialect, &self.schema) {
+            sqlx::query(&format!("CREATE SCHEMA IF NOT EXISTS {s}"))
+                .execute(&self.pool)
+                .await?;
+        }
+        let migrator = match self.dialect {
+            Dialect::Postgres => &MIGRATE_PG,
+            Dialect::Sqlite => &MIGRATE_SQLITE,
+        };
+        migrator
+            .run(&self.pool)
+            .await
+            .map_err(|e| StoreError::Migration(e.to_string()))
+    }
+
+    /// True when the store answers and every migration is applied (readiness).
+    pub async fn ready(&self) -> Result<(), StoreError> {
+        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+            .fetch_one(&self.pool)
+            .await?;
+        let expected = match self.dialect {
+            Dialect::Postgres => MIGRATE_PG.iter().count(),
+            Dialect::Sqlite => MIGRATE_SQLITE.iter().count(),
+        } as i64;
+        if applied < expected {
+            return Err(StoreError::Migration(format!(
+                "{applied} of {expected} migrations applied"
+            )));
+        }
+        Ok(())
+    }
+
+    /// One round trip (`SELECT 1`).
+    pub async fn ping(&self) -> Result<(), StoreError> {
+        sqlx::query("SELECT 1").execute(&self.pool).await?;
+        Ok(())
+    }
+
+    /// The backend.
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// The injected clock.
+    pub fn clock(&self) -> &Arc<dyn Clock> {
+        &self.clock
+    }
+
+    /// Now, from the injected clock.
+    pub fn now_ms(&self) -> i64 {
+        self.clock.now_ms()
+    }
+
+    /// Wake-ups for workers: bumped after every commit that adds or frees work.
+    pub fn wake(&self) -> &Wake {
+        &self.wake
+    }
+
+    /// The database URL the store was opened with.
+    pub fn url(&self) -> &str {
+        &self.url
+    }
+
+    /// The Postgres schema, if any.
+    pub fn schema(&self) -> Option<&str> {
+        self.schema.as_deref()
+    }
+
+    /// Starts a write transaction. On SQLite it takes the write lock at once (`BEGIN
+    /// IMMEDIATE`): a deferred transaction that reads and then writes cannot wait for the lock
+    /// and fails with "database is locked" under concurrency.
+    pub(crate) async fn begin_tx(
+        &self,
+    ) -> Result<sqlx::Transaction<'static, sqlx::Any>, StoreError> {
+        Ok(match self.dialect {
+            Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
+            Dialect::Postgres => self.pool.begin().await?,
+        })
+    }
+
+    /// Closes the pool.
+    pub async fn close(&self) {
+        self.pool.close().await;
+    }
+
+    /// Drops the Postgres schema this store works in (tests' clean-up).
+    pub async fn drop_schema(&self) -> Result<(), StoreError> {
+        if let (Dialect::Postgres, Some(s)) = (self.dialect, &self.schema) {
+            sqlx::query(&format!("DROP SCHEMA IF EXISTS {s} CASCADE"))
+                .execute(&self.pool)
+                .await?;
+        }
+        Ok(())
+    }
+}
+
+fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
+    let path = url
+        .trim_start_matches("sqlite://")
+        .trim_start_matches("sqlite:");
+    let path = path.split('?').next().unwrap_or("");
+    if path.is_empty() || path.contains(":memory:") {
+        return Ok(());
+    }
+    if let Some(parent) = std::path::Path::new(path).parent() {
+        if !parent.as_os_str().is_empty() {
+            std::fs::create_dir_all(parent).map_err(|e| {
+                StoreError::Config(format!(
+                    "database.url: cannot create {}: {e}",
+                    parent.display()
+                ))
+            })?;
+        }
+    }
+    Ok(())
+}

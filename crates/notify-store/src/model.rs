@@ -1,0 +1,362 @@
+//! Rows going into and out of the store.
+
+use notify_core::{FailedRecipient, PartOp};
+use serde::{Deserialize, Serialize};
+
+/// A message to insert, with its deliveries and their parts, all planned at ingress.
+#[derive(Debug, Clone)]
+pub struct NewMessage {
+    /// `msg_…`.
+    pub id: String,
+    /// The caller's tenant.
+    pub tenant: String,
+    /// The caller's name.
+    pub caller: String,
+    /// Unique per tenant when set.
+    pub idempotency_key: Option<String>,
+    /// SHA-256 of the canonical body, to tell a replay from a conflicting reuse of a key.
+    pub body_hash: String,
+    /// Priority rank (0 urgent … 3 low).
+    pub priority: i64,
+    /// Title text, for search.
+    pub title: String,
+    /// The message as posted (JSON).
+    pub body: String,
+    /// The 202 answer, returned again to a replay.
+    pub response: String,
+    /// Accept time.
+    pub created_at: i64,
+    /// Earliest send.
+    pub not_before: Option<i64>,
+    /// Deadline.
+    pub expires_at: i64,
+    /// One per target.
+    pub deliveries: Vec<NewDelivery>,
+}
+
+/// A delivery to insert.
+#[derive(Debug, Clone)]
+pub struct NewDelivery {
+    /// `dlv_…`.
+    pub id: String,
+    /// Index of the target.
+    pub seq: i64,
+    /// Channel name.
+    pub channel: String,
+    /// Channel kind.
+    pub kind: String,
+    /// Native message type.
+    pub native_type: String,
+    /// `queued` or `awaiting_agent`.
+    pub status: String,
+    /// Text was shortened.
+    pub truncated: bool,
+    /// Adapter context (JSON).
+    pub context: String,
+    /// The calls.
+    pub parts: Vec<NewPart>,
+}
+
+/// A part to insert.
+#[derive(Debug, Clone)]
+pub struct NewPart {
+    /// `prt_…`.
+    pub id: String,
+    /// Index within the delivery.
+    pub seq: i64,
+    /// What it does.
+    pub op: PartOp,
+    /// The lane it is claimed from.
+    pub lane: LaneInfo,
+    /// Native body (JSON).
+    pub body: String,
+    /// Members reached (JSON array).
+    pub recipients: String,
+    /// Seq of the part whose upstream id this one needs.
+    pub depends_on: Option<i64>,
+}
+
+/// What identifies a lane and how it is owned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LaneInfo {
+    /// `credential|interface`.
+    pub lane: String,
+    /// A channel using it (for display).
+    pub channel: String,
+    /// The upstream credential.
+    pub credential: String,
+    /// The upstream interface.
+    pub interface: String,
+    /// The ownership unit: lanes of one unit are owned by one replica together (WeLink lanes of
+    /// one egress group share the per-IP bucket).
+    pub unit: String,
+}
+
+impl LaneInfo {
+    /// The lane of `credential` × `interface`, owned as `unit`.
+    pub fn new(channel: &str, credential: &str, interface: &str, unit: &str) -> Self {
+        Self {
+            lane: format!("{credential}|{interface}"),
+            channel: channel.to_string(),
+            credential: credential.to_string(),
+            interface: interface.to_string(),
+            unit: unit.to_string(),
+        }
+    }
+}
+
+/// The result of inserting one message.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InsertOutcome {
+    /// Stored now.
+    Inserted,
+    /// The same idempotency key with the same body: the first answer.
+    Replayed {
+        /// The stored answer.
+        response: String,
+    },
+    /// The same idempotency key with another body.
+    Conflict {
+        /// The message that holds the key.
+        existing_id: String,
+    },
+}
+
+/// A part handed to a worker under a lease.
+#[derive(Debug, Clone)]
+pub struct ClaimedPart {
+    /// Part id.
+    pub id: String,
+    /// Its delivery.
+    pub delivery_id: String,
+    /// Its message.
+    pub message_id: String,
+    /// Index within the delivery.
+    pub seq: i64,
+    /// What it does.
+    pub op: PartOp,
+    /// Upstream interface.
+    pub interface: String,
+    /// Channel name.
+    pub channel: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Native body.
+    pub body: serde_json::Value,
+    /// Members reached.
+    pub recipients: Vec<String>,
+    /// Upstream id of the part it depends on.
+    pub dependency_id: Option<String>,
+    /// Attempts spent so far.
+    pub attempts: i64,
+    /// Deadline.
+    pub expires_at: i64,
+    /// The lease fence: completions must present it.
+    pub lease_token: String,
+    /// Lease end.
+    pub lease_until: i64,
+    /// The delivery's adapter context.
+    pub context: serde_json::Value,
+}
+
+/// The attempt log entry of one upstream call.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptRecord {
+    /// When the call started.
+    pub at: i64,
+    /// Upstream interface.
+    pub endpoint: String,
+    /// HTTP status, when an answer came.
+    pub http_status: Option<i64>,
+    /// Upstream code.
+    pub upstream_code: Option<String>,
+    /// Upstream message.
+    pub upstream_message: Option<String>,
+    /// Call duration.
+    pub duration_ms: i64,
+    /// Outcome label (`sent`, `rate_limited`…).
+    pub outcome: String,
+    /// The call may have been delivered though no answer came.
+    pub possible_duplicate: bool,
+}
+
+/// What a worker reports for a claimed part.
+#[derive(Debug, Clone)]
+pub struct Completion {
+    /// Part id.
+    pub part_id: String,
+    /// The lease fence from the claim.
+    pub lease_token: String,
+    /// What happened.
+    pub result: PartResult,
+    /// The call's log entry, if a call was made.
+    pub attempt: Option<AttemptRecord>,
+}
+
+/// The fate of a part after a call.
+#[derive(Debug, Clone)]
+pub enum PartResult {
+    /// Done: upstream id and refused recipients stored.
+    Done {
+        /// Upstream id.
+        upstream_id: Option<String>,
+        /// Refused recipients.
+        failed_recipients: Vec<FailedRecipient>,
+    },
+    /// Back to the queue at `at_ms`.
+    Retry {
+        /// When it may be claimed again.
+        at_ms: i64,
+        /// Whether this try counts against `max_attempts`.
+        spend_attempt: bool,
+        /// Why.
+        error: String,
+        /// The call may have been delivered.
+        possible_duplicate: bool,
+    },
+    /// Send again at once with a new body (the others were refused for good).
+    Resend {
+        /// New body.
+        body: serde_json::Value,
+        /// Remaining recipients.
+        recipients: Vec<String>,
+        /// Refused recipients.
+        failed_recipients: Vec<FailedRecipient>,
+    },
+    /// The media id this send used expired: queue a fresh upload, then this send again.
+    Reupload {
+        /// Why.
+        error: String,
+    },
+    /// Failed for good; the delivery fails.
+    Failed {
+        /// Why.
+        error: String,
+    },
+    /// Could not be sent before its deadline; the delivery expires.
+    Expired {
+        /// Why.
+        error: String,
+    },
+}
+
+/// A delivery as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct DeliveryView {
+    /// `dlv_…`.
+    pub id: String,
+    /// Channel name.
+    pub channel: String,
+    /// Channel kind.
+    pub kind: String,
+    /// Native type.
+    #[serde(rename = "type")]
+    pub native_type: String,
+    /// Status.
+    pub status: String,
+    /// Upstream ids of its calls, in order.
+    pub upstream_ids: Vec<String>,
+    /// Refused recipients.
+    pub failed_recipients: Vec<FailedRecipient>,
+    /// Text was shortened.
+    pub truncated: bool,
+    /// Last error, if any.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Its calls.
+    pub parts: Vec<PartView>,
+    /// Every attempt.
+    pub attempts: Vec<AttemptView>,
+    /// Adapter context (kept for recall, state and the sidebar; not shown).
+    #[serde(skip)]
+    pub context: serde_json::Value,
+}
+
+/// A part as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct PartView {
+    /// `prt_…`.
+    pub id: String,
+    /// Index.
+    pub seq: i64,
+    /// What it does.
+    pub op: String,
+    /// Upstream interface.
+    pub interface: String,
+    /// Status.
+    pub status: String,
+    /// Attempts spent.
+    pub attempts: i64,
+    /// Upstream id.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub upstream_id: Option<String>,
+    /// Last error.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last_error: Option<String>,
+    /// Members reached by this call.
+    #[serde(skip)]
+    pub recipients: Vec<String>,
+}
+
+/// An attempt as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct AttemptView {
+    /// RFC 3339 time.
+    pub at: String,
+    /// Upstream interface.
+    pub endpoint: String,
+    /// HTTP status.
+    pub http_status: Option<i64>,
+    /// Upstream code.
+    pub upstream_code: Option<String>,
+    /// Upstream message.
+    pub upstream_message: Option<String>,
+    /// Duration.
+    pub duration_ms: i64,
+    /// Outcome label.
+    pub outcome: String,
+    /// May have been delivered twice.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub possible_duplicate: bool,
+}
+
+/// A message as the API shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+pub struct MessageView {
+    /// `msg_…`.
+    pub id: String,
+    /// Tenant.
+    pub tenant: String,
+    /// Status.
+    pub status: String,
+    /// RFC 3339.
+    pub created_at: String,
+    /// Idempotency key.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub idempotency_key: Option<String>,
+    /// Title text.
+    pub title: String,
+    /// The deliveries (empty in list views).
+    pub deliveries: Vec<DeliveryView>,
+}
+
+/// Filters of `GET /v1/messages`.
+#[derive(Debug, Clone, Default)]
+pub struct MessageFilter {
+    /// Only this tenant (`None`: all, for admins).
+    pub tenant: Option<String>,
+    /// Message status.
+    pub status: Option<String>,
+    /// Has a delivery on this channel.
+    pub channel: Option<String>,
+    /// Created at or after (ms).
+    pub since: Option<i64>,
+    /// Created before (ms).
+    pub until: Option<i64>,
+    /// Title contains.
+    pub text: Option<String>,
+    /// Ids below this one (cursor).
+    pub before_id: Option<String>,
+    /// Page size.
+    pub limit: i64,
+}

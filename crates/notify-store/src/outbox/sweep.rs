@@ -1,0 +1,114 @@
+use std::collections::BTreeSet;
+
+use sqlx::Row;
+
+use crate::outbox::complete::{expire_delivery, roll_up, roll_up_message};
+use crate::{Store, StoreError};
+
+/// What one sweep did.
+#[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
+pub struct SweepReport {
+    /// Parts whose lease ran out, queued again.
+    pub rescued: u64,
+    /// Deliveries expired.
+    pub expired: u64,
+}
+
+impl Store {
+    /// Queues again every part whose lease ran out (its worker died or hung): the call may have
+    /// reached upstream, so the part is flagged as a possible duplicate and the try counts.
+    /// Then expires deliveries whose deadline passed before they could be sent.
+    pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
+        let now = self.now_ms();
+        let rescued = sqlx::query(
+            "UPDATE parts SET status = 'queued', lease_owner = NULL, lease_token = NULL, \
+             lease_until = NULL, possible_duplicate = 1, attempts = attempts + 1, \
+             last_error = 'lease expired: worker lost', next_attempt_at = $1, updated_at = $1 \
+             WHERE status = 'sending' AND lease_until < $1",
+        )
+        .bind(now)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+
+        let mut tx = self.begin_tx().await?;
+        let due: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT delivery_id FROM parts \
+             WHERE status IN ('queued', 'blocked') AND expires_at <= $1 AND op IN ('send', 'upload') \
+             LIMIT 1000",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let waiting: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM deliveries WHERE status = 'awaiting_agent' AND expires_at <= $1 LIMIT 1000",
+        )
+        .bind(now)
+        .fetch_all(&mut *tx)
+        .await?;
+        let mut touched = BTreeSet::new();
+        for d in due.iter().chain(waiting.iter()) {
+            expire_delivery(&mut tx, d, "expired before it could be sent", now).await?;
+            touched.insert(d.clone());
+        }
+        roll_up(&mut tx, touched.iter(), now).await?;
+        tx.commit().await?;
+        if rescued > 0 {
+            self.wake.bump();
+        }
+        Ok(SweepReport {
+            rescued,
+            expired: touched.len() as u64,
+        })
+    }
+
+    /// Deletes up to `batch` finished messages last changed before `before_ms` (retention), with
+    /// their deliveries, parts and attempts. Small batches keep locks short; call until it
+    /// returns 0.
+    pub async fn purge_finished(&self, before_ms: i64, batch: i64) -> Result<u64, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar(
+            "SELECT id FROM messages WHERE status <> 'accepted' AND updated_at < $1 LIMIT $2",
+        )
+        .bind(before_ms)
+        .bind(batch)
+        .fetch_all(&self.pool)
+        .await?;
+        if ids.is_empty() {
+            return Ok(0);
+        }
+        let list = crate::sql::list(ids.len(), 1);
+        let mut tx = self.begin_tx().await?;
+        for table_sql in [
+            format!("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
+            format!("DELETE FROM parts WHERE message_id IN ({list})"),
+            format!("DELETE FROM deliveries WHERE message_id IN ({list})"),
+            format!("DELETE FROM messages WHERE id IN ({list})"),
+        ] {
+            let mut q = sqlx::query(&table_sql);
+            for id in &ids {
+                q = q.bind(id);
+            }
+            q.execute(&mut *tx).await?;
+        }
+        tx.commit().await?;
+        Ok(ids.len() as u64)
+    }
+
+    /// Recomputes a message's status (after a direct delivery change).
+    pub(crate) async fn refresh_message(&self, message_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.begin_tx().await?;
+        roll_up_message(&mut tx, message_id, self.now_ms()).await?;
+        tx.commit().await?;
+        Ok(())
+    }
+
+    /// Counts parts by status (tests and metrics).
+    pub async fn part_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
+        let rows = sqlx::query("SELECT status, COUNT(*) FROM parts GROUP BY status")
+            .fetch_all(&self.pool)
+            .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+}

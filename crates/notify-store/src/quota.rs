@@ -1,0 +1,59 @@
+//! Daily quotas (Xiaowei: 100 calls per enterprise per Asia/Shanghai day). A slot is reserved
+//! before the call and never given back, so an unknown outcome or a crash counts as used and
+//! the day can never see more calls than the quota.
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Reserves one call on `day` for `credential` if fewer than `limit` are used and the day
+    /// is not closed.
+    pub async fn reserve_quota(
+        &self,
+        credential: &str,
+        day: i64,
+        limit: i64,
+    ) -> Result<bool, StoreError> {
+        sqlx::query(
+            "INSERT INTO quota_days (credential, day) VALUES ($1, $2) ON CONFLICT (credential, day) DO NOTHING",
+        )
+        .bind(credential)
+        .bind(day)
+        .execute(&self.pool)
+        .await?;
+        let n = sqlx::query(
+            "UPDATE quota_days SET used = used + 1 WHERE credential = $1 AND day = $2 AND used < $3 AND closed = 0",
+        )
+        .bind(credential)
+        .bind(day)
+        .bind(limit)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
+    /// Closes a day (upstream said the quota is spent: Xiaowei `58604`).
+    pub async fn close_quota_day(&self, credential: &str, day: i64) -> Result<(), StoreError> {
+        sqlx::query(
+            "INSERT INTO quota_days (credential, day, closed) VALUES ($1, $2, 1) \
+             ON CONFLICT (credential, day) DO UPDATE SET closed = 1",
+        )
+        .bind(credential)
+        .bind(day)
+        .execute(&self.pool)
+        .await?;
+        Ok(())
+    }
+
+    /// Calls reserved on a day, and whether it is closed.
+    pub async fn quota_used(&self, credential: &str, day: i64) -> Result<(i64, bool), StoreError> {
+        let row: Option<(i64, i64)> = sqlx::query_as(
+            "SELECT used, closed FROM quota_days WHERE credential = $1 AND day = $2",
+        )
+        .bind(credential)
+        .bind(day)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(row.map(|(u, c)| (u, c != 0)).unwrap_or((0, false)))
+    }
+}

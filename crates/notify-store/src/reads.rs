@@ -1,0 +1,225 @@
+//! What callers and admins read: one message with everything about it, and filtered pages.
+
+use notify_core::clock::ms_to_rfc3339;
+use sqlx::Row;
+
+use crate::model::{AttemptView, DeliveryView, MessageFilter, MessageView, PartView};
+use crate::{Store, StoreError};
+
+impl Store {
+    /// One message with its deliveries, parts and attempts; `None` when it does not exist or
+    /// belongs to another tenant (so ids do not leak).
+    pub async fn get_message(
+        &self,
+        tenant: Option<&str>,
+        id: &str,
+    ) -> Result<Option<MessageView>, StoreError> {
+        let row = sqlx::query(
+            "SELECT id, tenant, status, created_at, idempotency_key, title FROM messages WHERE id = $1",
+        )
+        .bind(id)
+        .fetch_optional(&self.pool)
+        .await?;
+        let Some(row) = row else { return Ok(None) };
+        let mut m = message_of(&row)?;
+        if tenant.is_some_and(|t| t != m.tenant) {
+            return Ok(None);
+        }
+        let drows = sqlx::query(
+            "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context \
+             FROM deliveries WHERE message_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let prows = sqlx::query(
+            "SELECT delivery_id, id, seq, op, interface, status, attempts, upstream_id, last_error, recipients \
+             FROM parts WHERE message_id = $1 ORDER BY seq",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        let arows = sqlx::query(
+            "SELECT a.delivery_id, a.at, a.endpoint, a.http_status, a.upstream_code, a.upstream_message, \
+                    a.duration_ms, a.outcome, a.possible_duplicate \
+             FROM attempts a JOIN deliveries d ON d.id = a.delivery_id \
+             WHERE d.message_id = $1 ORDER BY a.id",
+        )
+        .bind(id)
+        .fetch_all(&self.pool)
+        .await?;
+        for d in &drows {
+            let did: String = d.try_get(0)?;
+            let failed: String = d.try_get(5)?;
+            let ctx: String = d.try_get(8)?;
+            let mut parts = Vec::new();
+            for p in prows.iter().filter(|p| p.try_get::<String, _>(0).ok().as_deref() == Some(&did)) {
+                let recipients: String = p.try_get(9)?;
+                parts.push(PartView {
+                    id: p.try_get(1)?,
+                    seq: p.try_get(2)?,
+                    op: p.try_get(3)?,
+                    interface: p.try_get(4)?,
+                    status: p.try_get(5)?,
+                    attempts: p.try_get(6)?,
+                    upstream_id: p.try_get(7)?,
+                    last_error: p.try_get(8)?,
+                    recipients: serde_json::from_str(&recipients).unwrap_or_default(),
+                });
+            }
+            let mut attempts = Vec::new();
+            for a in arows.iter().filter(|a| a.try_get::<String, _>(0).ok().as_deref() == Some(&did)) {
+                attempts.push(AttemptView {
+                    at: ms_to_rfc3339(a.try_get(1)?),
+                    endpoint: a.try_get(2)?,
+                    http_status: a.try_get(3)?,
+                    upstream_code: a.try_get(4)?,
+                    upstream_message: a.try_get(5)?,
+                    duration_ms: a.try_get(6)?,
+                    outcome: a.try_get(7)?,
+                    possible_duplicate: a.try_get::<i64, _>(8)? != 0,
+                });
+            }
+            let mut status: String = d.try_get(4)?;
+            // A claim does not write the delivery row (one write less on the hot path); a part
+            // in flight shows here instead.
+            if status == "queued" && parts.iter().any(|p| p.status == "sending" && p.op == "send") {
+                status = "sending".into();
+            }
+            let upstream_ids = parts
+                .iter()
+                .filter(|p| p.op == "send")
+                .filter_map(|p| p.upstream_id.clone())
+                .collect();
+            m.deliveries.push(DeliveryView {
+                id: did,
+                channel: d.try_get(1)?,
+                kind: d.try_get(2)?,
+                native_type: d.try_get(3)?,
+                status,
+                upstream_ids,
+                failed_recipients: serde_json::from_str(&failed).unwrap_or_default(),
+                truncated: d.try_get::<i64, _>(6)? != 0,
+                last_error: d.try_get(7)?,
+                parts,
+                attempts,
+                context: serde_json::from_str(&ctx).unwrap_or_default(),
+            });
+        }
+        Ok(Some(m))
+    }
+
+    /// A page of messages, newest first, without their deliveries. The cursor is the last id
+    /// of the previous page (ids sort by creation time).
+    pub async fn list_messages(&self, f: &MessageFilter) -> Result<Vec<MessageView>, StoreError> {
+        let mut sql = String::from(
+            "SELECT id, tenant, status, created_at, idempotency_key, title FROM messages m WHERE 1 = 1",
+        );
+        let mut binds: Vec<BindValue> = Vec::new();
+        let mut n = 0;
+        let mut next = |binds: &mut Vec<BindValue>, v: BindValue| {
+            n += 1;
+            binds.push(v);
+            format!("${n}")
+        };
+        if let Some(t) = &f.tenant {
+            let p = next(&mut binds, BindValue::Text(t.clone()));
+            sql.push_str(&format!(" AND tenant = {p}"));
+        }
+        if let Some(s) = &f.status {
+            let p = next(&mut binds, BindValue::Text(s.clone()));
+            sql.push_str(&format!(" AND status = {p}"));
+        }
+        if let Some(c) = &f.channel {
+            let p = next(&mut binds, BindValue::Text(c.clone()));
+            sql.push_str(&format!(
+                " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.channel = {p})"
+            ));
+        }
+        if let Some(s) = f.since {
+            let p = next(&mut binds, BindValue::Int(s));
+            sql.push_str(&format!(" AND created_at >= {p}"));
+        }
+        if let Some(u) = f.until {
+            let p = next(&mut binds, BindValue::Int(u));
+            sql.push_str(&format!(" AND created_at < {p}"));
+        }
+        if let Some(t) = &f.text {
+            let p = next(&mut binds, BindValue::Text(format!("%{}%", t.to_lowercase())));
+            sql.push_str(&format!(" AND LOWER(title) LIKE {p}"));
+        }
+        if let Some(b) = &f.before_id {
+            let p = next(&mut binds, BindValue::Text(b.clone()));
+            sql.push_str(&format!(" AND id < {p}"));
+        }
+        let p = next(&mut binds, BindValue::Int(f.limit));
+        sql.push_str(&format!(" ORDER BY id DESC LIMIT {p}"));
+        let mut q = sqlx::query(&sql);
+        for b in binds {
+            q = match b {
+                BindValue::Text(s) => q.bind(s),
+                BindValue::Int(i) => q.bind(i),
+            };
+        }
+        q.fetch_all(&self.pool).await?.iter().map(message_of).collect()
+    }
+
+    /// Delivery counts by channel and status for messages created since `since_ms`
+    /// (`GET /v1/stats`).
+    pub async fn stats(
+        &self,
+        tenant: Option<&str>,
+        since_ms: i64,
+    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT channel, status, COUNT(*) FROM deliveries \
+             WHERE created_at >= $1 AND ($2 IS NULL OR tenant = $2) GROUP BY channel, status ORDER BY channel, status",
+        )
+        .bind(since_ms)
+        .bind(tenant)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+
+    /// The message and tenant of a delivery.
+    pub async fn delivery_owner(&self, delivery_id: &str) -> Result<Option<(String, String)>, StoreError> {
+        let row = sqlx::query("SELECT message_id, tenant FROM deliveries WHERE id = $1")
+            .bind(delivery_id)
+            .fetch_optional(&self.pool)
+            .await?;
+        row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
+    }
+
+    /// Queue depth by lane and part status (`GET /v1/channels`, metrics).
+    pub async fn lane_depths(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT lane, status, COUNT(*) FROM parts WHERE status IN ('queued', 'sending', 'blocked') \
+             GROUP BY lane, status",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .collect()
+    }
+}
+
+enum BindValue {
+    Text(String),
+    Int(i64),
+}
+
+fn message_of(row: &sqlx::any::AnyRow) -> Result<MessageView, StoreError> {
+    Ok(MessageView {
+        id: row.try_get(0)?,
+        tenant: row.try_get(1)?,
+        status: row.try_get(2)?,
+        created_at: ms_to_rfc3339(row.try_get(3)?),
+        idempotency_key: row.try_get(4)?,
+        title: row.try_get(5)?,
+        deliveries: Vec::new(),
+    })
+}

@@ -86,7 +86,11 @@ mod tests {
     #[test]
     fn shanghai_day_turns_at_utc_sixteen() {
         // 2026-11-23T15:59:59.999Z is 23:59:59.999 in Shanghai; one ms later is the next day.
-        let before = Utc.with_ymd_and_hms(2026, 11, 23, 15, 59, 59).unwrap().timestamp_millis() + 999;
+        let before = Utc
+            .with_ymd_and_hms(2026, 11, 23, 15, 59, 59)
+            .unwrap()
+            .timestamp_millis()
+            + 999;
         assert_eq!(shanghai_day(before) + 1, shanghai_day(before + 1));
         assert_eq!(shanghai_day_start_ms(shanghai_day(before + 1)), before + 1);
     }

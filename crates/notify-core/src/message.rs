@@ -314,8 +314,8 @@ mod tests {
 
     #[test]
     fn a_wrong_type_names_its_field() {
-        let e = MessageInput::from_json(br#"{"targets":[{"channel":"x","users":"bob"}]}"#)
-            .unwrap_err();
+        let e =
+            MessageInput::from_json(br#"{"targets":[{"channel":"x","users":"bob"}]}"#).unwrap_err();
         match e {
             ParseError::Invalid(f) => assert_eq!(f.field, "targets[0].users"),
             other => panic!("unexpected {other:?}"),

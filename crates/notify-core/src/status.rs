@@ -154,11 +154,23 @@ mod tests {
 
     #[test]
     fn message_status_sums_deliveries() {
-        assert_eq!(MessageStatus::of(&[D::Sent, D::Queued]), MessageStatus::Accepted);
+        assert_eq!(
+            MessageStatus::of(&[D::Sent, D::Queued]),
+            MessageStatus::Accepted
+        );
         assert_eq!(MessageStatus::of(&[D::Sent, D::Sent]), MessageStatus::Sent);
-        assert_eq!(MessageStatus::of(&[D::Sent, D::Failed]), MessageStatus::PartiallySent);
-        assert_eq!(MessageStatus::of(&[D::Failed, D::Expired]), MessageStatus::Failed);
-        assert_eq!(MessageStatus::of(&[D::Recalled, D::Cancelled]), MessageStatus::Recalled);
+        assert_eq!(
+            MessageStatus::of(&[D::Sent, D::Failed]),
+            MessageStatus::PartiallySent
+        );
+        assert_eq!(
+            MessageStatus::of(&[D::Failed, D::Expired]),
+            MessageStatus::Failed
+        );
+        assert_eq!(
+            MessageStatus::of(&[D::Recalled, D::Cancelled]),
+            MessageStatus::Recalled
+        );
         assert_eq!(MessageStatus::of(&[D::Expired]), MessageStatus::Expired);
     }
 

@@ -95,7 +95,10 @@ pub fn check(
             check_url(u, &["http", "https", "h5"]).map_err(|e| e.under(name))?;
         }
     }
-    for (name, value) in [("image_url", &input.image_url), ("file_url", &input.file_url)] {
+    for (name, value) in [
+        ("image_url", &input.image_url),
+        ("file_url", &input.file_url),
+    ] {
         if let Some(u) = value {
             check_url(u, &["http", "https"]).map_err(|e| e.under(name))?;
         }
@@ -117,7 +120,8 @@ pub fn check(
                     "an article needs a title",
                 ));
             }
-            check_url(&a.url, &["http", "https", "h5"]).map_err(|e| e.under(&format!("{at}.url")))?;
+            check_url(&a.url, &["http", "https", "h5"])
+                .map_err(|e| e.under(&format!("{at}.url")))?;
             if let Some(img) = &a.image_url {
                 check_url(img, &["http", "https"])
                     .map_err(|e| e.under(&format!("{at}.image_url")))?;

@@ -41,8 +41,7 @@ impl From<sqlx::Error> for StoreError {
                 // 57P01 admin shutdown, 57P02/57P03 crash / cannot connect now, 08xxx connection
                 // exceptions, SQLite BUSY (5) / LOCKED (6): all pass when the database is back.
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                if code.starts_with("57P") || code.starts_with("08") || code == "5" || code == "6"
-                {
+                if code.starts_with("57P") || code.starts_with("08") || code == "5" || code == "6" {
                     StoreError::Unavailable(e.to_string())
                 } else {
                     StoreError::Database(e.to_string())

@@ -131,9 +131,10 @@ impl Store {
 
     /// Every unit's owner.
     pub async fn unit_owners(&self) -> Result<Vec<UnitOwner>, StoreError> {
-        let rows = sqlx::query("SELECT unit, owner, fence, lease_until FROM lane_owners ORDER BY unit")
-            .fetch_all(&self.pool)
-            .await?;
+        let rows =
+            sqlx::query("SELECT unit, owner, fence, lease_until FROM lane_owners ORDER BY unit")
+                .fetch_all(&self.pool)
+                .await?;
         rows.iter()
             .map(|r| {
                 Ok(UnitOwner {

@@ -113,7 +113,11 @@ impl Store {
         }
         let mut url = opts.url.clone();
         if dialect == Dialect::Sqlite && !url.contains("mode=") && !url.contains(":memory:") {
-            url.push_str(if url.contains('?') { "&mode=rwc" } else { "?mode=rwc" });
+            url.push_str(if url.contains('?') {
+                "&mode=rwc"
+            } else {
+                "?mode=rwc"
+            });
         }
         let connect = AnyConnectOptions::from_str(&url)
             .map_err(|e| StoreError::Config(format!("database.url: {e}")))?
@@ -121,7 +125,9 @@ impl Store {
         let schema = opts.schema.clone();
         if let Some(s) = &schema {
             if !s.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
-                return Err(StoreError::Config(format!("database.schema: bad name {s:?}")));
+                return Err(StoreError::Config(format!(
+                    "database.schema: bad name {s:?}"
+                )));
             }
         }
         let in_memory = url.contains(":memory:");
@@ -193,9 +199,10 @@ impl Store {
 
     /// True when the store answers and every migration is applied (readiness).
     pub async fn ready(&self) -> Result<(), StoreError> {
-        let applied: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
-            .fetch_one(&self.pool)
-            .await?;
+        let applied: i64 =
+            sqlx::query_scalar("SELECT COUNT(*) FROM _sqlx_migrations WHERE success")
+                .fetch_one(&self.pool)
+                .await?;
         let expected = match self.dialect {
             Dialect::Postgres => MIGRATE_PG.iter().count(),
             Dialect::Sqlite => MIGRATE_SQLITE.iter().count(),

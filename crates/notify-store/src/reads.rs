@@ -53,7 +53,10 @@ impl Store {
             let failed: String = d.try_get(5)?;
             let ctx: String = d.try_get(8)?;
             let mut parts = Vec::new();
-            for p in prows.iter().filter(|p| p.try_get::<String, _>(0).ok().as_deref() == Some(&did)) {
+            for p in prows
+                .iter()
+                .filter(|p| p.try_get::<String, _>(0).ok().as_deref() == Some(&did))
+            {
                 let recipients: String = p.try_get(9)?;
                 parts.push(PartView {
                     id: p.try_get(1)?,
@@ -68,7 +71,10 @@ impl Store {
                 });
             }
             let mut attempts = Vec::new();
-            for a in arows.iter().filter(|a| a.try_get::<String, _>(0).ok().as_deref() == Some(&did)) {
+            for a in arows
+                .iter()
+                .filter(|a| a.try_get::<String, _>(0).ok().as_deref() == Some(&did))
+            {
                 attempts.push(AttemptView {
                     at: ms_to_rfc3339(a.try_get(1)?),
                     endpoint: a.try_get(2)?,
@@ -83,7 +89,11 @@ impl Store {
             let mut status: String = d.try_get(4)?;
             // A claim does not write the delivery row (one write less on the hot path); a part
             // in flight shows here instead.
-            if status == "queued" && parts.iter().any(|p| p.status == "sending" && p.op == "send") {
+            if status == "queued"
+                && parts
+                    .iter()
+                    .any(|p| p.status == "sending" && p.op == "send")
+            {
                 status = "sending".into();
             }
             let upstream_ids = parts
@@ -145,7 +155,10 @@ impl Store {
             sql.push_str(&format!(" AND created_at < {p}"));
         }
         if let Some(t) = &f.text {
-            let p = next(&mut binds, BindValue::Text(format!("%{}%", t.to_lowercase())));
+            let p = next(
+                &mut binds,
+                BindValue::Text(format!("%{}%", t.to_lowercase())),
+            );
             sql.push_str(&format!(" AND LOWER(title) LIKE {p}"));
         }
         if let Some(b) = &f.before_id {
@@ -161,7 +174,11 @@ impl Store {
                 BindValue::Int(i) => q.bind(i),
             };
         }
-        q.fetch_all(&self.pool).await?.iter().map(message_of).collect()
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(message_of)
+            .collect()
     }
 
     /// Delivery counts by channel and status for messages created since `since_ms`
@@ -185,7 +202,10 @@ impl Store {
     }
 
     /// The message and tenant of a delivery.
-    pub async fn delivery_owner(&self, delivery_id: &str) -> Result<Option<(String, String)>, StoreError> {
+    pub async fn delivery_owner(
+        &self,
+        delivery_id: &str,
+    ) -> Result<Option<(String, String)>, StoreError> {
         let row = sqlx::query("SELECT message_id, tenant FROM deliveries WHERE id = $1")
             .bind(delivery_id)
             .fetch_optional(&self.pool)

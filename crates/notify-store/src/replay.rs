@@ -6,7 +6,11 @@ use crate::{Store, StoreError};
 impl Store {
     /// Records a signature; false when it was seen already. Entries older than `window_ms` are
     /// pruned on the way.
-    pub async fn remember_signature(&self, signature: &str, window_ms: i64) -> Result<bool, StoreError> {
+    pub async fn remember_signature(
+        &self,
+        signature: &str,
+        window_ms: i64,
+    ) -> Result<bool, StoreError> {
         let now = self.now_ms();
         let n = sqlx::query(
             "INSERT INTO seen_signatures (signature, seen_at) VALUES ($1, $2) ON CONFLICT (signature) DO NOTHING",

@@ -23,9 +23,7 @@ pub fn delivery_status(current: DeliveryStatus, parts: &[(PartOp, PartStatus)]) 
         return D::Failed;
     }
     let all_sent = !sends.is_empty()
-        && sends
-            .iter()
-            .all(|s| matches!(s, P::Done | P::Cancelled))
+        && sends.iter().all(|s| matches!(s, P::Done | P::Cancelled))
         && sends.contains(&P::Done);
     if all_sent {
         let recalls: Vec<PartStatus> = parts
@@ -63,10 +61,22 @@ mod tests {
 
     #[test]
     fn sends_roll_up() {
-        assert_eq!(delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Queued)]), D::Queued);
-        assert_eq!(delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Sending)]), D::Sending);
-        assert_eq!(delivery_status(D::Queued, &[(Upload, P::Done), (Send, P::Done)]), D::Sent);
-        assert_eq!(delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Failed)]), D::Failed);
+        assert_eq!(
+            delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Queued)]),
+            D::Queued
+        );
+        assert_eq!(
+            delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Sending)]),
+            D::Sending
+        );
+        assert_eq!(
+            delivery_status(D::Queued, &[(Upload, P::Done), (Send, P::Done)]),
+            D::Sent
+        );
+        assert_eq!(
+            delivery_status(D::Queued, &[(Send, P::Done), (Send, P::Failed)]),
+            D::Failed
+        );
     }
 
     #[test]
@@ -84,12 +94,21 @@ mod tests {
 
     #[test]
     fn event_statuses_are_kept() {
-        assert_eq!(delivery_status(D::Cancelled, &[(Send, P::Cancelled)]), D::Cancelled);
-        assert_eq!(delivery_status(D::Expired, &[(Send, P::Cancelled)]), D::Expired);
+        assert_eq!(
+            delivery_status(D::Cancelled, &[(Send, P::Cancelled)]),
+            D::Cancelled
+        );
+        assert_eq!(
+            delivery_status(D::Expired, &[(Send, P::Cancelled)]),
+            D::Expired
+        );
     }
 
     #[test]
     fn state_parts_do_not_change_a_sent_delivery() {
-        assert_eq!(delivery_status(D::Sent, &[(Send, P::Done), (State, P::Failed)]), D::Sent);
+        assert_eq!(
+            delivery_status(D::Sent, &[(Send, P::Done), (State, P::Failed)]),
+            D::Sent
+        );
     }
 }

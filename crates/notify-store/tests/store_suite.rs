@@ -81,7 +81,10 @@ fn attempt(outcome: &str) -> AttemptRecord {
 
 async fn status_of(store: &Store, id: &str) -> (String, Vec<String>) {
     let m = store.get_message(None, id).await.unwrap().unwrap();
-    (m.status, m.deliveries.iter().map(|d| d.status.clone()).collect())
+    (
+        m.status,
+        m.deliveries.iter().map(|d| d.status.clone()).collect(),
+    )
 }
 
 on_both_backends!(
@@ -139,15 +142,32 @@ async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualC
     assert_eq!(counts, vec![("done".to_string(), 10_000)]);
 }
 
-async fn an_expired_lease_is_requeued_and_the_old_worker_is_fenced(store: Store, clock: ManualClock) {
+async fn an_expired_lease_is_requeued_and_the_old_worker_is_fenced(
+    store: Store,
+    clock: ManualClock,
+) {
     let m = message(0, 1, None, "h");
-    store.insert_messages(std::slice::from_ref(&m)).await.unwrap();
-    let first = store.claim(&lane().lane, "crashed", 10, 30_000).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
+    let first = store
+        .claim(&lane().lane, "crashed", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1);
-    assert!(store.claim(&lane().lane, "other", 10, 30_000).await.unwrap().is_empty());
+    assert!(store
+        .claim(&lane().lane, "other", 10, 30_000)
+        .await
+        .unwrap()
+        .is_empty());
 
     clock.advance_ms(29_000);
-    assert_eq!(store.sweep().await.unwrap().rescued, 0, "lease still running");
+    assert_eq!(
+        store.sweep().await.unwrap().rescued,
+        0,
+        "lease still running"
+    );
     clock.advance_ms(2_000);
     assert_eq!(store.sweep().await.unwrap().rescued, 1);
 
@@ -157,30 +177,64 @@ async fn an_expired_lease_is_requeued_and_the_old_worker_is_fenced(store: Store,
     assert_eq!(second[0].attempts, 1, "the lost try counts");
 
     // The crashed worker comes back and reports: fenced out.
-    assert_eq!(store.complete(&[done(&first[0], "old")]).await.unwrap(), vec![false]);
-    assert_eq!(store.complete(&[done(&second[0], "new")]).await.unwrap(), vec![true]);
+    assert_eq!(
+        store.complete(&[done(&first[0], "old")]).await.unwrap(),
+        vec![false]
+    );
+    assert_eq!(
+        store.complete(&[done(&second[0], "new")]).await.unwrap(),
+        vec![true]
+    );
     let view = store.get_message(None, &m.id).await.unwrap().unwrap();
     assert_eq!(view.deliveries[0].upstream_ids, vec!["new".to_string()]);
     assert_eq!(view.status, "sent");
-    assert_eq!(view.deliveries[0].attempts.len(), 2, "both calls are in the log");
+    assert_eq!(
+        view.deliveries[0].attempts.len(),
+        2,
+        "both calls are in the log"
+    );
 }
 
 async fn idempotency_replays_and_conflicts(store: Store, _clock: ManualClock) {
     let a = message(0, 1, Some("alert-7f3a"), "hash-a");
     let same = message(1, 1, Some("alert-7f3a"), "hash-a");
     let other = message(2, 1, Some("alert-7f3a"), "hash-b");
-    assert_eq!(store.insert_messages(std::slice::from_ref(&a)).await.unwrap(), vec![InsertOutcome::Inserted]);
+    assert_eq!(
+        store
+            .insert_messages(std::slice::from_ref(&a))
+            .await
+            .unwrap(),
+        vec![InsertOutcome::Inserted]
+    );
     let again = store.insert_messages(&[same, other]).await.unwrap();
-    assert_eq!(again[0], InsertOutcome::Replayed { response: a.response.clone() });
-    assert_eq!(again[1], InsertOutcome::Conflict { existing_id: a.id.clone() });
+    assert_eq!(
+        again[0],
+        InsertOutcome::Replayed {
+            response: a.response.clone()
+        }
+    );
+    assert_eq!(
+        again[1],
+        InsertOutcome::Conflict {
+            existing_id: a.id.clone()
+        }
+    );
     // Two uses of one new key inside one batch: the first wins.
     let b1 = message(3, 1, Some("k2"), "h1");
     let b2 = message(4, 1, Some("k2"), "h1");
     let r = store.insert_messages(&[b1.clone(), b2]).await.unwrap();
     assert_eq!(r[0], InsertOutcome::Inserted);
-    assert_eq!(r[1], InsertOutcome::Replayed { response: b1.response });
+    assert_eq!(
+        r[1],
+        InsertOutcome::Replayed {
+            response: b1.response
+        }
+    );
     // Only two messages' parts are queued.
-    assert_eq!(store.part_counts().await.unwrap(), vec![("queued".to_string(), 2)]);
+    assert_eq!(
+        store.part_counts().await.unwrap(),
+        vec![("queued".to_string(), 2)]
+    );
 }
 
 async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualClock) {
@@ -207,31 +261,64 @@ async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualCloc
     sorted.reverse();
     assert_eq!(ids, sorted, "newest first");
     let text = store
-        .list_messages(&MessageFilter { text: Some("#17".into()), limit: 10, ..Default::default() })
+        .list_messages(&MessageFilter {
+            text: Some("#17".into()),
+            limit: 10,
+            ..Default::default()
+        })
         .await
         .unwrap();
     assert_eq!(text.len(), 1);
-    assert!(store.get_message(Some("hr"), &batch[0].id).await.unwrap().is_none(), "other tenant: not found");
+    assert!(
+        store
+            .get_message(Some("hr"), &batch[0].id)
+            .await
+            .unwrap()
+            .is_none(),
+        "other tenant: not found"
+    );
 }
 
 async fn a_retry_resumes_at_the_unfinished_part(store: Store, clock: ManualClock) {
     let m = message(0, 3, None, "h");
-    store.insert_messages(std::slice::from_ref(&m)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
     assert_eq!(claimed.len(), 3);
     let by_seq = |s: i64| claimed.iter().find(|p| p.seq == s).unwrap();
     let retry = Completion {
         part_id: by_seq(1).id.clone(),
         lease_token: by_seq(1).lease_token.clone(),
-        result: PartResult::Retry { at_ms: common::T0 + 1_000, spend_attempt: true, error: "502".into(), possible_duplicate: false },
+        result: PartResult::Retry {
+            at_ms: common::T0 + 1_000,
+            spend_attempt: true,
+            error: "502".into(),
+            possible_duplicate: false,
+        },
         attempt: Some(attempt("transient")),
     };
-    store.complete(&[done(by_seq(0), "u0"), retry, done(by_seq(2), "u2")]).await.unwrap();
+    store
+        .complete(&[done(by_seq(0), "u0"), retry, done(by_seq(2), "u2")])
+        .await
+        .unwrap();
     assert_eq!(status_of(&store, &m.id).await.1, vec!["queued"]);
-    assert!(store.claim(&lane().lane, "w", 10, 30_000).await.unwrap().is_empty(), "not before its retry time");
+    assert!(
+        store
+            .claim(&lane().lane, "w", 10, 30_000)
+            .await
+            .unwrap()
+            .is_empty(),
+        "not before its retry time"
+    );
     clock.advance_ms(1_000);
     let again = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
-    assert_eq!(again.iter().map(|p| p.seq).collect::<Vec<_>>(), vec![1], "only the failed part comes back");
+    assert_eq!(
+        again.iter().map(|p| p.seq).collect::<Vec<_>>(),
+        vec![1],
+        "only the failed part comes back"
+    );
     assert_eq!(again[0].attempts, 1);
     store.complete(&[done(&again[0], "u1")]).await.unwrap();
     let view = store.get_message(None, &m.id).await.unwrap().unwrap();
@@ -243,7 +330,10 @@ async fn a_send_waits_for_its_upload(store: Store, _clock: ManualClock) {
     let mut m = message(0, 2, None, "h");
     m.deliveries[0].parts[0].op = PartOp::Upload;
     m.deliveries[0].parts[1].depends_on = Some(0);
-    store.insert_messages(std::slice::from_ref(&m)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let first = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
     assert_eq!(first.len(), 1, "the send is blocked");
     assert_eq!(first[0].op, PartOp::Upload);
@@ -256,7 +346,9 @@ async fn a_send_waits_for_its_upload(store: Store, _clock: ManualClock) {
         .complete(&[Completion {
             part_id: send[0].id.clone(),
             lease_token: send[0].lease_token.clone(),
-            result: PartResult::Reupload { error: "40007".into() },
+            result: PartResult::Reupload {
+                error: "40007".into(),
+            },
             attempt: Some(attempt("media_expired")),
         }])
         .await
@@ -272,29 +364,57 @@ async fn a_send_waits_for_its_upload(store: Store, _clock: ManualClock) {
 
 async fn late_work_expires(store: Store, clock: ManualClock) {
     let m = message(0, 1, None, "h");
-    store.insert_messages(std::slice::from_ref(&m)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     clock.advance_ms(3_600_000);
     let report = store.sweep().await.unwrap();
     assert_eq!(report.expired, 1);
-    assert_eq!(status_of(&store, &m.id).await, ("expired".to_string(), vec!["expired".to_string()]));
-    assert!(store.claim(&lane().lane, "w", 10, 30_000).await.unwrap().is_empty());
+    assert_eq!(
+        status_of(&store, &m.id).await,
+        ("expired".to_string(), vec!["expired".to_string()])
+    );
+    assert!(store
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn recall_cancels_what_has_not_left(store: Store, _clock: ManualClock) {
     let queued = message(0, 1, None, "h");
     let inflight = message(1, 1, None, "h");
-    store.insert_messages(std::slice::from_ref(&queued)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&queued))
+        .await
+        .unwrap();
     let d = &queued.deliveries[0].id;
     assert_eq!(store.start_recall(d).await.unwrap(), RecallStart::Cancelled);
-    assert_eq!(status_of(&store, &queued.id).await, ("recalled".to_string(), vec!["cancelled".to_string()]));
+    assert_eq!(
+        status_of(&store, &queued.id).await,
+        ("recalled".to_string(), vec!["cancelled".to_string()])
+    );
 
-    store.insert_messages(std::slice::from_ref(&inflight)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&inflight))
+        .await
+        .unwrap();
     let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
     let d2 = &inflight.deliveries[0].id;
     assert_eq!(store.start_recall(d2).await.unwrap(), RecallStart::Pending);
-    assert!(store.take_pending_recalls().await.unwrap().is_empty(), "still in flight");
-    store.complete(&[done(&claimed[0], "item-9")]).await.unwrap();
-    assert_eq!(store.take_pending_recalls().await.unwrap(), vec![d2.clone()]);
+    assert!(
+        store.take_pending_recalls().await.unwrap().is_empty(),
+        "still in flight"
+    );
+    store
+        .complete(&[done(&claimed[0], "item-9")])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.take_pending_recalls().await.unwrap(),
+        vec![d2.clone()]
+    );
     match store.start_recall(d2).await.unwrap() {
         RecallStart::Sent(parts) => assert_eq!(parts[0].1, "item-9"),
         other => panic!("{other:?}"),
@@ -302,20 +422,58 @@ async fn recall_cancels_what_has_not_left(store: Store, _clock: ManualClock) {
 }
 
 async fn one_token_fetch_at_a_time(store: Store, clock: ManualClock) {
-    assert!(store.begin_token_fetch("welink:a", "r1", 10_000).await.unwrap());
-    assert!(!store.begin_token_fetch("welink:a", "r2", 10_000).await.unwrap());
-    store.store_token("welink:a", "tok-1", common::T0 + 7_200_000, common::T0 + 6_900_000).await.unwrap();
-    assert_eq!(store.token("welink:a").await.unwrap().token.as_deref(), Some("tok-1"));
-    assert!(!store.drop_token("welink:a", "tok-0").await.unwrap(), "a stale report keeps the new token");
+    assert!(store
+        .begin_token_fetch("welink:a", "r1", 10_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .begin_token_fetch("welink:a", "r2", 10_000)
+        .await
+        .unwrap());
+    store
+        .store_token(
+            "welink:a",
+            "tok-1",
+            common::T0 + 7_200_000,
+            common::T0 + 6_900_000,
+        )
+        .await
+        .unwrap();
+    assert_eq!(
+        store.token("welink:a").await.unwrap().token.as_deref(),
+        Some("tok-1")
+    );
+    assert!(
+        !store.drop_token("welink:a", "tok-0").await.unwrap(),
+        "a stale report keeps the new token"
+    );
     assert!(store.drop_token("welink:a", "tok-1").await.unwrap());
     // A fetch whose owner died is taken over after its lease.
-    assert!(store.begin_token_fetch("welink:a", "r1", 10_000).await.unwrap());
+    assert!(store
+        .begin_token_fetch("welink:a", "r1", 10_000)
+        .await
+        .unwrap());
     clock.advance_ms(10_001);
-    assert!(store.begin_token_fetch("welink:a", "r2", 10_000).await.unwrap());
-    store.reject_credential("welink:a", "10007", "wrong secret").await.unwrap();
-    assert!(!store.begin_token_fetch("welink:a", "r3", 10_000).await.unwrap(), "rejected: no fetching");
+    assert!(store
+        .begin_token_fetch("welink:a", "r2", 10_000)
+        .await
+        .unwrap());
+    store
+        .reject_credential("welink:a", "10007", "wrong secret")
+        .await
+        .unwrap();
+    assert!(
+        !store
+            .begin_token_fetch("welink:a", "r3", 10_000)
+            .await
+            .unwrap(),
+        "rejected: no fetching"
+    );
     store.clear_rejection("welink:a").await.unwrap();
-    assert!(store.begin_token_fetch("welink:a", "r3", 10_000).await.unwrap());
+    assert!(store
+        .begin_token_fetch("welink:a", "r3", 10_000)
+        .await
+        .unwrap());
 }
 
 async fn quota_never_exceeds_the_limit(store: Store, _clock: ManualClock) {
@@ -323,30 +481,69 @@ async fn quota_never_exceeds_the_limit(store: Store, _clock: ManualClock) {
     let mut tasks = Vec::new();
     for _ in 0..12 {
         let s = store.clone();
-        tasks.push(tokio::spawn(async move { s.reserve_quota("xw", 20_000, 5).await.unwrap() }));
+        tasks.push(tokio::spawn(async move {
+            s.reserve_quota("xw", 20_000, 5).await.unwrap()
+        }));
     }
     for t in tasks {
         granted += usize::from(t.await.unwrap());
     }
     assert_eq!(granted, 5);
     assert_eq!(store.quota_used("xw", 20_000).await.unwrap(), (5, false));
-    assert!(store.reserve_quota("xw", 20_001, 5).await.unwrap(), "a new day");
+    assert!(
+        store.reserve_quota("xw", 20_001, 5).await.unwrap(),
+        "a new day"
+    );
     store.close_quota_day("xw", 20_001).await.unwrap();
-    assert!(!store.reserve_quota("xw", 20_001, 5).await.unwrap(), "closed by upstream");
+    assert!(
+        !store.reserve_quota("xw", 20_001, 5).await.unwrap(),
+        "closed by upstream"
+    );
 }
 
 async fn unit_leases_fence_a_takeover(store: Store, clock: ManualClock) {
-    let f1 = store.acquire_unit("egress:default", "a", 10_000).await.unwrap();
+    let f1 = store
+        .acquire_unit("egress:default", "a", 10_000)
+        .await
+        .unwrap();
     assert_eq!(f1, Some(1));
-    assert_eq!(store.acquire_unit("egress:default", "b", 10_000).await.unwrap(), None);
-    assert_eq!(store.acquire_unit("egress:default", "a", 10_000).await.unwrap(), Some(1), "renewal keeps the fence");
+    assert_eq!(
+        store
+            .acquire_unit("egress:default", "b", 10_000)
+            .await
+            .unwrap(),
+        None
+    );
+    assert_eq!(
+        store
+            .acquire_unit("egress:default", "a", 10_000)
+            .await
+            .unwrap(),
+        Some(1),
+        "renewal keeps the fence"
+    );
     clock.advance_ms(10_001);
-    assert_eq!(store.acquire_unit("egress:default", "b", 10_000).await.unwrap(), Some(2));
+    assert_eq!(
+        store
+            .acquire_unit("egress:default", "b", 10_000)
+            .await
+            .unwrap(),
+        Some(2)
+    );
     store.release_unit("egress:default", "b").await.unwrap();
-    assert_eq!(store.acquire_unit("egress:default", "a", 10_000).await.unwrap(), Some(3));
+    assert_eq!(
+        store
+            .acquire_unit("egress:default", "a", 10_000)
+            .await
+            .unwrap(),
+        Some(3)
+    );
     let owners = store.unit_owners().await.unwrap();
     assert_eq!(owners[0].owner.as_deref(), Some("a"));
-    assert_eq!(store.heartbeat("a", 10_000).await.unwrap(), vec!["a".to_string()]);
+    assert_eq!(
+        store.heartbeat("a", 10_000).await.unwrap(),
+        vec!["a".to_string()]
+    );
 }
 
 async fn a_signature_is_accepted_once(store: Store, clock: ManualClock) {
@@ -354,18 +551,26 @@ async fn a_signature_is_accepted_once(store: Store, clock: ManualClock) {
     assert!(!store.remember_signature("sig-1", 300_000).await.unwrap());
     clock.advance_ms(700_000);
     assert!(store.remember_signature("sig-2", 300_000).await.unwrap());
-    assert!(store.remember_signature("sig-1", 300_000).await.unwrap(), "pruned after the window");
+    assert!(
+        store.remember_signature("sig-1", 300_000).await.unwrap(),
+        "pruned after the window"
+    );
 }
 
 async fn admin_retry_requeues_a_failed_delivery(store: Store, _clock: ManualClock) {
     let m = message(0, 1, None, "h");
-    store.insert_messages(std::slice::from_ref(&m)).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let c = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
     store
         .complete(&[Completion {
             part_id: c[0].id.clone(),
             lease_token: c[0].lease_token.clone(),
-            result: PartResult::Failed { error: "51062 illegal parameter".into() },
+            result: PartResult::Failed {
+                error: "51062 illegal parameter".into(),
+            },
             attempt: Some(attempt("permanent")),
         }])
         .await
@@ -373,7 +578,10 @@ async fn admin_retry_requeues_a_failed_delivery(store: Store, _clock: ManualCloc
     assert_eq!(status_of(&store, &m.id).await.0, "failed");
     let d = &m.deliveries[0].id;
     assert!(store.retry_delivery(d, 3_600_000).await.unwrap());
-    assert!(!store.retry_delivery(d, 3_600_000).await.unwrap(), "only failed or expired");
+    assert!(
+        !store.retry_delivery(d, 3_600_000).await.unwrap(),
+        "only failed or expired"
+    );
     let again = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 0));
 }
@@ -381,12 +589,29 @@ async fn admin_retry_requeues_a_failed_delivery(store: Store, _clock: ManualCloc
 async fn retention_purges_finished_messages_only(store: Store, clock: ManualClock) {
     let finished = message(0, 1, None, "h");
     let pending = message(1, 1, None, "h");
-    store.insert_messages(&[finished.clone(), pending.clone()]).await.unwrap();
-    store.start_recall(&finished.deliveries[0].id).await.unwrap();
+    store
+        .insert_messages(&[finished.clone(), pending.clone()])
+        .await
+        .unwrap();
+    store
+        .start_recall(&finished.deliveries[0].id)
+        .await
+        .unwrap();
     clock.advance_ms(1_000);
-    assert_eq!(store.purge_finished(clock_now(&store), 10).await.unwrap(), 1);
-    assert!(store.get_message(None, &finished.id).await.unwrap().is_none());
-    assert!(store.get_message(None, &pending.id).await.unwrap().is_some());
+    assert_eq!(
+        store.purge_finished(clock_now(&store), 10).await.unwrap(),
+        1
+    );
+    assert!(store
+        .get_message(None, &finished.id)
+        .await
+        .unwrap()
+        .is_none());
+    assert!(store
+        .get_message(None, &pending.id)
+        .await
+        .unwrap()
+        .is_some());
 }
 
 fn clock_now(store: &Store) -> i64 {
@@ -398,7 +623,10 @@ async fn claim_order_follows_priority(store: Store, _clock: ManualClock) {
     low.priority = 3;
     let mut urgent = message(1, 1, None, "h");
     urgent.priority = 0;
-    store.insert_messages(&[low.clone(), urgent.clone()]).await.unwrap();
+    store
+        .insert_messages(&[low.clone(), urgent.clone()])
+        .await
+        .unwrap();
     let c = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
     assert_eq!(c[0].message_id, urgent.id);
 }

@@ -34,7 +34,10 @@ impl Store {
         let Some(status) = status else {
             return Err(StoreError::Corrupt(format!("no delivery {delivery_id}")));
         };
-        if !matches!(status.as_str(), "queued" | "sending" | "sent" | "awaiting_agent") {
+        if !matches!(
+            status.as_str(),
+            "queued" | "sending" | "sent" | "awaiting_agent"
+        ) {
             return Ok(RecallStart::Final(status));
         }
         let rows = sqlx::query(
@@ -63,11 +66,13 @@ impl Store {
             }
         }
         let result = if sending {
-            sqlx::query("UPDATE deliveries SET recall_requested = 1, updated_at = $2 WHERE id = $1")
-                .bind(delivery_id)
-                .bind(now)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(
+                "UPDATE deliveries SET recall_requested = 1, updated_at = $2 WHERE id = $1",
+            )
+            .bind(delivery_id)
+            .bind(now)
+            .execute(&mut *tx)
+            .await?;
             RecallStart::Pending
         } else {
             sqlx::query(

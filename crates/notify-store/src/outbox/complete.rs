@@ -30,10 +30,12 @@ impl Store {
             .await?;
             let delivery_id: Option<String> = match &row {
                 Some(r) => Some(r.try_get(0)?),
-                None => sqlx::query_scalar("SELECT delivery_id FROM parts WHERE id = $1")
-                    .bind(&c.part_id)
-                    .fetch_optional(&mut *tx)
-                    .await?,
+                None => {
+                    sqlx::query_scalar("SELECT delivery_id FROM parts WHERE id = $1")
+                        .bind(&c.part_id)
+                        .fetch_optional(&mut *tx)
+                        .await?
+                }
             };
             if let (Some(a), Some(d)) = (&c.attempt, &delivery_id) {
                 insert_attempt(&mut tx, &c.part_id, d, a).await?;
@@ -215,10 +217,11 @@ async fn add_failed_recipients(
     if failed.is_empty() {
         return Ok(());
     }
-    let current: String = sqlx::query_scalar("SELECT failed_recipients FROM deliveries WHERE id = $1")
-        .bind(delivery_id)
-        .fetch_one(&mut **tx)
-        .await?;
+    let current: String =
+        sqlx::query_scalar("SELECT failed_recipients FROM deliveries WHERE id = $1")
+            .bind(delivery_id)
+            .fetch_one(&mut **tx)
+            .await?;
     let mut list: Vec<FailedRecipient> = serde_json::from_str(&current).unwrap_or_default();
     for f in failed {
         if !list.iter().any(|x| x.recipient == f.recipient) {
@@ -373,13 +376,11 @@ pub(crate) async fn roll_up_message(
             .filter_map(|s| DeliveryStatus::parse(s))
             .collect();
     let status = MessageStatus::of(&statuses);
-    sqlx::query(
-        "UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2",
-    )
-    .bind(message_id)
-    .bind(status.as_str())
-    .bind(now)
-    .execute(&mut **tx)
-    .await?;
+    sqlx::query("UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
+        .bind(message_id)
+        .bind(status.as_str())
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }

@@ -12,7 +12,8 @@ pub const T0: i64 = 1_795_428_000_000;
 
 /// The Postgres the suite uses (`NOTIFY_TEST_PG` overrides).
 pub fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG").unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    std::env::var("NOTIFY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
 }
 
 /// Runs `body` against a fresh store of `backend` ("postgres" | "sqlite") and cleans up even

@@ -1,0 +1,329 @@
+//! The caller of a `/v1` request: found from its credential by the [`authenticate`] middleware
+//! and handed to handlers as the [`Caller`] extractor.
+
+use std::collections::HashMap;
+
+use axum::body::Body;
+use axum::extract::{FromRequestParts, OriginalUri, Request, State};
+use axum::http::request::Parts;
+use axum::http::{HeaderMap, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+
+use crate::auth::limit::ClientLimiter;
+use crate::auth::signature;
+use crate::config::ClientConfig;
+use crate::error::ApiError;
+use crate::extract::read_limited;
+use crate::state::AppState;
+
+/// How a caller proved who it is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Scheme {
+    /// `X-Access-Key` / `X-Timestamp` / `X-Signature`.
+    Signature,
+    /// `Authorization: Bearer <secret_key>`.
+    Bearer,
+    /// The WeLink connector AK/SK headers.
+    Connector,
+}
+
+/// An authenticated caller.
+#[derive(Debug, Clone)]
+pub struct Caller {
+    /// The client's name.
+    pub name: String,
+    /// Its access key (safe to log).
+    pub access_key: String,
+    /// Its tenant.
+    pub tenant: String,
+    /// Its scopes.
+    pub scopes: Vec<String>,
+    /// How it signed in.
+    pub scheme: Scheme,
+}
+
+impl Caller {
+    /// True with the `admin` scope: every scope, every tenant.
+    pub fn is_admin(&self) -> bool {
+        self.scopes.iter().any(|s| s == "admin")
+    }
+
+    /// 403 unless the caller holds `scope` (or `admin`).
+    pub fn require(&self, scope: &str) -> Result<(), ApiError> {
+        if self.is_admin() || self.scopes.iter().any(|s| s == scope) {
+            Ok(())
+        } else {
+            tracing::warn!(access_key = %self.access_key, scope, "refused: missing scope");
+            Err(ApiError::MissingScope(scope.to_string()))
+        }
+    }
+
+    /// The tenant whose rows the caller may see; `None` for admins (all).
+    pub fn tenant_filter(&self) -> Option<&str> {
+        if self.is_admin() {
+            None
+        } else {
+            Some(&self.tenant)
+        }
+    }
+
+    /// True when the caller may act on a row of `tenant`.
+    pub fn may_see(&self, tenant: &str) -> bool {
+        self.is_admin() || self.tenant == tenant
+    }
+}
+
+impl<S: Send + Sync> FromRequestParts<S> for Caller {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
+        parts
+            .extensions
+            .get::<Caller>()
+            .cloned()
+            .ok_or_else(|| ApiError::Unauthenticated("no credentials".into()))
+    }
+}
+
+struct Entry {
+    config: ClientConfig,
+    limiter: ClientLimiter,
+}
+
+/// The configured callers.
+pub struct Clients {
+    entries: Vec<Entry>,
+    by_key: HashMap<String, usize>,
+}
+
+impl std::fmt::Debug for Clients {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Clients")
+            .field("count", &self.entries.len())
+            .finish()
+    }
+}
+
+impl Clients {
+    /// Indexes the callers. A caller without a secret can never sign in (an empty HMAC key is
+    /// no secret) and is left out with a warning; so is a repeated access key.
+    pub fn new(clients: Vec<ClientConfig>) -> Self {
+        let mut entries = Vec::new();
+        let mut by_key = HashMap::new();
+        for c in clients {
+            if c.secret_key.is_empty() || c.access_key.is_empty() {
+                tracing::warn!(client = %c.name, "auth client without access_key or secret_key ignored");
+                continue;
+            }
+            if by_key.contains_key(&c.access_key) {
+                tracing::warn!(client = %c.name, access_key = %c.access_key, "duplicate access_key ignored");
+                continue;
+            }
+            by_key.insert(c.access_key.clone(), entries.len());
+            entries.push(Entry {
+                limiter: ClientLimiter::new(c.max_per_second),
+                config: c,
+            });
+        }
+        Self { entries, by_key }
+    }
+
+    /// True when no caller can sign in.
+    pub fn is_empty(&self) -> bool {
+        self.entries.is_empty()
+    }
+
+    fn caller(&self, i: usize, scheme: Scheme) -> Caller {
+        let c = &self.entries[i].config;
+        Caller {
+            name: c.name.clone(),
+            access_key: c.access_key.clone(),
+            tenant: c.tenant.clone(),
+            scopes: c.scopes.clone(),
+            scheme,
+        }
+    }
+
+    fn secrets(&self, i: usize) -> impl Iterator<Item = &str> {
+        let c = &self.entries[i].config;
+        std::iter::once(c.secret_key.expose())
+            .chain(c.previous_secret_key.iter().map(|s| s.expose()))
+            .filter(|s| !s.is_empty())
+    }
+
+    /// Finds the caller a request's headers identify. Returns the caller, its index and the
+    /// replay key of a signed request.
+    fn identify(
+        &self,
+        headers: &HeaderMap,
+        method: &Method,
+        path_and_query: &str,
+        body: &[u8],
+        now_ms: i64,
+        window_ms: i64,
+    ) -> Result<(usize, Caller, Option<String>), ApiError> {
+        let h = |name: &str| -> Result<Option<&str>, ApiError> {
+            match headers.get(name) {
+                None => Ok(None),
+                Some(v) => v
+                    .to_str()
+                    .map(|s| Some(s.trim()))
+                    .map_err(|_| refuse("?", &format!("unreadable {name} header"))),
+            }
+        };
+        if let Some(ak) = h("x-access-key")? {
+            let ts = h("x-timestamp")?.ok_or_else(|| refuse(ak, "missing X-Timestamp"))?;
+            let sig = h("x-signature")?.ok_or_else(|| refuse(ak, "missing X-Signature"))?;
+            let i = *self
+                .by_key
+                .get(ak)
+                .ok_or_else(|| refuse(ak, "unknown access key"))?;
+            check_timestamp(ak, ts, now_ms, window_ms)?;
+            let ok = self.secrets(i).any(|secret| {
+                let expected =
+                    signature::sign(secret, ak, ts, method.as_str(), path_and_query, body);
+                signature::same_signature(sig, &expected)
+            });
+            if !ok {
+                return Err(refuse(ak, "bad signature"));
+            }
+            return Ok((
+                i,
+                self.caller(i, Scheme::Signature),
+                Some(format!("sig:{sig}")),
+            ));
+        }
+        if let Some(ak) = h("x-connector-accesskeyid")? {
+            let ts = h("x-connector-signature-timestamp")?
+                .ok_or_else(|| refuse(ak, "missing x-connector-signature-timestamp"))?;
+            let sig = h("x-connector-signature")?
+                .ok_or_else(|| refuse(ak, "missing x-connector-signature"))?;
+            let i = *self
+                .by_key
+                .get(ak)
+                .ok_or_else(|| refuse(ak, "unknown access key"))?;
+            if !self.entries[i].config.connector_signing {
+                return Err(refuse(ak, "connector signing is off for this client"));
+            }
+            check_timestamp(ak, ts, now_ms, window_ms)?;
+            let path = path_and_query.split('?').next().unwrap_or("");
+            let ok = self.secrets(i).any(|secret| {
+                let expected = signature::connector_sign(secret, ak, ts, method.as_str(), path);
+                signature::same_signature(sig, &expected)
+            });
+            if !ok {
+                return Err(refuse(ak, "bad connector signature"));
+            }
+            return Ok((
+                i,
+                self.caller(i, Scheme::Connector),
+                Some(format!("con:{sig}")),
+            ));
+        }
+        if let Some(auth) = h("authorization")? {
+            let token = auth
+                .strip_prefix("Bearer ")
+                .or_else(|| auth.strip_prefix("bearer "))
+                .ok_or_else(|| refuse("-", "unsupported Authorization scheme"))?
+                .trim();
+            // Every secret is compared, so the time taken does not say which one matched.
+            let mut found = None;
+            for i in 0..self.entries.len() {
+                for secret in self.secrets(i) {
+                    if signature::same_secret(token, secret) && found.is_none() {
+                        found = Some(i);
+                    }
+                }
+            }
+            let i = found.ok_or_else(|| refuse("-", "unknown bearer token"))?;
+            return Ok((i, self.caller(i, Scheme::Bearer), None));
+        }
+        Err(ApiError::Unauthenticated(
+            "credentials required: X-Access-Key/X-Timestamp/X-Signature or Authorization: Bearer"
+                .into(),
+        ))
+    }
+
+    fn check_limit(&self, i: usize) -> Result<(), ApiError> {
+        self.entries[i].limiter.check().map_err(|retry_after_s| {
+            tracing::warn!(access_key = %self.entries[i].config.access_key, "refused: rate limited");
+            ApiError::RateLimited { retry_after_s }
+        })
+    }
+}
+
+fn refuse(access_key: &str, reason: &str) -> ApiError {
+    tracing::warn!(access_key, reason, "refused: authentication");
+    ApiError::Unauthenticated(reason.to_string())
+}
+
+fn check_timestamp(ak: &str, ts: &str, now_ms: i64, window_ms: i64) -> Result<(), ApiError> {
+    let t: i64 = ts
+        .parse()
+        .map_err(|_| refuse(ak, "the timestamp must be unix milliseconds"))?;
+    if t.checked_sub(now_ms).is_none_or(|d| d.abs() > window_ms) {
+        return Err(refuse(
+            ak,
+            "the timestamp is too far from the server's clock",
+        ));
+    }
+    Ok(())
+}
+
+/// True for requests that change something: these pass the rate limit and the replay guard.
+fn is_mutating(method: &Method) -> bool {
+    !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
+}
+
+/// Middleware of every `/v1` route: reads the body (413 over the limit), identifies the caller
+/// (401), applies its rate limit to requests that change something (429) and refuses a signed
+/// request seen before (409). The handler finds the [`Caller`] in the request.
+pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
+    match admit(&state, req).await {
+        Ok(req) => next.run(req).await,
+        Err(e) => e.into_response(),
+    }
+}
+
+async fn admit(state: &AppState, req: Request) -> Result<Request, ApiError> {
+    let (mut parts, body) = req.into_parts();
+    let bytes = read_limited(&parts.headers, body, state.config().max_body_bytes).await?;
+    let clients = state.clients();
+    if clients.is_empty() {
+        tracing::warn!("refused: no API clients are configured");
+        return Err(ApiError::Unauthenticated(
+            "no API clients are configured".into(),
+        ));
+    }
+    let uri = parts
+        .extensions
+        .get::<OriginalUri>()
+        .map(|u| u.0.clone())
+        .unwrap_or_else(|| parts.uri.clone());
+    let path_and_query = uri
+        .path_and_query()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_else(|| uri.path().to_string());
+    let store = state.store();
+    let window = state.config().signature_window_ms;
+    let (i, caller, replay_key) = clients.identify(
+        &parts.headers,
+        &parts.method,
+        &path_and_query,
+        &bytes,
+        store.now_ms(),
+        window,
+    )?;
+    if is_mutating(&parts.method) {
+        clients.check_limit(i)?;
+        if let Some(key) = replay_key {
+            if !store.remember_signature(&key, window).await? {
+                tracing::warn!(access_key = %caller.access_key, "refused: replayed request");
+                return Err(ApiError::ReplayedRequest);
+            }
+        }
+    }
+    parts.extensions.insert(caller);
+    Ok(Request::from_parts(parts, Body::from(bytes)))
+}

@@ -1,0 +1,71 @@
+//! Settings of the API: body limit, default TTL, callers (`[[auth.clients]]`, contract §2) and
+//! ingress batching.
+
+use notify_core::Secret;
+use serde::Deserialize;
+
+/// What the API needs from the gateway's configuration.
+#[derive(Debug, Clone)]
+pub struct ApiConfig {
+    /// Largest request body accepted (`server.max_body_bytes`); larger bodies answer 413.
+    pub max_body_bytes: usize,
+    /// `expires_at` of a message that has none, and the deadline of recalls, state updates and
+    /// admin retries (`delivery.default_ttl`).
+    pub default_ttl_ms: i64,
+    /// Callers of the API. With none, every `/v1` request is refused with 401.
+    pub clients: Vec<ClientConfig>,
+    /// How far a signed request's timestamp may be from the server's clock (300 000 ms).
+    pub signature_window_ms: i64,
+    /// Most messages committed in one store transaction by the group committer.
+    pub commit_batch_max: usize,
+}
+
+impl Default for ApiConfig {
+    fn default() -> Self {
+        Self {
+            max_body_bytes: 262_144,
+            default_ttl_ms: 24 * 3600 * 1000,
+            clients: Vec::new(),
+            signature_window_ms: 300_000,
+            commit_batch_max: 256,
+        }
+    }
+}
+
+/// One caller of the API (`[[auth.clients]]`).
+#[derive(Debug, Clone, Deserialize, serde::Serialize)]
+#[serde(deny_unknown_fields)]
+pub struct ClientConfig {
+    /// The caller's name, shown in logs and stored with its messages.
+    pub name: String,
+    /// The public key id (`X-Access-Key`).
+    pub access_key: String,
+    /// HMAC secret; also accepted as a bearer token.
+    pub secret_key: Secret,
+    /// The previous secret, still accepted during a rotation (empty: none).
+    #[serde(default, deserialize_with = "empty_secret_is_none")]
+    pub previous_secret_key: Option<Secret>,
+    /// The tenant whose messages this caller sees.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// `send`, `recall`, `read`, `admin` (admin: every scope and every tenant).
+    #[serde(default)]
+    pub scopes: Vec<String>,
+    /// Requests per second that change something (0: no limit); over it: 429.
+    #[serde(default)]
+    pub max_per_second: u32,
+    /// Also accept the WeLink connector AK/SK headers (they sign no body).
+    #[serde(default)]
+    pub connector_signing: bool,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+fn empty_secret_is_none<'de, D: serde::Deserializer<'de>>(
+    d: D,
+) -> Result<Option<Secret>, D::Error> {
+    let s: Option<Secret> = Option::deserialize(d)?;
+    Ok(s.filter(|s| !s.is_empty()))
+}

@@ -1,0 +1,213 @@
+//! The one error type of the API and its table of statuses and codes. Every refusal leaves as
+//! `{"error": {"code", "message", "field"}}`; a store outage is 503 with `Retry-After`.
+
+use axum::extract::rejection::{JsonRejection, PathRejection, QueryRejection};
+use axum::http::{header, HeaderValue, StatusCode};
+use axum::response::{IntoResponse, Response};
+use notify_core::FieldError;
+use notify_store::StoreError;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+/// Everything a request can fail with.
+#[derive(Debug, thiserror::Error)]
+pub enum ApiError {
+    /// The body is not JSON (400).
+    #[error("malformed JSON: {0}")]
+    MalformedJson(String),
+    /// The request cannot be read (400).
+    #[error("{0}")]
+    BadRequest(String),
+    /// Valid JSON, invalid content: names the field (422).
+    #[error(transparent)]
+    Invalid(FieldError),
+    /// A missing or bad credential (401).
+    #[error("{0}")]
+    Unauthenticated(String),
+    /// The caller lacks the scope (403).
+    #[error("this call needs the {0:?} scope")]
+    MissingScope(String),
+    /// Another tenant's message (403).
+    #[error("{0}")]
+    Forbidden(String),
+    /// No such thing, or not the caller's to read (404).
+    #[error("{0}")]
+    NotFound(String),
+    /// No route (404).
+    #[error("no route for {0}")]
+    NoRoute(String),
+    /// The route exists but not with this method (405).
+    #[error("method not allowed")]
+    MethodNotAllowed,
+    /// The idempotency key is held by a message with another body (409).
+    #[error("idempotency key already used by {existing_id} with another body")]
+    IdempotencyConflict {
+        /// The message holding the key.
+        existing_id: String,
+    },
+    /// A signed request seen before (409).
+    #[error("this signed request was already received")]
+    ReplayedRequest,
+    /// The action does not apply to the thing in its state (409).
+    #[error("{message}")]
+    Conflict {
+        /// snake_case reason.
+        code: &'static str,
+        /// Explanation.
+        message: String,
+    },
+    /// The body is over `max_body_bytes` (413).
+    #[error("the body is larger than {limit} bytes")]
+    PayloadTooLarge {
+        /// The limit.
+        limit: usize,
+    },
+    /// Over the caller's `max_per_second` (429).
+    #[error("over this caller's rate limit")]
+    RateLimited {
+        /// Seconds to wait.
+        retry_after_s: u64,
+    },
+    /// The store cannot be reached (503).
+    #[error("store unavailable: {0}")]
+    Unavailable(String),
+    /// A fault of the gateway itself (500); never caused by what a caller sends.
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// The body of every error answer.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorBody {
+    /// The error.
+    pub error: ErrorDetail,
+}
+
+/// One error.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ErrorDetail {
+    /// snake_case machine code.
+    pub code: String,
+    /// For people.
+    pub message: String,
+    /// JSON path of the field at fault (422 only).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    /// The status and code of each variant: the one table.
+    pub fn status_and_code(&self) -> (StatusCode, &str) {
+        use ApiError as E;
+        match self {
+            E::MalformedJson(_) => (StatusCode::BAD_REQUEST, "malformed_json"),
+            E::BadRequest(_) => (StatusCode::BAD_REQUEST, "bad_request"),
+            E::Invalid(f) => (StatusCode::UNPROCESSABLE_ENTITY, f.code.as_str()),
+            E::Unauthenticated(_) => (StatusCode::UNAUTHORIZED, "unauthenticated"),
+            E::MissingScope(_) => (StatusCode::FORBIDDEN, "missing_scope"),
+            E::Forbidden(_) => (StatusCode::FORBIDDEN, "forbidden"),
+            E::NotFound(_) => (StatusCode::NOT_FOUND, "not_found"),
+            E::NoRoute(_) => (StatusCode::NOT_FOUND, "no_route"),
+            E::MethodNotAllowed => (StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed"),
+            E::IdempotencyConflict { .. } => (StatusCode::CONFLICT, "idempotency_conflict"),
+            E::ReplayedRequest => (StatusCode::CONFLICT, "replayed_request"),
+            E::Conflict { code, .. } => (StatusCode::CONFLICT, code),
+            E::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
+            E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
+            E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        }
+    }
+
+    /// A 422 on `field`.
+    pub fn invalid(field: impl Into<String>, code: &str, message: impl Into<String>) -> Self {
+        ApiError::Invalid(FieldError::new(field, code, message))
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(e: StoreError) -> Self {
+        match e {
+            StoreError::Unavailable(m) => ApiError::Unavailable(m),
+            StoreError::Migration(m) => ApiError::Unavailable(format!("migrations: {m}")),
+            other => ApiError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<FieldError> for ApiError {
+    fn from(e: FieldError) -> Self {
+        ApiError::Invalid(e)
+    }
+}
+
+impl From<JsonRejection> for ApiError {
+    fn from(r: JsonRejection) -> Self {
+        match r {
+            JsonRejection::JsonSyntaxError(e) => ApiError::MalformedJson(e.body_text()),
+            JsonRejection::JsonDataError(e) => ApiError::invalid("", "invalid", e.body_text()),
+            JsonRejection::BytesRejection(e) => {
+                if e.status() == StatusCode::PAYLOAD_TOO_LARGE {
+                    ApiError::PayloadTooLarge { limit: 0 }
+                } else {
+                    ApiError::BadRequest(e.body_text())
+                }
+            }
+            other => ApiError::BadRequest(other.body_text()),
+        }
+    }
+}
+
+impl From<QueryRejection> for ApiError {
+    fn from(r: QueryRejection) -> Self {
+        ApiError::invalid("query", "invalid", r.body_text())
+    }
+}
+
+impl From<PathRejection> for ApiError {
+    fn from(r: PathRejection) -> Self {
+        ApiError::NotFound(r.body_text())
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let (status, code) = self.status_and_code();
+        let code = code.to_string();
+        let field = match &self {
+            ApiError::Invalid(f) => Some(f.field.clone()),
+            _ => None,
+        };
+        let message = match &self {
+            ApiError::Invalid(f) => f.message.clone(),
+            ApiError::Internal(m) => {
+                tracing::error!(error = %m, "internal error");
+                "internal error; see the gateway's log".to_string()
+            }
+            ApiError::Unavailable(m) => {
+                tracing::warn!(error = %m, "store unavailable");
+                "the store is unavailable; retry later".to_string()
+            }
+            other => other.to_string(),
+        };
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code,
+                message,
+                field,
+            },
+        };
+        let mut resp = (status, axum::Json(body)).into_response();
+        let retry_after = match &self {
+            ApiError::Unavailable(_) => Some(1),
+            ApiError::RateLimited { retry_after_s } => Some((*retry_after_s).max(1)),
+            _ => None,
+        };
+        if let Some(s) = retry_after {
+            if let Ok(v) = HeaderValue::from_str(&s.to_string()) {
+                resp.headers_mut().insert(header::RETRY_AFTER, v);
+            }
+        }
+        resp
+    }
+}

@@ -1,0 +1,127 @@
+//! Group commit: concurrent requests hand their messages to one task that inserts whatever is
+//! queued at that moment in one transaction, so a commit's cost is shared. No timers: the task
+//! takes one message, then everything already waiting (up to `commit_batch_max`).
+
+use std::sync::OnceLock;
+
+use notify_store::{InsertOutcome, NewMessage, Store};
+use parking_lot::Mutex;
+use tokio::sync::{mpsc, oneshot};
+
+use crate::error::ApiError;
+
+type Reply = oneshot::Sender<Result<InsertOutcome, CommitError>>;
+
+/// Why a commit did not happen.
+#[derive(Debug, Clone)]
+enum CommitError {
+    Unavailable(String),
+    Failed(String),
+}
+
+/// Hands messages to the committer task.
+pub struct GroupCommitter {
+    tx: mpsc::Sender<(NewMessage, Reply)>,
+    rx: Mutex<Option<(mpsc::Receiver<(NewMessage, Reply)>, Store)>>,
+    started: OnceLock<()>,
+    max: usize,
+}
+
+impl GroupCommitter {
+    /// A committer over `store`; its task starts with the first message.
+    pub fn new(store: Store, max: usize) -> Self {
+        let max = max.max(1);
+        let (tx, rx) = mpsc::channel(max * 8);
+        Self {
+            tx,
+            rx: Mutex::new(Some((rx, store))),
+            started: OnceLock::new(),
+            max,
+        }
+    }
+
+    /// Commits one message; returns once it is durable (or refused).
+    pub async fn commit(&self, message: NewMessage) -> Result<InsertOutcome, ApiError> {
+        self.started.get_or_init(|| {
+            if let Some((rx, store)) = self.rx.lock().take() {
+                tokio::spawn(run(rx, store, self.max));
+            }
+        });
+        let (reply, answer) = oneshot::channel();
+        self.tx
+            .send((message, reply))
+            .await
+            .map_err(|_| ApiError::Unavailable("the committer has stopped".into()))?;
+        match answer.await {
+            Ok(Ok(outcome)) => Ok(outcome),
+            Ok(Err(CommitError::Unavailable(m))) => Err(ApiError::Unavailable(m)),
+            Ok(Err(CommitError::Failed(m))) => Err(ApiError::Internal(m)),
+            Err(_) => Err(ApiError::Unavailable("the committer has stopped".into())),
+        }
+    }
+}
+
+async fn run(mut rx: mpsc::Receiver<(NewMessage, Reply)>, store: Store, max: usize) {
+    while let Some(first) = rx.recv().await {
+        let mut messages = vec![first.0];
+        let mut replies = vec![first.1];
+        while messages.len() < max {
+            match rx.try_recv() {
+                Ok((m, r)) => {
+                    messages.push(m);
+                    replies.push(r);
+                }
+                Err(_) => break,
+            }
+        }
+        metrics::histogram!("notify_ingress_commit_batch_size").record(messages.len() as f64);
+        let results = commit_batch(&store, &messages).await;
+        for (reply, result) in replies.into_iter().zip(results) {
+            // A caller that went away has lost only its answer: the message is committed.
+            let _ = reply.send(result);
+        }
+    }
+}
+
+/// One transaction for the batch; when it fails for a reason other than an outage, each
+/// message is tried alone so one bad message cannot sink the others.
+async fn commit_batch(
+    store: &Store,
+    messages: &[NewMessage],
+) -> Vec<Result<InsertOutcome, CommitError>> {
+    match store.insert_messages(messages).await {
+        Ok(outcomes) if outcomes.len() == messages.len() => outcomes.into_iter().map(Ok).collect(),
+        Ok(outcomes) => {
+            let m = format!(
+                "{} outcomes for {} messages",
+                outcomes.len(),
+                messages.len()
+            );
+            messages
+                .iter()
+                .map(|_| Err(CommitError::Failed(m.clone())))
+                .collect()
+        }
+        Err(e) if e.is_unavailable() => {
+            let m = e.to_string();
+            messages
+                .iter()
+                .map(|_| Err(CommitError::Unavailable(m.clone())))
+                .collect()
+        }
+        Err(e) if messages.len() == 1 => vec![Err(CommitError::Failed(e.to_string()))],
+        Err(e) => {
+            tracing::warn!(error = %e, size = messages.len(), "batch insert failed; inserting one by one");
+            let mut out = Vec::with_capacity(messages.len());
+            for m in messages {
+                out.push(match store.insert_messages(std::slice::from_ref(m)).await {
+                    Ok(mut o) if o.len() == 1 => Ok(o.remove(0)),
+                    Ok(_) => Err(CommitError::Failed("no outcome".into())),
+                    Err(e) if e.is_unavailable() => Err(CommitError::Unavailable(e.to_string())),
+                    Err(e) => Err(CommitError::Failed(e.to_string())),
+                });
+            }
+            out
+        }
+    }
+}

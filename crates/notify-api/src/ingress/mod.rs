@@ -1,0 +1,6 @@
+//! Accepting a message: parse, check, plan every target with its adapter, and commit it with
+//! other requests' messages in one transaction.
+
+pub mod canonical;
+pub mod group_commit;
+pub mod plan;

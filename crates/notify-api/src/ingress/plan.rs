@@ -1,0 +1,187 @@
+//! From request bytes to a [`NewMessage`] and its 202 answer: parse (400/422), merge the
+//! `Idempotency-Key` header, check the message (422), and let each target's adapter plan its
+//! upstream calls (422 naming `targets[i].…`).
+
+use notify_channels::ChannelHandle;
+use notify_core::clock::ms_to_rfc3339;
+use notify_core::message::ParseError;
+use notify_core::validate::{self, text_zh};
+use notify_core::{
+    DeliveryId, FieldError, MessageId, MessageInput, PartId, PartPlan, ValidationLimits,
+};
+use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart};
+
+use crate::auth::Caller;
+use crate::error::ApiError;
+use crate::ingress::canonical::{canonical_hash, canonical_json};
+use crate::state::AppState;
+use crate::views::{AcceptedDelivery, AcceptedMessage};
+
+/// A message ready to commit, with the answer it gets.
+#[derive(Debug)]
+pub struct Accepted {
+    /// The rows.
+    pub message: NewMessage,
+    /// The 202 body.
+    pub answer: AcceptedMessage,
+}
+
+/// Builds the message of a `POST /v1/messages` body.
+pub fn build(
+    state: &AppState,
+    caller: &Caller,
+    body: &[u8],
+    header_key: Option<&str>,
+    now: i64,
+) -> Result<Accepted, ApiError> {
+    let mut input = MessageInput::from_json(body).map_err(|e| match e {
+        ParseError::Malformed(m) => ApiError::MalformedJson(m),
+        ParseError::Invalid(f) => ApiError::Invalid(f),
+    })?;
+    if let Some(key) = header_key {
+        match &input.idempotency_key {
+            Some(k) if k != key => {
+                return Err(ApiError::invalid(
+                    "idempotency_key",
+                    "idempotency_key_mismatch",
+                    "the Idempotency-Key header and the body's idempotency_key differ",
+                ))
+            }
+            _ => input.idempotency_key = Some(key.to_string()),
+        }
+    }
+    let value = serde_json::to_value(&input).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let body_hash = canonical_hash(&value);
+    let body_text = canonical_json(&value);
+    let limits = ValidationLimits {
+        default_ttl_ms: state.config().default_ttl_ms,
+        ..ValidationLimits::default()
+    };
+    let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())?;
+    let id = MessageId::new_at(now);
+    let mut deliveries = Vec::with_capacity(checked.input.targets.len());
+    let mut answers = Vec::with_capacity(checked.input.targets.len());
+    for (i, target) in checked.input.targets.iter().enumerate() {
+        let handle = state.channel(&target.channel).ok_or_else(|| {
+            ApiError::invalid(
+                format!("targets[{i}].channel"),
+                "unknown_channel",
+                "no such channel",
+            )
+        })?;
+        let plan = handle
+            .adapter
+            .plan(&checked, target, now)
+            .map_err(|e| ApiError::Invalid(locate(e, i)))?;
+        let status = if plan.awaiting_agent {
+            "awaiting_agent"
+        } else {
+            "queued"
+        };
+        let parts = plan
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(seq, p)| new_part(handle, p, seq as i64, now))
+            .collect::<Vec<_>>();
+        let delivery = NewDelivery {
+            id: DeliveryId::new_at(now).0,
+            seq: i as i64,
+            channel: handle.name.clone(),
+            kind: handle.kind().as_str().to_string(),
+            native_type: plan.native_type.clone(),
+            status: status.to_string(),
+            truncated: plan.truncated,
+            context: plan.context.to_string(),
+            parts,
+        };
+        answers.push(AcceptedDelivery {
+            id: delivery.id.clone(),
+            channel: delivery.channel.clone(),
+            kind: delivery.kind.clone(),
+            native_type: delivery.native_type.clone(),
+            status: delivery.status.clone(),
+            upstream_ids: Vec::new(),
+            failed_recipients: Vec::new(),
+            truncated: delivery.truncated,
+            parts: delivery.parts.len(),
+            attempts: Vec::new(),
+        });
+        deliveries.push(delivery);
+    }
+    let answer = AcceptedMessage {
+        id: id.0.clone(),
+        status: "accepted".into(),
+        created_at: ms_to_rfc3339(now),
+        idempotency_key: checked.input.idempotency_key.clone(),
+        deliveries: answers,
+    };
+    let response = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
+    let message = NewMessage {
+        id: id.0,
+        tenant: caller.tenant.clone(),
+        caller: caller.name.clone(),
+        idempotency_key: checked.input.idempotency_key.clone(),
+        body_hash,
+        priority: checked.input.priority.rank(),
+        // NUL cannot be stored in a Postgres text column; the title is only for search.
+        title: text_zh(&checked.input.title).replace('\0', ""),
+        body: body_text,
+        response,
+        created_at: now,
+        not_before: checked.not_before_ms,
+        expires_at: checked.expires_at_ms,
+        deliveries,
+    };
+    Ok(Accepted { message, answer })
+}
+
+/// Puts an adapter's field error where the caller wrote it: `targets[i].users`, or a message
+/// field (`/title` → `title`).
+fn locate(e: FieldError, i: usize) -> FieldError {
+    if let Some(rest) = e.field.strip_prefix('/') {
+        let rest = rest.to_string();
+        FieldError { field: rest, ..e }
+    } else {
+        e.under(&format!("targets[{i}]"))
+    }
+}
+
+/// The lane of a part: the channel's credential × the part's interface, owned per egress group
+/// for WeLink-host kinds and per lane otherwise (the dispatcher uses the same naming).
+pub fn lane_of(handle: &ChannelHandle, interface: &str) -> LaneInfo {
+    let credential = handle.adapter.credential();
+    let unit = match handle.egress_group() {
+        Some(g) => format!("egress:{g}"),
+        None => format!("{credential}|{interface}"),
+    };
+    LaneInfo::new(&handle.name, &credential, interface, &unit)
+}
+
+/// A stored part of a planned call.
+pub fn new_part(handle: &ChannelHandle, p: &PartPlan, seq: i64, now: i64) -> NewPart {
+    NewPart {
+        id: PartId::new_at(now).0,
+        seq,
+        op: p.op,
+        lane: lane_of(handle, &p.interface),
+        body: p.body.to_string(),
+        recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
+        depends_on: p.depends_on.map(|d| d as i64),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn field_errors_land_under_their_target_or_the_root() {
+        let e = FieldError::new("users", "required", "x");
+        assert_eq!(locate(e, 2).field, "targets[2].users");
+        let e = FieldError::new("/title", "too_long", "x");
+        assert_eq!(locate(e, 0).field, "title");
+        let e = FieldError::new("", "invalid", "x");
+        assert_eq!(locate(e, 1).field, "targets[1]");
+    }
+}

@@ -1,0 +1,25 @@
+//! The HTTP API of notify-gateway (contract §3–§4): ingress with group commit, reads, recalls,
+//! card state updates, admin views, caller authentication, OpenAPI and metrics.
+//!
+//! The binary builds an [`AppState`] and serves [`router`]:
+//!
+//! ```ignore
+//! let state = notify_api::AppState::new(store, channels, api_config, Some(prometheus_handle));
+//! axum::serve(listener, notify_api::router(state)).await?;
+//! ```
+
+pub mod auth;
+pub mod config;
+pub mod error;
+pub mod extract;
+pub mod ingress;
+pub mod openapi;
+pub mod routes;
+pub mod state;
+pub mod views;
+
+pub use auth::Caller;
+pub use config::{ApiConfig, ClientConfig};
+pub use error::ApiError;
+pub use routes::router;
+pub use state::AppState;

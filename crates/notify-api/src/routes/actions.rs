@@ -1,0 +1,333 @@
+//! Actions on sent messages: recall, card state update, admin retry. Each adds parts to the
+//! outbox; the dispatcher makes the calls.
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::Json;
+use notify_channels::{RecallPlan, StateUpdate};
+use notify_core::validate::check_state_text;
+use notify_core::{Bilingual, DeliveryId, MessageId, StateColor};
+use notify_store::outbox::RecallStart;
+use notify_store::{DeliveryView, MessageView};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use crate::auth::Caller;
+use crate::error::{ApiError, ErrorBody};
+use crate::extract::{ApiJson, ApiPath};
+use crate::ingress::plan::new_part;
+use crate::state::AppState;
+use crate::views::{ActionAnswer, DeliveryAction};
+
+/// How long recall and state calls may wait in the outbox.
+const ACTION_TTL_MS: i64 = 24 * 3600 * 1000;
+
+/// The message `id` for an action by `caller`: 404 when it does not exist, 403 when it is
+/// another tenant's.
+async fn message_for_action(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+) -> Result<MessageView, ApiError> {
+    let not_found = || ApiError::NotFound(format!("no message {id:?}"));
+    if MessageId::parse(id).is_none() {
+        return Err(not_found());
+    }
+    let m = state
+        .store()
+        .get_message(None, id)
+        .await?
+        .ok_or_else(not_found)?;
+    if !caller.may_see(&m.tenant) {
+        tracing::warn!(access_key = %caller.access_key, message = id, "refused: another tenant's message");
+        return Err(ApiError::Forbidden(
+            "this message belongs to another tenant".into(),
+        ));
+    }
+    Ok(m)
+}
+
+fn action(
+    d: &DeliveryView,
+    status: &str,
+    accepted: bool,
+    reason: Option<String>,
+) -> DeliveryAction {
+    DeliveryAction {
+        id: d.id.clone(),
+        channel: d.channel.clone(),
+        status: status.to_string(),
+        accepted,
+        reason,
+    }
+}
+
+/// Recalls a message everywhere it can be recalled.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/recall",
+    tag = "actions",
+    params(("id" = String, Path, description = "msg_…")),
+    responses(
+        (status = 202, description = "Per-delivery outcome; asking again gives the same answer", body = ActionAnswer),
+        (status = 401, description = "Missing or bad credentials", body = ErrorBody),
+        (status = 403, description = "Missing the recall scope, or another tenant's message", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody),
+    )
+)]
+pub async fn recall(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<ActionAnswer>), ApiError> {
+    caller.require("recall")?;
+    let m = message_for_action(&state, &caller, &id).await?;
+    let mut deliveries = Vec::with_capacity(m.deliveries.len());
+    for d in &m.deliveries {
+        deliveries.push(recall_one(&state, d).await?);
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ActionAnswer {
+            id: m.id,
+            deliveries,
+        }),
+    ))
+}
+
+async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction, ApiError> {
+    let store = state.store();
+    match store.start_recall(&d.id).await? {
+        RecallStart::Cancelled => Ok(action(
+            d,
+            "cancelled",
+            true,
+            Some("cancelled before it was sent".into()),
+        )),
+        RecallStart::Pending => Ok(action(
+            d,
+            "recalling",
+            true,
+            Some("recalling when its send ends".into()),
+        )),
+        RecallStart::Final(status) => Ok(match status.as_str() {
+            "recalling" | "recalled" | "cancelled" => action(d, &status, true, None),
+            _ => action(
+                d,
+                &status,
+                false,
+                Some(
+                    d.last_error
+                        .clone()
+                        .unwrap_or_else(|| format!("the delivery is {status}: nothing to recall")),
+                ),
+            ),
+        }),
+        RecallStart::Sent(sent) => {
+            let Some(handle) = state.channel(&d.channel) else {
+                let reason = format!("channel {:?} is no longer configured", d.channel);
+                store
+                    .set_delivery_status(&d.id, "recall_failed", Some(&reason))
+                    .await?;
+                return Ok(action(d, "recall_failed", false, Some(reason)));
+            };
+            let now = store.now_ms();
+            let mut calls = Vec::new();
+            let mut refusal = None;
+            for (_part_id, upstream_id) in &sent {
+                match handle.adapter.plan_recall(upstream_id, &d.context) {
+                    RecallPlan::Call(p) => calls.push(new_part(handle, &p, 0, now)),
+                    RecallPlan::NotRecallable(reason) => refusal = Some(reason),
+                }
+            }
+            if calls.is_empty() {
+                let reason = refusal.unwrap_or_else(|| "nothing to recall".into());
+                store
+                    .set_delivery_status(&d.id, "not_recallable", Some(&reason))
+                    .await?;
+                return Ok(action(d, "not_recallable", false, Some(reason)));
+            }
+            store.append_parts(&d.id, &calls, ACTION_TTL_MS).await?;
+            Ok(action(d, "recalling", true, refusal))
+        }
+    }
+}
+
+/// `POST /v1/messages/{id}/state` body.
+#[derive(Debug, Clone, Deserialize, Serialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct StateRequest {
+    /// `{"zh": "已处理", "en": "processed"}`: Chinese 2–5, English 2–10 characters.
+    #[schema(value_type = Object)]
+    pub state: Bilingual,
+    /// `gray` | `yellow` | `green`.
+    #[schema(value_type = String)]
+    pub state_color: StateColor,
+}
+
+/// Updates the WeLink card state of the deliveries sent with a state.
+#[utoipa::path(
+    post,
+    path = "/v1/messages/{id}/state",
+    tag = "actions",
+    params(("id" = String, Path, description = "msg_…")),
+    request_body = StateRequest,
+    responses(
+        (status = 202, description = "Per delivery: queued, or why it cannot take a state", body = ActionAnswer),
+        (status = 400, description = "Malformed JSON", body = ErrorBody),
+        (status = 401, description = "Missing or bad credentials", body = ErrorBody),
+        (status = 403, description = "Missing the send scope, or another tenant's message", body = ErrorBody),
+        (status = 404, description = "No such message", body = ErrorBody),
+        (status = 422, description = "Bad state text or colour", body = ErrorBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody),
+    )
+)]
+pub async fn state(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+    ApiJson(req): ApiJson<StateRequest>,
+) -> Result<(StatusCode, Json<ActionAnswer>), ApiError> {
+    caller.require("send")?;
+    check_state_text(&req.state).map_err(|e| ApiError::Invalid(e.under("state")))?;
+    if !matches!(
+        req.state_color,
+        StateColor::Gray | StateColor::Yellow | StateColor::Green
+    ) {
+        return Err(ApiError::invalid(
+            "state_color",
+            "invalid",
+            "a state update's colour is gray, yellow or green",
+        ));
+    }
+    let update = StateUpdate {
+        zh: req.state.zh.clone().unwrap_or_default(),
+        en: req.state.en.clone().unwrap_or_default(),
+        color: req.state_color,
+    };
+    let m = message_for_action(&state, &caller, &id).await?;
+    let store = state.store();
+    let now = store.now_ms();
+    let mut deliveries = Vec::with_capacity(m.deliveries.len());
+    for d in &m.deliveries {
+        if d.status != "sent" {
+            deliveries.push(action(
+                d,
+                &d.status,
+                false,
+                Some(format!("the delivery is {}, not sent", d.status)),
+            ));
+            continue;
+        }
+        let Some(handle) = state.channel(&d.channel) else {
+            deliveries.push(action(
+                d,
+                &d.status,
+                false,
+                Some("the channel is no longer configured".into()),
+            ));
+            continue;
+        };
+        let ids: Vec<&str> = d
+            .parts
+            .iter()
+            .filter(|p| p.op == "send")
+            .filter_map(|p| p.upstream_id.as_deref())
+            .collect();
+        if ids.is_empty() {
+            deliveries.push(action(
+                d,
+                &d.status,
+                false,
+                Some("no upstream id to update".into()),
+            ));
+            continue;
+        }
+        let planned: Result<Vec<_>, String> = ids
+            .iter()
+            .map(|up| handle.adapter.plan_state(up, &d.context, &update))
+            .collect();
+        match planned {
+            Ok(plans) => {
+                let parts: Vec<_> = plans.iter().map(|p| new_part(handle, p, 0, now)).collect();
+                store.append_parts(&d.id, &parts, ACTION_TTL_MS).await?;
+                deliveries.push(action(d, &d.status, true, None));
+            }
+            Err(reason) => deliveries.push(action(d, &d.status, false, Some(reason))),
+        }
+    }
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(ActionAnswer {
+            id: m.id,
+            deliveries,
+        }),
+    ))
+}
+
+/// The answer of an admin retry.
+#[derive(Debug, Clone, Serialize, ToSchema)]
+pub struct RetryAnswer {
+    /// `dlv_…`.
+    pub id: String,
+    /// `queued`.
+    pub status: String,
+}
+
+/// Sends a failed or expired delivery again (admin).
+#[utoipa::path(
+    post,
+    path = "/v1/deliveries/{id}/retry",
+    tag = "admin",
+    params(("id" = String, Path, description = "dlv_…")),
+    responses(
+        (status = 202, description = "Queued again", body = RetryAnswer),
+        (status = 401, description = "Missing or bad credentials", body = ErrorBody),
+        (status = 403, description = "Missing the admin scope", body = ErrorBody),
+        (status = 404, description = "No such delivery", body = ErrorBody),
+        (status = 409, description = "The delivery is neither failed nor expired", body = ErrorBody),
+        (status = 503, description = "Store unavailable", body = ErrorBody),
+    )
+)]
+pub async fn retry(
+    State(state): State<AppState>,
+    caller: Caller,
+    ApiPath(id): ApiPath<String>,
+) -> Result<(StatusCode, Json<RetryAnswer>), ApiError> {
+    caller.require("admin")?;
+    let not_found = || ApiError::NotFound(format!("no delivery {id:?}"));
+    if DeliveryId::parse(&id).is_none() {
+        return Err(not_found());
+    }
+    let store = state.store();
+    let (message_id, _tenant) = store.delivery_owner(&id).await?.ok_or_else(not_found)?;
+    if !store
+        .retry_delivery(&id, state.config().default_ttl_ms)
+        .await?
+    {
+        return Err(ApiError::Conflict {
+            code: "not_retryable",
+            message: "only a failed or expired delivery can be retried".into(),
+        });
+    }
+    // An admin retry also lifts a credential rejection (contract §5) of the delivery's channel.
+    if let Some(m) = store.get_message(None, &message_id).await? {
+        if let Some(handle) = m
+            .deliveries
+            .iter()
+            .find(|d| d.id == id)
+            .and_then(|d| state.channel(&d.channel))
+        {
+            store.clear_rejection(&handle.adapter.credential()).await?;
+        }
+    }
+    tracing::info!(access_key = %caller.access_key, delivery = %id, "admin retry");
+    Ok((
+        StatusCode::ACCEPTED,
+        Json(RetryAnswer {
+            id,
+            status: "queued".into(),
+        }),
+    ))
+}

@@ -1,0 +1,106 @@
+//! The router: every route, with the body limit, request ids, tracing and request metrics.
+
+pub mod actions;
+pub mod admin;
+pub mod messages;
+pub mod system;
+
+use std::time::Instant;
+
+use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
+use axum::http::HeaderValue;
+use axum::middleware::{self, Next};
+use axum::response::Response;
+use axum::routing::{get, post};
+use axum::Router;
+use tower::ServiceBuilder;
+use tower_http::request_id::{
+    MakeRequestId, PropagateRequestIdLayer, RequestId, SetRequestIdLayer,
+};
+use tower_http::trace::TraceLayer;
+
+use crate::auth::authenticate;
+use crate::state::AppState;
+
+/// Every route as `(method, path)`, as the OpenAPI document must list them.
+pub const ROUTES: &[(&str, &str)] = &[
+    ("post", "/v1/messages"),
+    ("get", "/v1/messages"),
+    ("get", "/v1/messages/{id}"),
+    ("post", "/v1/messages/{id}/recall"),
+    ("post", "/v1/messages/{id}/state"),
+    ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/channels"),
+    ("get", "/v1/stats"),
+    ("get", "/healthz"),
+    ("get", "/readyz"),
+    ("get", "/metrics"),
+    ("get", "/openapi.json"),
+];
+
+/// The whole API.
+pub fn router(state: AppState) -> Router {
+    let max_body = state.config().max_body_bytes;
+    let v1 = Router::new()
+        .route("/v1/messages", post(messages::create).get(messages::list))
+        .route("/v1/messages/{id}", get(messages::get_one))
+        .route("/v1/messages/{id}/recall", post(actions::recall))
+        .route("/v1/messages/{id}/state", post(actions::state))
+        .route("/v1/deliveries/{id}/retry", post(actions::retry))
+        .route("/v1/channels", get(admin::channels))
+        .route("/v1/stats", get(admin::stats))
+        .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    Router::new()
+        .route("/healthz", get(system::healthz))
+        .route("/readyz", get(system::readyz))
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .merge(v1)
+        .route_layer(middleware::from_fn(record_metrics))
+        .fallback(system::no_route)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(DefaultBodyLimit::max(max_body))
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(UlidRequestId))
+                .layer(TraceLayer::new_for_http().make_span_with(|req: &Request| {
+                    let id = req
+                        .headers()
+                        .get("x-request-id")
+                        .and_then(|v| v.to_str().ok())
+                        .unwrap_or("");
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                }))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}
+
+/// Request ids for requests that come without one.
+#[derive(Debug, Clone, Copy)]
+struct UlidRequestId;
+
+impl MakeRequestId for UlidRequestId {
+    fn make_request_id<B>(&mut self, _request: &axum::http::Request<B>) -> Option<RequestId> {
+        HeaderValue::from_str(&ulid::Ulid::new().to_string())
+            .ok()
+            .map(RequestId::new)
+    }
+}
+
+async fn record_metrics(req: Request, next: Next) -> Response {
+    let start = Instant::now();
+    let route = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(|p| p.as_str().to_string())
+        .unwrap_or_default();
+    let method = req.method().to_string();
+    let resp = next.run(req).await;
+    let status = resp.status().as_u16().to_string();
+    metrics::counter!("notify_http_requests_total", "method" => method.clone(), "route" => route.clone(), "status" => status)
+        .increment(1);
+    metrics::histogram!("notify_http_request_duration_seconds", "method" => method, "route" => route)
+        .record(start.elapsed().as_secs_f64());
+    resp
+}

@@ -1,0 +1,78 @@
+//! Channel adapters. Each upstream kind lives in its own module and implements [`Channel`]:
+//! it turns a checked message and one target into planned upstream calls (parts), builds the
+//! HTTP request of a part once the dispatcher has a token, and classifies every answer into an
+//! [`Outcome`](notify_core::Outcome).
+//!
+//! Adapters are pure: no sockets, no SQL, no clocks of their own (time is passed in). Limits,
+//! retries, leases and statuses belong to the dispatcher and the store.
+
+pub mod config;
+pub mod juzi;
+pub mod log;
+pub mod registry;
+mod support;
+pub mod transport;
+pub mod wecom_app;
+pub mod wecom_workid;
+pub mod welink;
+pub mod xiaowei;
+
+pub use config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
+pub use registry::{build_channel, ChannelHandle};
+pub use transport::{
+    Body, FetchedMedia, Method, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
+    UpstreamRequest,
+};
+
+use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, PartPlan, Plan, TargetInput};
+
+/// One upstream kind. Implementations are stateless apart from their settings, so one instance
+/// serves every worker.
+pub trait Channel: Send + Sync + std::fmt::Debug {
+    /// The kind this adapter speaks.
+    fn kind(&self) -> ChannelKind;
+
+    /// The upstream credential this channel's tokens, lanes and quota belong to, e.g.
+    /// `welink:<client_id>`. Two channel entries with the same credential share them.
+    fn credential(&self) -> String;
+
+    /// Plans one target's delivery at ingress: the native type, the calls, and whether text was
+    /// shortened. A refusal names the field relative to the target (`users`) or the message
+    /// (`/title`, with a leading slash meaning "from the message root").
+    fn plan(
+        &self,
+        message: &CheckedMessage,
+        target: &TargetInput,
+        now_ms: i64,
+    ) -> Result<Plan, FieldError>;
+
+    /// The request that fetches a token, or `None` when the channel needs none.
+    fn token_request(&self) -> Option<UpstreamRequest>;
+
+    /// Reads the token endpoint's answer.
+    fn parse_token(&self, answer: &UpstreamAnswer) -> TokenAnswer;
+
+    /// The HTTP request of one part, with the token added.
+    fn request(&self, call: &PartCall<'_>) -> UpstreamRequest;
+
+    /// What an answer to `call` means.
+    fn classify(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome;
+
+    /// For channels with no upstream call (`log`): the outcome to record without any HTTP.
+    fn local_outcome(&self, _call: &PartCall<'_>) -> Option<Outcome> {
+        None
+    }
+
+    /// The recall of one sent part, given its upstream id and the delivery's context.
+    fn plan_recall(&self, upstream_id: &str, context: &serde_json::Value) -> RecallPlan;
+
+    /// The state update of a sent card (WeLink only); `Err` says why it cannot take one.
+    fn plan_state(
+        &self,
+        _upstream_id: &str,
+        _context: &serde_json::Value,
+        _update: &StateUpdate,
+    ) -> Result<PartPlan, String> {
+        Err(format!("{} messages cannot take a state", self.kind()))
+    }
+}

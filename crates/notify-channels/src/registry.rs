@@ -1,0 +1,237 @@
+//! Building adapters from configuration.
+
+use std::sync::Arc;
+
+use notify_core::ChannelKind;
+
+use crate::config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
+use crate::juzi::JuziChannel;
+use crate::log::LogChannel;
+use crate::support::wecom::MARKDOWN_MAX;
+use crate::wecom_app::{self, WecomAppChannel};
+use crate::wecom_workid::{self, WorkIdChannel};
+use crate::welink::{token::Credentials, WelinkChannel};
+use crate::xiaowei::XiaoweiChannel;
+use crate::Channel;
+use notify_core::Secret;
+
+/// A configured channel: its name, settings and adapter.
+#[derive(Debug, Clone)]
+pub struct ChannelHandle {
+    /// The operator's name for it (`[channels.NAME]`).
+    pub name: String,
+    /// Its settings.
+    pub config: ChannelConfig,
+    /// The adapter.
+    pub adapter: Arc<dyn Channel>,
+}
+
+impl ChannelHandle {
+    /// The kind.
+    pub fn kind(&self) -> ChannelKind {
+        self.config.kind
+    }
+
+    /// Per-interface caps: the configured ones, or the kind's documented defaults.
+    pub fn rate_limits(&self) -> Option<RateLimits> {
+        self.config.limits.or(match self.config.kind {
+            // WeLink guide 2.2.1.4 (000_… lines 716–726): 40/s and 1500/min per client_id per
+            // interface.
+            ChannelKind::Welink | ChannelKind::Xiaowei => Some(RateLimits {
+                per_second: 40,
+                per_minute: 1500,
+            }),
+            _ => None,
+        })
+    }
+
+    /// The egress group of WeLink-host calls (3000 per 20 s per IP), `None` for other hosts.
+    pub fn egress_group(&self) -> Option<String> {
+        match self.config.kind {
+            ChannelKind::Welink | ChannelKind::Xiaowei => Some(
+                self.config
+                    .egress_group
+                    .clone()
+                    .unwrap_or_else(|| "default".into()),
+            ),
+            _ => None,
+        }
+    }
+
+    /// Per-member caps for WeCom kinds (documented 30/min and 1000/h).
+    pub fn member_limits(&self) -> Option<MemberLimits> {
+        match self.config.kind {
+            ChannelKind::WecomApp | ChannelKind::WecomWorkid => {
+                Some(self.config.member_limits.unwrap_or(MemberLimits {
+                    per_minute: 30,
+                    per_hour: 1000,
+                }))
+            }
+            _ => None,
+        }
+    }
+
+    /// Xiaowei's daily quota (documented 100 per enterprise per day).
+    pub fn daily_quota(&self) -> Option<u32> {
+        match self.config.kind {
+            ChannelKind::Xiaowei => Some(self.config.daily_quota.unwrap_or(100)),
+            _ => None,
+        }
+    }
+}
+
+/// WeLink's official API root (000_… line 440); Xiaowei is on the same host.
+pub const WELINK_BASE_URL: &str = "https://open.welink.huaweicloud.com/api";
+/// WeCom's official API host (UPSTREAM-FACTS line 8).
+pub const WECOM_BASE_URL: &str = "https://qyapi.weixin.qq.com";
+
+/// Builds the adapter of `[channels.NAME]`, checking the keys its kind needs.
+pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle, ConfigError> {
+    let adapter: Arc<dyn Channel> = match config.kind {
+        ChannelKind::Log => Arc::new(LogChannel::new(name)),
+        ChannelKind::Welink => Arc::new(WelinkChannel {
+            credentials: welink_credentials(name, config)?,
+            public_acc_id: non_blank(&config.public_acc_id),
+            owner: non_blank(&config.owner),
+        }),
+        ChannelKind::Xiaowei => Arc::new(XiaoweiChannel {
+            credentials: welink_credentials(name, config)?,
+        }),
+        ChannelKind::WecomWorkid => Arc::new(WorkIdChannel {
+            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
+            client: wecom_workid::token::Client {
+                token_url: ChannelConfig::require(name, "token_url", &config.token_url)?
+                    .to_string(),
+                client_id: ChannelConfig::require(name, "client_id", &config.client_id)?
+                    .to_string(),
+                client_secret: secret(name, "client_secret", &config.client_secret)?,
+                auth: config.token_auth,
+            },
+            company_id: non_blank(&config.company_id),
+            safe: safe(name, config.safe)?,
+        }),
+        ChannelKind::WecomApp => Arc::new(WecomAppChannel {
+            credentials: wecom_app::token::AppCredentials {
+                base_url: base_url(config, WECOM_BASE_URL),
+                corp_id: ChannelConfig::require(name, "corp_id", &config.corp_id)?.to_string(),
+                corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
+            },
+            agent_id: config
+                .agent_id
+                .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
+            safe: safe(name, config.safe)?.unwrap_or(0),
+            markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
+        }),
+        ChannelKind::Juzi => Arc::new(JuziChannel {
+            name: name.to_string(),
+            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
+        }),
+    };
+    Ok(ChannelHandle {
+        name: name.to_string(),
+        config: config.clone(),
+        adapter,
+    })
+}
+
+fn non_blank(v: &Option<String>) -> Option<String> {
+    v.as_deref()
+        .map(str::trim)
+        .filter(|s| !s.is_empty())
+        .map(str::to_string)
+}
+
+fn base_url(config: &ChannelConfig, default: &str) -> String {
+    non_blank(&config.base_url).unwrap_or_else(|| default.to_string())
+}
+
+fn secret(name: &str, key: &str, value: &Option<Secret>) -> Result<Secret, ConfigError> {
+    match value {
+        Some(s) if !s.expose().trim().is_empty() => Ok(s.clone()),
+        _ => Err(ConfigError::new(name, key, "is required for this kind")),
+    }
+}
+
+fn safe(name: &str, value: Option<u8>) -> Result<Option<u8>, ConfigError> {
+    match value {
+        Some(s) if s > 1 => Err(ConfigError::new(name, "safe", "is 0 or 1")),
+        other => Ok(other),
+    }
+}
+
+fn welink_credentials(name: &str, config: &ChannelConfig) -> Result<Credentials, ConfigError> {
+    Ok(Credentials {
+        base_url: base_url(config, WELINK_BASE_URL),
+        client_id: ChannelConfig::require(name, "client_id", &config.client_id)?.to_string(),
+        client_secret: secret(name, "client_secret", &config.client_secret)?,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn cfg(kind: ChannelKind) -> ChannelConfig {
+        ChannelConfig::of_kind(kind)
+    }
+
+    #[test]
+    fn missing_keys_are_named() {
+        let e = build_channel("wl", &cfg(ChannelKind::Welink)).unwrap_err();
+        assert_eq!(
+            e.to_string(),
+            "channels.wl.client_id: is required for this kind"
+        );
+        let mut c = cfg(ChannelKind::Welink);
+        c.client_id = Some("id".into());
+        let e = build_channel("wl", &c).unwrap_err();
+        assert_eq!(e.key, "client_secret");
+
+        let e = build_channel("w", &cfg(ChannelKind::WecomWorkid)).unwrap_err();
+        assert_eq!(e.key, "base_url");
+        let mut c = cfg(ChannelKind::WecomWorkid);
+        c.base_url = Some("http://x".into());
+        assert_eq!(build_channel("w", &c).unwrap_err().key, "token_url");
+
+        let mut c = cfg(ChannelKind::WecomApp);
+        c.corp_id = Some("corp".into());
+        c.corp_secret = Some(Secret::new("s"));
+        assert_eq!(build_channel("a", &c).unwrap_err().key, "agent_id");
+
+        assert_eq!(
+            build_channel("j", &cfg(ChannelKind::Juzi)).unwrap_err().key,
+            "base_url"
+        );
+    }
+
+    #[test]
+    fn welink_and_xiaowei_share_a_credential() {
+        let mut c = cfg(ChannelKind::Welink);
+        c.client_id = Some("id1".into());
+        c.client_secret = Some(Secret::new("s"));
+        let w = build_channel("welink", &c).unwrap();
+        c.kind = ChannelKind::Xiaowei;
+        let x = build_channel("xiaowei", &c).unwrap();
+        assert_eq!(w.adapter.credential(), "welink:id1");
+        assert_eq!(x.adapter.credential(), w.adapter.credential());
+        let t = w.adapter.token_request().unwrap();
+        assert_eq!(
+            t.url,
+            "https://open.welink.huaweicloud.com/api/auth/v2/tickets"
+        );
+    }
+
+    #[test]
+    fn wecom_defaults_to_the_official_host() {
+        let mut c = cfg(ChannelKind::WecomApp);
+        c.corp_id = Some("corp".into());
+        c.corp_secret = Some(Secret::new("s"));
+        c.agent_id = Some(1000002);
+        let a = build_channel("wecom", &c).unwrap();
+        assert_eq!(a.adapter.credential(), "wecom_app:corp:1000002");
+        assert_eq!(
+            a.adapter.token_request().unwrap().url,
+            "https://qyapi.weixin.qq.com/cgi-bin/gettoken"
+        );
+    }
+}

@@ -1,0 +1,128 @@
+//! Checks of a target that every adapter makes in `plan()`: fields it does not use, recipient
+//! lists, the `type` it names. Field names are relative to the target (contract §4 errors).
+
+use notify_core::{FieldError, TargetInput};
+
+/// Refuses target fields that `kind` does not use, so that `parties` on a WeLink target is a 422
+/// rather than a silently ignored list.
+pub fn only(target: &TargetInput, kind: &str, allowed: &[&str]) -> Result<(), FieldError> {
+    let present = [
+        ("users", target.users.is_some()),
+        ("departments", target.departments.is_some()),
+        ("roles", target.roles.is_some()),
+        ("parties", target.parties.is_some()),
+        ("tags", target.tags.is_some()),
+        ("work_ids", target.work_ids.is_some()),
+        ("company_id", target.company_id.is_some()),
+        ("chat_id", target.chat_id.is_some()),
+        ("contact_id", target.contact_id.is_some()),
+        ("bot_id", target.bot_id.is_some()),
+        ("safe", target.safe.is_some()),
+        ("raw", target.raw.is_some()),
+    ];
+    match present
+        .iter()
+        .find(|(name, set)| *set && !allowed.contains(name))
+    {
+        Some((name, _)) => Err(FieldError::new(
+            *name,
+            "not_supported",
+            format!("{kind} channels do not use {name}"),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// The ids of a recipient list, without duplicates (first spelling kept); a blank id is refused.
+pub fn ids(list: &Option<Vec<String>>, field: &str) -> Result<Vec<String>, FieldError> {
+    let mut out: Vec<String> = Vec::new();
+    for (i, id) in list.iter().flatten().enumerate() {
+        let id = id.trim();
+        if id.is_empty() {
+            return Err(FieldError::new(
+                format!("{field}[{i}]"),
+                "blank",
+                "a recipient id cannot be blank",
+            ));
+        }
+        if !out.iter().any(|o| o == id) {
+            out.push(id.to_string());
+        }
+    }
+    Ok(out)
+}
+
+/// `list` in chunks of at most `size` (no chunk when the list is empty).
+pub fn chunks(list: &[String], size: usize) -> Vec<Vec<String>> {
+    list.chunks(size.max(1)).map(<[String]>::to_vec).collect()
+}
+
+/// The target's `type`, which must be one of `known` for this kind.
+pub fn known_type<'a>(
+    target: &'a TargetInput,
+    kind: &str,
+    known: &[&str],
+) -> Result<Option<&'a str>, FieldError> {
+    match target.kind.as_deref() {
+        None => Ok(None),
+        Some(t) if known.contains(&t) => Ok(Some(t)),
+        Some(t) => Err(FieldError::new(
+            "type",
+            "unknown_type",
+            format!("{kind} channels take type {}, not {t:?}", known.join(", ")),
+        )),
+    }
+}
+
+/// The `raw` body, which must be a JSON object.
+pub fn raw_object(
+    target: &TargetInput,
+) -> Result<Option<serde_json::Map<String, serde_json::Value>>, FieldError> {
+    match &target.raw {
+        None => Ok(None),
+        Some(serde_json::Value::Object(m)) => Ok(Some(m.clone())),
+        Some(_) => Err(FieldError::new(
+            "raw",
+            "invalid",
+            "raw must be a JSON object: the channel's native body",
+        )),
+    }
+}
+
+/// A message-level field error (leading `/`: the ingress puts it under the message root).
+pub fn msg_err(field: &str, code: &str, message: impl Into<String>) -> FieldError {
+    FieldError::new(format!("/{field}"), code, message)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn duplicates_go_and_blanks_are_refused() {
+        let l = Some(vec!["a".into(), "b".into(), "a".into()]);
+        assert_eq!(ids(&l, "users").unwrap(), vec!["a", "b"]);
+        let l = Some(vec!["a".into(), " ".into()]);
+        assert_eq!(ids(&l, "users").unwrap_err().field, "users[1]");
+    }
+
+    #[test]
+    fn chunks_split_at_the_limit() {
+        let l: Vec<String> = (0..2500).map(|i| i.to_string()).collect();
+        let c = chunks(&l, 1000);
+        assert_eq!(
+            c.iter().map(Vec::len).collect::<Vec<_>>(),
+            vec![1000, 1000, 500]
+        );
+        assert!(chunks(&[], 1000).is_empty());
+    }
+
+    #[test]
+    fn a_foreign_field_is_named() {
+        let t = TargetInput {
+            parties: Some(vec![]),
+            ..Default::default()
+        };
+        assert_eq!(only(&t, "welink", &["users"]).unwrap_err().field, "parties");
+    }
+}

@@ -1,0 +1,58 @@
+//! Work-ID platform answers → [`Outcome`]. The document (002_… line 13) gives every answer as
+//! `{code, msg, data, requestId, ok}` and lists no error codes: success is `code == 0 && ok ==
+//! true` (UPSTREAM-FACTS line 72); the class of a failure comes from the HTTP status.
+
+use std::time::Duration;
+
+use notify_core::Outcome;
+
+use crate::support::answer::{excerpt, str_of};
+use crate::support::classes::unknown;
+use crate::UpstreamAnswer;
+
+/// The outcome of a send or recall answer; a send's id is `data.msgId`.
+pub fn classify(answer: &UpstreamAnswer) -> Outcome {
+    let status = answer.http_status;
+    let raw = excerpt(answer);
+    match status {
+        // The bearer token was refused (contract §5: work-ID 401).
+        401 => {
+            return Outcome::TokenInvalid {
+                code: "401".into(),
+                message: format!("the platform refused the bearer token: {raw}"),
+            }
+        }
+        429 => {
+            return Outcome::RateLimited {
+                code: "429".into(),
+                message: format!("the platform is rate limiting: {raw}"),
+                initial_backoff: Duration::from_secs(1),
+            }
+        }
+        500..=599 => {
+            return Outcome::Transient {
+                code: status.to_string(),
+                message: raw,
+            }
+        }
+        // 400, 403, 404…: the request itself is wrong (a parameter, a path, a permission).
+        400..=499 => {
+            return Outcome::Permanent {
+                code: status.to_string(),
+                message: format!("the platform refused the request: {raw}"),
+            }
+        }
+        _ => {}
+    }
+    let v = answer.json();
+    let code = str_of(&v, "code");
+    let ok = v.get("ok").and_then(serde_json::Value::as_bool) == Some(true);
+    match code.as_deref() {
+        Some("0") if ok => Outcome::Sent {
+            upstream_id: v.get("data").and_then(|d| str_of(d, "msgId")),
+            failed_recipients: Vec::new(),
+        },
+        Some(c) => unknown(c, raw),
+        None => unknown("none", raw),
+    }
+}

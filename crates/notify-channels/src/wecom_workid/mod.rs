@@ -1,0 +1,155 @@
+//! WeCom messages by employee work ID through a middle platform (002_5e921e94ff34e0dc.txt).
+
+pub mod body;
+pub mod codes;
+pub mod token;
+
+use notify_core::{
+    ChannelKind, CheckedMessage, FieldError, Outcome, PartOp, PartPlan, Plan, TargetInput,
+};
+use serde_json::{json, Map, Value};
+
+use crate::support::fit::Fitter;
+use crate::support::join_url;
+use crate::support::target::{chunks, ids, known_type, only, raw_object};
+use crate::support::wecom::WecomType;
+use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+
+/// The work-ID adapter.
+#[derive(Debug, Clone)]
+pub struct WorkIdChannel {
+    /// The platform's host; paths `/integration/wx_work/...` are appended.
+    pub base_url: String,
+    /// The OAuth2 client.
+    pub client: token::Client,
+    /// Default `companyId`.
+    pub company_id: Option<String>,
+    /// Default `safe` for files.
+    pub safe: Option<u8>,
+}
+
+impl WorkIdChannel {
+    fn company(&self, target: &TargetInput) -> Option<String> {
+        target
+            .company_id
+            .clone()
+            .or_else(|| self.company_id.clone())
+            .filter(|c| !c.trim().is_empty())
+    }
+}
+
+impl Channel for WorkIdChannel {
+    fn kind(&self) -> ChannelKind {
+        ChannelKind::WecomWorkid
+    }
+
+    fn credential(&self) -> String {
+        format!(
+            "wecom_workid:{}:{}",
+            self.client.token_url, self.client.client_id
+        )
+    }
+
+    fn plan(
+        &self,
+        message: &CheckedMessage,
+        target: &TargetInput,
+        _now_ms: i64,
+    ) -> Result<Plan, FieldError> {
+        only(
+            target,
+            "wecom_workid",
+            &["work_ids", "company_id", "safe", "raw"],
+        )?;
+        let work_ids = ids(&target.work_ids, "work_ids")?;
+        if work_ids.is_empty() {
+            return Err(FieldError::new(
+                "work_ids",
+                "required",
+                "a work-ID target needs work_ids",
+            ));
+        }
+        if target.safe.is_some_and(|s| s > 1) {
+            return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
+        }
+        let declared =
+            known_type(target, "wecom_workid", &WecomType::NAMES)?.and_then(WecomType::parse);
+        let company = self.company(target);
+        let mut fit = Fitter::default();
+        let (t, mut base) = match raw_object(target)? {
+            Some(raw) => (declared.unwrap_or_else(|| body::type_of_raw(&raw)), raw),
+            None => {
+                let t = declared.unwrap_or_else(|| WecomType::pick(&message.input));
+                let safe = target.safe.or(self.safe);
+                (t, body::build(t, &message.input, safe, &mut fit)?)
+            }
+        };
+        if let Some(c) = &company {
+            base.entry("companyId").or_insert_with(|| c.as_str().into());
+        }
+        let parts = chunks(&work_ids, body::WORK_IDS_MAX)
+            .into_iter()
+            .map(|chunk| {
+                let mut b = base.clone();
+                b.insert("workIds".into(), json!(chunk));
+                PartPlan {
+                    op: PartOp::Send,
+                    interface: body::interface(t).into(),
+                    body: Value::Object(b),
+                    recipients: chunk,
+                    depends_on: None,
+                }
+            })
+            .collect();
+        let mut context = Map::new();
+        if let Some(c) = base.get("companyId") {
+            context.insert("company_id".into(), c.clone());
+        }
+        Ok(Plan {
+            native_type: t.name().into(),
+            truncated: fit.truncated(),
+            parts,
+            awaiting_agent: false,
+            context: Value::Object(context),
+        })
+    }
+
+    fn token_request(&self) -> Option<UpstreamRequest> {
+        Some(token::request(&self.client))
+    }
+
+    fn parse_token(&self, answer: &UpstreamAnswer) -> TokenAnswer {
+        token::parse(answer)
+    }
+
+    /// `Authorization: Bearer <token>` on every call (002_… line 13, each request table).
+    fn request(&self, call: &PartCall<'_>) -> UpstreamRequest {
+        let mut r =
+            UpstreamRequest::post_json(join_url(&self.base_url, call.interface), call.body.clone());
+        r.headers.push((
+            "Authorization".into(),
+            format!("Bearer {}", call.token.unwrap_or_default()),
+        ));
+        r.secret_names = vec!["Authorization".into()];
+        r
+    }
+
+    fn classify(&self, _call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
+        codes::classify(answer)
+    }
+
+    /// `recall {msgId, companyId}`: within 24 h of the send, repeating its `companyId`.
+    fn plan_recall(&self, upstream_id: &str, context: &Value) -> RecallPlan {
+        if upstream_id.trim().is_empty() {
+            return RecallPlan::NotRecallable(
+                "the platform returned no msgId for this call".into(),
+            );
+        }
+        let mut b = Map::new();
+        b.insert("msgId".into(), upstream_id.into());
+        if let Some(c) = context.get("company_id").filter(|c| c.is_string()) {
+            b.insert("companyId".into(), c.clone());
+        }
+        RecallPlan::call(body::RECALL, Value::Object(b))
+    }
+}

@@ -1,0 +1,106 @@
+//! The WeLink access token (000_… lines 425–510), shared by the `welink` and `xiaowei` kinds of
+//! one `client_id`.
+
+use notify_core::Secret;
+use serde_json::json;
+
+use crate::support::answer::{excerpt, str_of};
+use crate::support::classes::{lookup, rule, Class, Rule};
+use crate::support::join_url;
+use crate::{TokenAnswer, UpstreamAnswer, UpstreamRequest};
+
+/// `POST /auth/v2/tickets` (line 440).
+pub const TICKETS: &str = "/auth/v2/tickets";
+
+/// Cache for `expires_in - 300` s (line 489).
+const REFRESH_AHEAD_S: i64 = 300;
+/// Used when an answer leaves `expires_in` out (the documented example, line 476).
+const DEFAULT_EXPIRES_S: i64 = 7200;
+
+/// Token codes (lines 495–503).
+const CODES: &[Rule] = &[
+    rule("41500", Class::Transient, "WeLink could not issue the token (41500)"), // line 497
+    rule(
+        "41403",
+        Class::CredentialRejected,
+        "client_id locked after too many failed token fetches: wait, then check client_id/client_secret",
+    ), // line 498
+    rule("41579", Class::CredentialRejected, "client_id is empty: set client_id"), // line 499
+    rule("41580", Class::CredentialRejected, "client_secret is empty: set client_secret"), // line 500
+    rule(
+        "10007",
+        Class::CredentialRejected,
+        "client_id or client_secret is wrong: fix them in the channel's config",
+    ), // line 501
+    rule("411145", Class::Transient, "WeLink system error (411145)"), // line 502
+    rule(
+        "48503",
+        Class::RateLimited(1000),
+        "WeLink rate limit (48503) on the token fetch",
+    ), // lines 722–725
+];
+
+/// The WeLink credential.
+#[derive(Debug, Clone)]
+pub struct Credentials {
+    /// Ends in `/api`.
+    pub base_url: String,
+    /// The app id.
+    pub client_id: String,
+    /// The app secret.
+    pub client_secret: Secret,
+}
+
+/// `POST {base_url}/auth/v2/tickets {client_id, client_secret}` (lines 448–455).
+pub fn request(c: &Credentials) -> UpstreamRequest {
+    let mut r = UpstreamRequest::post_json(
+        join_url(&c.base_url, TICKETS),
+        json!({"client_id": c.client_id, "client_secret": c.client_secret.expose()}),
+    );
+    r.secret_names = vec!["client_secret".into()];
+    r
+}
+
+/// Reads the ticket answer (lines 472–479): `code` `"0"` with `access_token` and `expires_in`.
+pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
+    let v = answer.json();
+    let code = str_of(&v, "code");
+    let token = str_of(&v, "access_token");
+    match (code.as_deref(), token) {
+        (Some("0") | None, Some(token)) if answer.http_status < 300 => {
+            let expires_in_s = v
+                .get("expires_in")
+                .and_then(|e| e.as_i64().or_else(|| e.as_str()?.parse().ok()))
+                .filter(|e| *e > 0)
+                .unwrap_or(DEFAULT_EXPIRES_S);
+            TokenAnswer::Issued {
+                token,
+                expires_in_s,
+                // A short-lived token still gets half its life.
+                refresh_ahead_s: REFRESH_AHEAD_S.min(expires_in_s / 2),
+            }
+        }
+        (Some(code), _) => {
+            let upstream = str_of(&v, "message").unwrap_or_default();
+            match lookup(&[CODES], code) {
+                Some(r) => {
+                    let message = format!("{} (upstream: {upstream})", r.meaning);
+                    let code = code.to_string();
+                    match r.class {
+                        Class::CredentialRejected => TokenAnswer::Rejected { code, message },
+                        Class::RateLimited(_) => TokenAnswer::RateLimited { code, message },
+                        _ => TokenAnswer::Failed { code, message },
+                    }
+                }
+                None => TokenAnswer::Failed {
+                    code: code.to_string(),
+                    message: format!("undocumented token code; answer: {}", excerpt(answer)),
+                },
+            }
+        }
+        (None, _) => TokenAnswer::Failed {
+            code: answer.http_status.to_string(),
+            message: format!("no token in the answer: {}", excerpt(answer)),
+        },
+    }
+}

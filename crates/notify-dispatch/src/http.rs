@@ -1,0 +1,122 @@
+//! The upstream HTTP client: one reqwest client (connection reuse, connect and total
+//! timeouts) that performs an adapter's [`UpstreamRequest`] and tells "never left" from
+//! "left, no answer".
+
+use std::time::Duration;
+
+use notify_channels::{Body, Method, UpstreamAnswer, UpstreamRequest};
+
+/// Why a call got no answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum TransportError {
+    /// The request never reached upstream (connect refused, DNS): safe to retry.
+    NotSent(String),
+    /// The request may have reached upstream (timeout or reset after writing): retrying may
+    /// duplicate it.
+    Unknown(String),
+}
+
+/// Performs upstream calls.
+#[derive(Debug, Clone)]
+pub struct UpstreamClient {
+    client: reqwest::Client,
+}
+
+impl UpstreamClient {
+    /// A client with the given timeouts. Redirects are not followed: an upstream API that
+    /// redirects is misconfigured, and following blindly could leak tokens.
+    pub fn new(connect_timeout: Duration, timeout: Duration) -> Result<Self, reqwest::Error> {
+        let client = reqwest::Client::builder()
+            .connect_timeout(connect_timeout)
+            .timeout(timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(64)
+            .tcp_nodelay(true)
+            .build()?;
+        Ok(Self { client })
+    }
+
+    /// Makes the call.
+    pub async fn call(&self, req: &UpstreamRequest) -> Result<UpstreamAnswer, TransportError> {
+        let mut b = match req.method {
+            Method::Get => self.client.get(&req.url),
+            Method::Post => self.client.post(&req.url),
+        };
+        if !req.query.is_empty() {
+            b = b.query(&req.query);
+        }
+        for (k, v) in &req.headers {
+            b = b.header(k, v);
+        }
+        if let Some((u, p)) = &req.basic_auth {
+            b = b.basic_auth(u, Some(p));
+        }
+        b = match &req.body {
+            Body::Empty => b,
+            Body::Json(v) => b.json(v),
+            Body::Form(f) => b.form(f),
+            Body::Multipart {
+                field,
+                filename,
+                content_type,
+                bytes,
+            } => {
+                let part = reqwest::multipart::Part::bytes(bytes.clone())
+                    .file_name(filename.clone())
+                    .mime_str(content_type)
+                    .map_err(|e| TransportError::NotSent(format!("bad content type: {e}")))?;
+                b.multipart(reqwest::multipart::Form::new().part(field.clone(), part))
+            }
+        };
+        tracing::debug!(url = %req.url, method = ?req.method, query = ?redact(&req.query, &req.secret_names), "upstream call");
+        let resp = b.send().await.map_err(classify)?;
+        let status = resp.status().as_u16();
+        let body = resp
+            .bytes()
+            .await
+            .map_err(|e| TransportError::Unknown(e.to_string()))?;
+        tracing::debug!(url = %req.url, status, body = %String::from_utf8_lossy(&body[..body.len().min(2048)]), "upstream answer");
+        Ok(UpstreamAnswer {
+            http_status: status,
+            body: body.to_vec(),
+        })
+    }
+}
+
+fn classify(e: reqwest::Error) -> TransportError {
+    if e.is_connect() || e.is_builder() {
+        TransportError::NotSent(e.to_string())
+    } else {
+        TransportError::Unknown(e.to_string())
+    }
+}
+
+/// Query pairs with secret values replaced, for logs.
+pub fn redact(pairs: &[(String, String)], secret_names: &[String]) -> Vec<(String, String)> {
+    pairs
+        .iter()
+        .map(|(k, v)| {
+            if secret_names.iter().any(|s| s.eq_ignore_ascii_case(k)) {
+                (k.clone(), "***".into())
+            } else {
+                (k.clone(), v.clone())
+            }
+        })
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let q = vec![
+            ("access_token".to_string(), "abc".to_string()),
+            ("type".into(), "image".into()),
+        ];
+        let r = redact(&q, &["access_token".into()]);
+        assert_eq!(r[0].1, "***");
+        assert_eq!(r[1].1, "image");
+    }
+}

@@ -1,0 +1,350 @@
+//! Configuration (contract §2): built-in defaults → a TOML file → `NOTIFY__SECTION__KEY`
+//! environment variables. Secrets may be `"env:VAR"`. Unknown keys are refused, so a typo stops
+//! start-up with the key's name instead of being ignored.
+
+use std::collections::BTreeMap;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use figment::providers::{Env, Format, Serialized, Toml};
+use figment::Figment;
+use notify_api::ClientConfig;
+use notify_channels::ChannelConfig;
+use serde::{Deserialize, Serialize};
+
+/// The whole configuration.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// `[server]`.
+    pub server: ServerConfig,
+    /// `[log]`.
+    pub log: LogConfig,
+    /// `[sandbox]`.
+    pub sandbox: SandboxConfig,
+    /// `[retention]`.
+    pub retention: RetentionConfig,
+    /// `[database]`.
+    pub database: DatabaseConfig,
+    /// `[delivery]`.
+    pub delivery: DeliveryConfig,
+    /// `[lanes]`.
+    pub lanes: LanesConfig,
+    /// `[auth]`.
+    pub auth: AuthConfig,
+    /// `[channels.NAME]`.
+    pub channels: BTreeMap<String, ChannelConfig>,
+}
+
+/// `[server]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ServerConfig {
+    /// HTTP listen address.
+    pub listen: String,
+    /// Largest request body.
+    pub max_body_bytes: usize,
+    /// Public base URL (sidebar OAuth redirect).
+    pub public_url: String,
+    /// Signs sidebar sessions.
+    pub session_secret: notify_core::Secret,
+    /// SIGTERM drain time.
+    #[serde(with = "humantime_serde_compat")]
+    pub shutdown_grace: Duration,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            max_body_bytes: 262_144,
+            public_url: String::new(),
+            session_secret: notify_core::Secret::default(),
+            shutdown_grace: Duration::from_secs(20),
+        }
+    }
+}
+
+/// `[log]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LogConfig {
+    /// `text` or `json`.
+    pub format: String,
+    /// A tracing filter.
+    pub level: String,
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        Self {
+            format: "text".into(),
+            level: "info".into(),
+        }
+    }
+}
+
+/// `[sandbox]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct SandboxConfig {
+    /// Run the simulator in-process; with no channels configured, point the five sandbox
+    /// channels at it; with no callers, print a demo key.
+    pub enabled: bool,
+}
+
+impl Default for SandboxConfig {
+    fn default() -> Self {
+        Self { enabled: true }
+    }
+}
+
+/// `[retention]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RetentionConfig {
+    /// Days after which finished messages are purged.
+    pub finished_days: u32,
+}
+
+impl Default for RetentionConfig {
+    fn default() -> Self {
+        Self { finished_days: 30 }
+    }
+}
+
+/// `[database]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DatabaseConfig {
+    /// `sqlite://…` or `postgres://…`.
+    pub url: String,
+    /// Pool size.
+    pub max_connections: u32,
+    /// Postgres schema (optional; tests and shared databases).
+    pub schema: Option<String>,
+}
+
+impl Default for DatabaseConfig {
+    fn default() -> Self {
+        Self {
+            url: "sqlite://data/notify.db".into(),
+            max_connections: 16,
+            schema: None,
+        }
+    }
+}
+
+/// `[delivery]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct DeliveryConfig {
+    /// Attempts before failing.
+    pub max_attempts: u32,
+    /// Deadline of a message without `expires_at`.
+    #[serde(with = "humantime_serde_compat")]
+    pub default_ttl: Duration,
+    /// First back-off step.
+    #[serde(with = "humantime_serde_compat")]
+    pub backoff_base: Duration,
+    /// Largest back-off.
+    #[serde(with = "humantime_serde_compat")]
+    pub backoff_max: Duration,
+    /// A claimed part's lease.
+    #[serde(with = "humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+impl Default for DeliveryConfig {
+    fn default() -> Self {
+        Self {
+            max_attempts: 10,
+            default_ttl: Duration::from_secs(86_400),
+            backoff_base: Duration::from_secs(1),
+            backoff_max: Duration::from_secs(600),
+            lease: Duration::from_secs(30),
+        }
+    }
+}
+
+/// `[lanes]`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct LanesConfig {
+    /// A lane unit's ownership lease.
+    #[serde(with = "humantime_serde_compat")]
+    pub lease: Duration,
+}
+
+impl Default for LanesConfig {
+    fn default() -> Self {
+        Self {
+            lease: Duration::from_secs(10),
+        }
+    }
+}
+
+/// `[auth]`.
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
+#[serde(deny_unknown_fields, default)]
+pub struct AuthConfig {
+    /// `[[auth.clients]]`.
+    pub clients: Vec<ClientConfig>,
+}
+
+/// Durations as "30s", "10m", "24h".
+mod humantime_serde_compat {
+    use std::time::Duration;
+
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(&humantime::format_duration(*d).to_string())
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        let s = String::deserialize(d)?;
+        humantime::parse_duration(&s).map_err(|e| serde::de::Error::custom(format!("{s:?}: {e}")))
+    }
+}
+
+/// Where the configuration came from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Source {
+    /// Built-in defaults only (plus the environment).
+    Defaults,
+    /// This file.
+    File(PathBuf),
+}
+
+/// Loads the configuration: `--config FILE`, else `config/local.toml` if present, else the
+/// built-in defaults; the environment overrides all. The error is one line naming the key.
+pub fn load(path: Option<&Path>) -> Result<(Config, Source), String> {
+    let local = Path::new("config/local.toml");
+    let source = match path {
+        Some(p) => {
+            if !p.exists() {
+                return Err(format!("--config {}: no such file", p.display()));
+            }
+            Source::File(p.to_path_buf())
+        }
+        None if local.exists() => Source::File(local.to_path_buf()),
+        None => Source::Defaults,
+    };
+    let mut fig = Figment::from(Serialized::defaults(Config::default()));
+    if let Source::File(p) = &source {
+        fig = fig.merge(Toml::file(p));
+    }
+    fig = fig.merge(Env::prefixed("NOTIFY__").split("__"));
+    let config: Config = fig.extract().map_err(|e| {
+        let key = e.path.join(".");
+        let msg = e.kind.to_string();
+        if key.is_empty() {
+            format!("config: {msg}")
+        } else {
+            format!("config: {key}: {msg}")
+        }
+    })?;
+    validate(&config)?;
+    Ok((config, source))
+}
+
+fn validate(c: &Config) -> Result<(), String> {
+    c.server
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .map_err(|e| format!("config: server.listen: {e}"))?;
+    notify_store::Dialect::of_url(&c.database.url).map_err(|e| format!("config: {e}"))?;
+    if c.delivery.max_attempts == 0 {
+        return Err("config: delivery.max_attempts: must be at least 1".into());
+    }
+    for (i, client) in c.auth.clients.iter().enumerate() {
+        if client.access_key.is_empty() {
+            return Err(format!("config: auth.clients[{i}].access_key: is required"));
+        }
+        if client.secret_key.is_empty() {
+            return Err(format!("config: auth.clients[{i}].secret_key: is required"));
+        }
+    }
+    for (name, ch) in &c.channels {
+        notify_channels::build_channel(name, ch).map_err(|e| format!("config: {e}"))?;
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn defaults_need_no_file() {
+        figment::Jail::expect_with(|jail| {
+            let _ = jail;
+            let (c, source) = load(None).map_err(figment::Error::from)?;
+            assert_eq!(source, Source::Defaults);
+            assert_eq!(c.server.listen, "127.0.0.1:8080");
+            assert_eq!(c.database.url, "sqlite://data/notify.db");
+            assert!(c.sandbox.enabled);
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_overrides_the_file_and_env_secrets_resolve() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "gw.toml",
+                r#"
+                [database]
+                url = "sqlite://x.db"
+                [[auth.clients]]
+                name = "m"
+                access_key = "AK"
+                secret_key = "env:MON_SK"
+                tenant = "default"
+                scopes = ["send"]
+                "#,
+            )?;
+            jail.set_env("MON_SK", "s3cret");
+            jail.set_env("NOTIFY__DATABASE__URL", "postgres://u@h/db");
+            jail.set_env("NOTIFY__DELIVERY__MAX_ATTEMPTS", "5");
+            let (c, _) = load(Some(Path::new("gw.toml"))).map_err(figment::Error::from)?;
+            assert_eq!(c.database.url, "postgres://u@h/db");
+            assert_eq!(c.delivery.max_attempts, 5);
+            assert_eq!(c.auth.clients[0].secret_key.expose(), "s3cret");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_bad_key_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("bad.toml", "[delivery]\nmax_atempts = 3\n")?;
+            let e = load(Some(Path::new("bad.toml"))).unwrap_err();
+            assert!(e.contains("max_atempts"), "{e}");
+            jail.create_file("bad2.toml", "[delivery]\ndefault_ttl = \"soon\"\n")?;
+            let e = load(Some(Path::new("bad2.toml"))).unwrap_err();
+            assert!(e.contains("delivery.default_ttl"), "{e}");
+            jail.create_file("bad3.toml", "[database]\nurl = \"mysql://x\"\n")?;
+            let e = load(Some(Path::new("bad3.toml"))).unwrap_err();
+            assert!(e.contains("database.url"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_missing_env_secret_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[channels.welink]\nkind = \"welink\"\nclient_id = \"a\"\nclient_secret = \"env:NOPE_UNSET\"\n",
+            )?;
+            let e = load(Some(Path::new("c.toml"))).unwrap_err();
+            assert!(
+                e.contains("NOPE_UNSET") && e.contains("client_secret"),
+                "{e}"
+            );
+            Ok(())
+        });
+    }
+}

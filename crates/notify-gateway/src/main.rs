@@ -1,0 +1,108 @@
+//! `notify-gateway`: one binary for the gateway (`serve`), its migrations (`migrate`), the
+//! upstream simulator (`simulate`) and an operator's signed `send`.
+
+mod config;
+mod sandbox;
+mod send;
+mod serve;
+mod telemetry;
+
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+
+#[derive(Parser)]
+#[command(
+    name = "notify-gateway",
+    version,
+    about = "A notification gateway for Huawei WeLink and WeCom"
+)]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Apply migrations, then run the HTTP API, the workers and the sidebar page.
+    Serve {
+        /// Configuration file (default: config/local.toml if present, else built-in defaults).
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Apply migrations and exit.
+    Migrate {
+        /// Configuration file.
+        #[arg(long)]
+        config: Option<PathBuf>,
+    },
+    /// Run the upstream simulator alone (WeLink, Xiaowei, WeCom work-ID, WeCom app, Juzi OAuth).
+    Simulate {
+        /// Listen address.
+        #[arg(long, default_value = "127.0.0.1:9090")]
+        listen: SocketAddr,
+    },
+    /// Sign and post one message to a running gateway.
+    Send(send::SendArgs),
+    /// Probe a running gateway's /healthz (for container health checks); exit 0 when healthy.
+    #[command(hide = true)]
+    Healthcheck {
+        /// The URL to probe.
+        #[arg(long, default_value = "http://127.0.0.1:8080/healthz")]
+        url: String,
+    },
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = runtime.block_on(async move {
+        match cli.command {
+            Command::Serve { config } => serve::serve(config.as_deref()).await,
+            Command::Migrate { config } => serve::migrate(config.as_deref()).await,
+            Command::Simulate { listen } => {
+                telemetry::init("text", "info");
+                println!(
+                    "simulator listening on http://{listen} (call log at http://{listen}/_sim/)"
+                );
+                notify_simulator::run(listen)
+                    .await
+                    .map_err(|e| format!("simulate: {e}"))
+            }
+            Command::Send(args) => send::send(args).await,
+            Command::Healthcheck { url } => healthcheck(&url).await,
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("{e}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+async fn healthcheck(url: &str) -> Result<(), String> {
+    let resp = reqwest::Client::new()
+        .get(url)
+        .timeout(std::time::Duration::from_secs(3))
+        .send()
+        .await
+        .map_err(|e| format!("unhealthy: {e}"))?;
+    if resp.status().is_success() {
+        Ok(())
+    } else {
+        Err(format!("unhealthy: {}", resp.status()))
+    }
+}

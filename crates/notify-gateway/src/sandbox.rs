@@ -1,0 +1,85 @@
+//! The sandbox: the built-in first run. An in-process simulator stands in for every upstream,
+//! and channels and a demo caller are configured for it, so `serve` with no setup delivers
+//! messages somewhere a user can look (`/_sim/` on the simulator).
+
+use std::net::SocketAddr;
+
+use notify_api::ClientConfig;
+use notify_channels::{ChannelConfig, MemberLimits};
+use notify_core::{ChannelKind, Secret};
+use rand::Rng;
+
+use crate::config::Config;
+
+/// Starts the simulator on a free loopback port.
+pub async fn start_simulator() -> Result<SocketAddr, String> {
+    let sim = notify_simulator::Simulator::new();
+    sim.spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
+        .await
+        .map_err(|e| format!("sandbox simulator: {e}"))
+}
+
+/// Fills `config` with sandbox channels (when none are configured) and a demo caller (when
+/// none is configured). Returns the demo caller's secret to print.
+pub fn apply(config: &mut Config, sim: SocketAddr) -> Option<(String, String)> {
+    if config.channels.is_empty() {
+        let host = format!("http://{sim}");
+        let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
+        welink.base_url = Some(format!("{host}/api"));
+        welink.client_id = Some("sandbox-welink".into());
+        welink.client_secret = Some(Secret::new("sandbox-secret"));
+        welink.owner = Some("Notify".into());
+        let mut xiaowei = welink.clone();
+        xiaowei.kind = ChannelKind::Xiaowei;
+        xiaowei.owner = None;
+        let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+        workid.base_url = Some(host.clone());
+        workid.token_url = Some(format!("{host}/oauth/token"));
+        workid.client_id = Some("sandbox-workid".into());
+        workid.client_secret = Some(Secret::new("sandbox-secret"));
+        workid.member_limits = Some(MemberLimits {
+            per_minute: 30,
+            per_hour: 1000,
+        });
+        let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+        wecom.base_url = Some(host.clone());
+        wecom.corp_id = Some("sandbox-corp".into());
+        wecom.corp_secret = Some(Secret::new("sandbox-secret"));
+        wecom.agent_id = Some(1_000_002);
+        let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
+        juzi.base_url = Some(host);
+        juzi.jssdk_channel = Some("wecom".into());
+        for (name, c) in [
+            ("welink", welink),
+            ("xiaowei", xiaowei),
+            ("workid", workid),
+            ("wecom", wecom),
+            ("juzi", juzi),
+            ("log", ChannelConfig::of_kind(ChannelKind::Log)),
+        ] {
+            config.channels.insert(name.to_string(), c);
+        }
+    }
+    if config.auth.clients.is_empty() {
+        let secret: String = (0..24)
+            .map(|_| format!("{:02x}", rand::thread_rng().gen::<u8>()))
+            .collect();
+        config.auth.clients.push(ClientConfig {
+            name: "demo".into(),
+            access_key: "demo".into(),
+            secret_key: Secret::new(secret.clone()),
+            previous_secret_key: None,
+            tenant: "default".into(),
+            scopes: vec![
+                "send".into(),
+                "recall".into(),
+                "read".into(),
+                "admin".into(),
+            ],
+            max_per_second: 0,
+            connector_signing: false,
+        });
+        return Some(("demo".into(), secret));
+    }
+    None
+}

@@ -1,0 +1,167 @@
+//! `serve` and `migrate`.
+
+use std::path::Path;
+use std::sync::Arc;
+use std::time::Duration;
+
+use notify_api::{ApiConfig, AppState};
+use notify_channels::{build_channel, ChannelHandle};
+use notify_core::SystemClock;
+use notify_dispatch::{DispatchConfig, Dispatcher, FetchPolicy, RetryPolicy};
+use notify_store::{Store, StoreOptions};
+use tokio::sync::watch;
+
+use crate::config::{self, Config, Source};
+use crate::{sandbox, telemetry};
+
+async fn open_store(config: &Config) -> Result<Store, String> {
+    let mut opts = StoreOptions::new(config.database.url.clone());
+    opts.max_connections = config.database.max_connections;
+    opts.schema = config.database.schema.clone();
+    let store = Store::connect(&opts, Arc::new(SystemClock))
+        .await
+        .map_err(|e| format!("database.url: {e}"))?;
+    store
+        .migrate()
+        .await
+        .map_err(|e| format!("migrations: {e}"))?;
+    Ok(store)
+}
+
+/// `notify-gateway migrate`.
+pub async fn migrate(path: Option<&Path>) -> Result<(), String> {
+    let (config, _) = config::load(path)?;
+    telemetry::init(&config.log.format, &config.log.level);
+    let store = open_store(&config).await?;
+    store.close().await;
+    println!("migrations applied to {}", redact_url(&config.database.url));
+    Ok(())
+}
+
+/// `notify-gateway serve`.
+pub async fn serve(path: Option<&Path>) -> Result<(), String> {
+    let (mut config, source) = config::load(path)?;
+    telemetry::init(&config.log.format, &config.log.level);
+    let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .install_recorder()
+        .map_err(|e| format!("metrics: {e}"))?;
+
+    let mut fetch = FetchPolicy::default();
+    let mut demo = None;
+    let mut sim_addr = None;
+    if config.sandbox.enabled {
+        let addr = sandbox::start_simulator().await?;
+        demo = sandbox::apply(&mut config, addr);
+        fetch.allowed_hosts.push(addr.ip().to_string());
+        sim_addr = Some(addr);
+    }
+    let channels: Vec<ChannelHandle> = config
+        .channels
+        .iter()
+        .map(|(name, c)| build_channel(name, c).map_err(|e| format!("config: {e}")))
+        .collect::<Result<_, _>>()?;
+
+    let store = open_store(&config).await?;
+    let api_config = ApiConfig {
+        max_body_bytes: config.server.max_body_bytes,
+        default_ttl_ms: config.delivery.default_ttl.as_millis() as i64,
+        clients: config.auth.clients.clone(),
+        signature_window_ms: 300_000,
+        commit_batch_max: 256,
+    };
+    let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
+    let app = notify_api::router(state);
+
+    let dispatch_config = DispatchConfig {
+        policy: RetryPolicy {
+            max_attempts: i64::from(config.delivery.max_attempts),
+            backoff_base: config.delivery.backoff_base,
+            backoff_max: config.delivery.backoff_max,
+        },
+        part_lease: config.delivery.lease,
+        lane_lease: config.lanes.lease,
+        fetch,
+        retention: Duration::from_secs(u64::from(config.retention.finished_days) * 86_400),
+        ..DispatchConfig::default()
+    };
+    let dispatcher = Dispatcher::new(store.clone(), channels, dispatch_config)
+        .map_err(|e| format!("config: {e}"))?;
+    let replica = dispatcher.replica_id().to_string();
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let workers = tokio::spawn(dispatcher.run(stop_rx));
+
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| format!("server.listen {}: {e}", config.server.listen))?;
+    let local = listener.local_addr().map_err(|e| e.to_string())?;
+    tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
+    println!("notify-gateway listening on http://{local}");
+    if source == Source::Defaults {
+        println!(
+            "  (built-in defaults: SQLite at {}, sandbox upstreams)",
+            config.database.url
+        );
+    }
+    if let Some(addr) = sim_addr {
+        println!(
+            "  sandbox simulator: http://{addr}/_sim/  (every upstream call the gateway makes)"
+        );
+    }
+    if let Some((key, secret)) = &demo {
+        println!("  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
+        println!("  try: curl -s -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\");
+        println!("         -d '{{\"title\":\"Disk almost full\",\"content\":\"db-3 /var at 95%\",\"targets\":[{{\"channel\":\"welink\",\"users\":[\"zhangsan@welink\"]}}]}}' \\");
+        println!("         http://{local}/v1/messages");
+    }
+
+    let grace = config.server.shutdown_grace;
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown_signal())
+        .await
+        .map_err(|e| format!("server: {e}"))?;
+    // Stop claiming, finish in-flight calls, write their results, release the lanes.
+    tracing::info!("shutting down: draining in-flight calls");
+    let _ = stop_tx.send(true);
+    if tokio::time::timeout(grace, workers).await.is_err() {
+        tracing::warn!(
+            "drain exceeded shutdown_grace; parts still leased will be re-queued after their lease"
+        );
+    }
+    store.close().await;
+    Ok(())
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let term = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut s) => {
+                s.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let term = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = term => {}
+    }
+}
+
+/// The URL without its password, for logs.
+fn redact_url(url: &str) -> String {
+    match url.split_once("://") {
+        Some((scheme, rest)) => match rest.split_once('@') {
+            Some((cred, host)) => {
+                let user = cred.split(':').next().unwrap_or("");
+                format!("{scheme}://{user}:***@{host}")
+            }
+            None => url.to_string(),
+        },
+        None => url.to_string(),
+    }
+}

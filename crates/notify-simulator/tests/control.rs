@@ -1,0 +1,102 @@
+//! The /_sim control API: call log queries, reset, stats, the call page.
+
+mod common;
+
+use common::{card, CARD};
+use notify_simulator::RecordedCall;
+use serde_json::{json, Value};
+
+#[tokio::test]
+async fn call_log_records_everything_and_filters() {
+    let s = common::start().await;
+    let tok = s.welink_token("app").await;
+    s.wl(&tok, CARD, card(&["a@welink"])).await;
+    s.get("/cgi-bin/nope").await;
+    let calls = s.sim.calls();
+    assert_eq!(calls.len(), 3);
+    let c = &calls[1];
+    assert_eq!(c.seq, 2);
+    assert_eq!(c.method, "POST");
+    assert_eq!(c.path, CARD);
+    assert_eq!(c.headers["x-wlk-authorization"], tok);
+    assert_eq!(c.body["toUserList"], json!(["a@welink"]));
+    assert_eq!(c.status, 200);
+    assert_eq!(c.answer["code"], "0");
+    assert_eq!(c.client_id.as_deref(), Some("app"));
+    assert_eq!(c.peer_ip, "127.0.0.1");
+    assert!(!c.dropped);
+    assert_eq!(calls[2].status, 404);
+    // The HTTP view is the same data.
+    let (_, v) = s.get(&format!("/_sim/calls?path={CARD}")).await;
+    let via_http: Vec<RecordedCall> = serde_json::from_value(v["calls"].clone()).unwrap();
+    assert_eq!(via_http, vec![calls[1].clone()]);
+    let (_, v) = s.get("/_sim/calls?since_seq=1&limit=1").await;
+    assert_eq!(v["calls"].as_array().unwrap().len(), 1);
+    assert_eq!(v["calls"][0]["seq"], 2);
+    let (_, v) = s.get("/_sim/calls?path_prefix=/cgi-bin/").await;
+    assert_eq!(v["calls"].as_array().unwrap().len(), 1);
+    // Form bodies are kept as strings.
+    s.oauth_token("gw", "s").await;
+    assert_eq!(
+        s.sim.calls().pop().unwrap().body,
+        json!("grant_type=client_credentials")
+    );
+}
+
+#[tokio::test]
+async fn reset_clears_state_but_keeps_caps() {
+    let s = common::start().await;
+    s.control("/_sim/caps", json!({"per_second": 7})).await;
+    let tok = s.welink_token("app").await;
+    s.control(
+        "/_sim/faults",
+        json!({"kind": "http_status", "http_status": 500}),
+    )
+    .await;
+    s.control("/_sim/clock", json!({"advance_ms": 1000})).await;
+    s.control("/_sim/reset", json!({})).await;
+    assert!(s.sim.calls().is_empty());
+    assert_eq!(s.get("/_sim/caps").await.1["per_second"], 7);
+    assert_eq!(s.get("/_sim/clock").await.1["offset_ms"], 0);
+    // Tokens are gone, faults are gone.
+    assert_eq!(s.wl(&tok, CARD, card(&["a"])).await["code"], "1000");
+    let (_, v) = s.get("/_sim/faults").await;
+    assert_eq!(v["faults"], json!([]));
+    // Unknown cap names are refused.
+    let (st, _) = s.post("/_sim/caps", json!({"per_hour": 1})).await;
+    assert_eq!(st, 400);
+}
+
+#[tokio::test]
+async fn stats_count_by_path_and_code() {
+    let s = common::start().await;
+    let tok = s.welink_token("app").await;
+    s.wl(&tok, CARD, card(&["a"])).await;
+    s.wl(&tok, CARD, card(&[])).await;
+    let (_, v): (u16, Value) = s.get("/_sim/stats").await;
+    assert_eq!(v["total"], 3);
+    assert_eq!(v["by_path"][CARD]["total"], 2);
+    assert_eq!(v["by_path"][CARD]["by_code"]["0"], 1);
+    assert_eq!(v["by_path"][CARD]["by_code"]["51062"], 1);
+    assert_eq!(v["welink_interfaces"].as_array().unwrap().len(), 2);
+}
+
+#[tokio::test]
+async fn call_page_lists_latest_calls() {
+    let s = common::start().await;
+    let tok = s.welink_token("app").await;
+    s.wl(&tok, CARD, card(&["<script>@welink"])).await;
+    for path in ["/_sim/", "/_sim"] {
+        let r = s.http.get(s.url(path)).send().await.unwrap();
+        assert_eq!(r.status().as_u16(), 200);
+        assert!(r.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/html"));
+        let html = r.text().await.unwrap();
+        assert!(html.contains("http-equiv=\"refresh\""));
+        assert!(html.contains(CARD));
+        assert!(html.contains("&lt;script&gt;"));
+        assert!(!html.contains("<script>@"));
+    }
+}

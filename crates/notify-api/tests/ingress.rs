@@ -88,7 +88,7 @@ async fn each_rule_is_a_422_naming_its_field(app: TestApp) {
         ),
         (
             json!({"title": "t", "targets": [{"channel": "logch", "colour": 1}]}),
-            "targets[0]",
+            "targets[0].colour",
         ),
         (json!([1, 2]), ""),
     ];

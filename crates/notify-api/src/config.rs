@@ -69,3 +69,24 @@ fn empty_secret_is_none<'de, D: serde::Deserializer<'de>>(
     let s: Option<Secret> = Option::deserialize(d)?;
     Ok(s.filter(|s| !s.is_empty()))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_client_table_reads_with_defaults_and_an_empty_previous_secret_is_none() {
+        let c: ClientConfig = serde_json::from_str(
+            r#"{"name":"monitoring","access_key":"AK1","secret_key":"sk","previous_secret_key":""}"#,
+        )
+        .expect("parses");
+        assert!(c.previous_secret_key.is_none());
+        assert_eq!(c.tenant, "default");
+        assert_eq!(c.max_per_second, 0);
+        assert!(!c.connector_signing);
+        assert!(serde_json::from_str::<ClientConfig>(
+            r#"{"name":"x","access_key":"a","secret_key":"s","scope":[]}"#
+        )
+        .is_err());
+    }
+}

@@ -9,8 +9,7 @@ use notify_channels::{
     UpstreamRequest,
 };
 use notify_core::{
-    ChannelKind, CheckedMessage, FieldError, ManualClock, Outcome, PartOp, PartPlan, Plan,
-    TargetInput,
+    ChannelKind, CheckedMessage, FieldError, ManualClock, Outcome, PartOp, Plan, TargetInput,
 };
 use notify_dispatch::{DispatchConfig, Dispatcher};
 use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart, Store, StoreOptions};

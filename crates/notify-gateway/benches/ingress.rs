@@ -19,17 +19,19 @@ const SECRET: &str = "bench-secret";
 
 async fn serve(store: Store) -> SocketAddr {
     let log = build_channel("log", &ChannelConfig::of_kind(ChannelKind::Log)).expect("log channel");
-    let mut cfg = ApiConfig::default();
-    cfg.clients = vec![ClientConfig {
-        name: "bench".into(),
-        access_key: "AK".into(),
-        secret_key: Secret::new(SECRET),
-        previous_secret_key: None,
-        tenant: "default".into(),
-        scopes: vec!["send".into(), "read".into()],
-        max_per_second: 0,
-        connector_signing: false,
-    }];
+    let cfg = ApiConfig {
+        clients: vec![ClientConfig {
+            name: "bench".into(),
+            access_key: "AK".into(),
+            secret_key: Secret::new(SECRET),
+            previous_secret_key: None,
+            tenant: "default".into(),
+            scopes: vec!["send".into(), "read".into()],
+            max_per_second: 0,
+            connector_signing: false,
+        }],
+        ..ApiConfig::default()
+    };
     let app = notify_api::router(AppState::new(store, vec![log], cfg, None));
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
         .await

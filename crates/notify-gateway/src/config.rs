@@ -273,6 +273,8 @@ fn validate(c: &Config) -> Result<(), String> {
 }
 
 #[cfg(test)]
+// figment::Jail's closures return figment::Error, which is large by the library's design.
+#[allow(clippy::result_large_err)]
 mod tests {
     use super::*;
 

@@ -11,6 +11,7 @@ use tokio::sync::{mpsc, oneshot};
 use crate::error::ApiError;
 
 type Reply = oneshot::Sender<Result<InsertOutcome, CommitError>>;
+type Job = (NewMessage, Reply);
 
 /// Why a commit did not happen.
 #[derive(Debug, Clone)]
@@ -21,8 +22,8 @@ enum CommitError {
 
 /// Hands messages to the committer task.
 pub struct GroupCommitter {
-    tx: mpsc::Sender<(NewMessage, Reply)>,
-    rx: Mutex<Option<(mpsc::Receiver<(NewMessage, Reply)>, Store)>>,
+    tx: mpsc::Sender<Job>,
+    rx: Mutex<Option<(mpsc::Receiver<Job>, Store)>>,
     started: OnceLock<()>,
     max: usize,
 }
@@ -61,7 +62,7 @@ impl GroupCommitter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<(NewMessage, Reply)>, store: Store, max: usize) {
+async fn run(mut rx: mpsc::Receiver<Job>, store: Store, max: usize) {
     while let Some(first) = rx.recv().await {
         let mut messages = vec![first.0];
         let mut replies = vec![first.1];

@@ -34,13 +34,20 @@ pub struct UnitOwner {
 }
 
 impl Store {
+    /// Registers lanes (and their ownership units) inside `tx`, skipping those this process
+    /// already knows exist. Returns the lanes it wrote; the caller marks them known once `tx`
+    /// commits ([`Store::remember_lanes`]), so a rolled-back insert never hides a lane.
     pub(crate) async fn register_lanes_in<'a>(
         &self,
         tx: &mut Transaction<'static, Any>,
         lanes: impl Iterator<Item = &'a LaneInfo>,
-    ) -> Result<(), StoreError> {
+    ) -> Result<Vec<String>, StoreError> {
         let now = self.now_ms();
+        let mut written = Vec::new();
         for l in lanes {
+            if self.lane_known(&l.lane) {
+                continue;
+            }
             sqlx::query(
                 "INSERT INTO lanes (lane, channel, credential, interface, unit, created_at) \
                  VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane) DO NOTHING",
@@ -57,8 +64,23 @@ impl Store {
                 .bind(&l.unit)
                 .execute(&mut **tx)
                 .await?;
+            written.push(l.lane.clone());
         }
-        Ok(())
+        Ok(written)
+    }
+
+    fn lane_known(&self, lane: &str) -> bool {
+        self.known_lanes
+            .lock()
+            .map(|k| k.contains(lane))
+            .unwrap_or(false)
+    }
+
+    /// Marks lanes as existing, after the transaction that wrote them committed.
+    pub(crate) fn remember_lanes(&self, lanes: Vec<String>) {
+        if let Ok(mut k) = self.known_lanes.lock() {
+            k.extend(lanes);
+        }
     }
 
     /// Every known lane.

@@ -45,7 +45,17 @@ impl GroupCommitter {
     pub async fn commit(&self, message: NewMessage) -> Result<InsertOutcome, ApiError> {
         self.started.get_or_init(|| {
             if let Some((rx, store)) = self.rx.lock().take() {
-                tokio::spawn(run(rx, store, self.max));
+                // Postgres commits of concurrent batches overlap (each waits on its own fsync),
+                // so a few committers pipeline: while one batch commits, the next gathers.
+                // SQLite has one writer; more committers would only queue on its lock.
+                let committers = match store.dialect() {
+                    notify_store::Dialect::Postgres => COMMITTERS,
+                    notify_store::Dialect::Sqlite => 1,
+                };
+                let rx = std::sync::Arc::new(tokio::sync::Mutex::new(rx));
+                for _ in 0..committers {
+                    tokio::spawn(run(rx.clone(), store.clone(), self.max));
+                }
             }
         });
         let (reply, answer) = oneshot::channel();
@@ -62,19 +72,32 @@ impl GroupCommitter {
     }
 }
 
-async fn run(mut rx: mpsc::Receiver<Job>, store: Store, max: usize) {
-    while let Some(first) = rx.recv().await {
-        let mut messages = vec![first.0];
-        let mut replies = vec![first.1];
-        while messages.len() < max {
-            match rx.try_recv() {
-                Ok((m, r)) => {
-                    messages.push(m);
-                    replies.push(r);
+/// Concurrent committers on Postgres.
+const COMMITTERS: usize = 3;
+
+async fn run(
+    rx: std::sync::Arc<tokio::sync::Mutex<mpsc::Receiver<Job>>>,
+    store: Store,
+    max: usize,
+) {
+    loop {
+        // Gather under the lock, commit outside it, so the next committer can gather meanwhile.
+        let (messages, replies) = {
+            let mut rx = rx.lock().await;
+            let Some(first) = rx.recv().await else { return };
+            let mut messages = vec![first.0];
+            let mut replies = vec![first.1];
+            while messages.len() < max {
+                match rx.try_recv() {
+                    Ok((m, r)) => {
+                        messages.push(m);
+                        replies.push(r);
+                    }
+                    Err(_) => break,
                 }
-                Err(_) => break,
             }
-        }
+            (messages, replies)
+        };
         metrics::histogram!("notify_ingress_commit_batch_size").record(messages.len() as f64);
         let results = commit_batch(&store, &messages).await;
         for (reply, result) in replies.into_iter().zip(results) {

@@ -153,9 +153,10 @@ impl Store {
             .await?;
             lanes.push(&p.lane);
         }
-        self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
+        let new_lanes = self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
         roll_up(&mut tx, std::iter::once(&delivery_id.to_string()), now).await?;
         tx.commit().await?;
+        self.remember_lanes(new_lanes);
         self.announce().await;
         Ok(())
     }

@@ -157,10 +157,15 @@ impl Store {
             }
             q.execute(&mut *tx).await?;
         }
-        self.register_lanes_in(&mut tx, lanes.into_values()).await?;
-        tx.commit().await?;
+        let new_lanes = self.register_lanes_in(&mut tx, lanes.into_values()).await?;
         if !parts.is_empty() {
-            self.announce().await;
+            // NOTIFY is transactional: sent at commit, one per batch, no extra round trip.
+            self.notify_in(&mut tx).await?;
+        }
+        tx.commit().await?;
+        self.remember_lanes(new_lanes);
+        if !parts.is_empty() {
+            self.wake.bump();
         }
         Ok(outcomes.into_iter().flatten().collect())
     }

@@ -191,10 +191,14 @@ impl Store {
                 .execute(&self.pool)
                 .await?;
         }
-        let migrator = match self.dialect {
-            Dialect::Postgres => &MIGRATE_PG,
-            Dialect::Sqlite => &MIGRATE_SQLITE,
+        let mut migrator = match self.dialect {
+            Dialect::Postgres => sqlx::migrate!("../../migrations/postgres"),
+            Dialect::Sqlite => sqlx::migrate!("../../migrations/sqlite"),
         };
+        // During a rolling update or a rollback an older binary meets a database a newer one
+        // migrated. Migrations are forward-compatible (docs/operations.md), so the older binary
+        // runs instead of refusing to start.
+        migrator.set_ignore_missing(true);
         migrator
             .run(&self.pool)
             .await
@@ -270,6 +274,12 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+    }
+
+    /// Runs one statement as it is (tests and tools; never with caller input).
+    #[doc(hidden)]
+    pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
+        Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
     }
 
     /// Drops the Postgres schema this store works in (tests' clean-up).

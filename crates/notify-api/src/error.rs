@@ -170,15 +170,16 @@ impl From<PathRejection> for ApiError {
     }
 }
 
-impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
-        let (status, code) = self.status_and_code();
+impl ApiError {
+    /// The `error` object of this error's answer (also one item of a batch's results).
+    pub fn detail(&self) -> ErrorDetail {
+        let (_, code) = self.status_and_code();
         let code = code.to_string();
-        let field = match &self {
+        let field = match self {
             ApiError::Invalid(f) => Some(f.field.clone()),
             _ => None,
         };
-        let message = match &self {
+        let message = match self {
             ApiError::Invalid(f) => f.message.clone(),
             ApiError::Internal(m) => {
                 tracing::error!(error = %m, "internal error");
@@ -190,12 +191,19 @@ impl IntoResponse for ApiError {
             }
             other => other.to_string(),
         };
+        ErrorDetail {
+            code,
+            message,
+            field,
+        }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status = self.status_and_code().0;
         let body = ErrorBody {
-            error: ErrorDetail {
-                code,
-                message,
-                field,
-            },
+            error: self.detail(),
         };
         let mut resp = (status, axum::Json(body)).into_response();
         let retry_after = match &self {

@@ -4,7 +4,7 @@ use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail};
-use crate::routes::{actions, admin, messages, system};
+use crate::routes::{actions, admin, batch, docs, messages, system};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -13,6 +13,7 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
     info(title = "notify-gateway", description = "One API for WeLink, Xiaowei, WeCom and Juzi notifications (see CONTRACT.md)."),
     paths(
         messages::create,
+        batch::create_batch,
         messages::list,
         messages::get_one,
         actions::recall,
@@ -24,6 +25,7 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         system::readyz,
         system::metrics,
         system::openapi,
+        docs::docs,
     ),
     components(schemas(
         ErrorBody,
@@ -33,6 +35,10 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         ActionAnswer,
         DeliveryAction,
         messages::MessagePage,
+        batch::BatchRequest,
+        batch::BatchAnswer,
+        batch::BatchItem,
+        batch::BatchStatus,
         actions::StateRequest,
         actions::RetryAnswer,
         admin::ChannelsAnswer,

@@ -1,4 +1,5 @@
-//! Random bytes and random JSON thrown at POST /v1/messages: the answer is never a 500.
+//! Random bytes and random JSON thrown at POST /v1/messages and POST /v1/messages/batch: the
+//! answer is never a 500, and no message of a batch ends in `error`.
 
 mod common;
 
@@ -156,4 +157,52 @@ async fn random_input_never_answers_500(app: TestApp) {
     }
 }
 
-on_both_backends!(random_input_never_answers_500);
+async fn random_batches_never_answer_500(app: TestApp) {
+    let mut rng = StdRng::seed_from_u64(0xba7c);
+    for i in 0..60 {
+        let messages: Vec<Value> = (0..rng.gen_range(1..40))
+            .map(|_| {
+                if rng.gen_bool(0.3) {
+                    random_value(&mut rng, 0)
+                } else {
+                    mutated(&mut rng)
+                }
+            })
+            .collect();
+        let body = if i % 10 == 9 {
+            random_value(&mut rng, 0).to_string()
+        } else {
+            json!({ "messages": messages }).to_string()
+        };
+        let a = app
+            .bearer(SENDER, "POST", "/v1/messages/batch", body.as_bytes())
+            .await;
+        assert!(
+            matches!(
+                a.status,
+                StatusCode::OK | StatusCode::BAD_REQUEST | StatusCode::UNPROCESSABLE_ENTITY
+            ),
+            "case {i}: {} → {}",
+            a.status,
+            a.text
+        );
+        if a.status == StatusCode::OK {
+            assert_eq!(a.body["error"], 0, "case {i}: {}", a.text);
+            let results = a.body["results"].as_array().unwrap();
+            assert_eq!(results.len(), messages.len());
+            for r in results {
+                let ok = match r["status"].as_str().unwrap() {
+                    "accepted" | "replayed" => r["id"].is_string() && r["message"].is_object(),
+                    "invalid" | "conflict" => r["error"]["code"].is_string(),
+                    _ => false,
+                };
+                assert!(ok, "case {i}: {r}");
+            }
+        }
+    }
+}
+
+on_both_backends!(
+    random_input_never_answers_500,
+    random_batches_never_answer_500
+);

@@ -100,6 +100,10 @@ pub struct ChannelConfig {
     /// Juzi: the `wecom_app` channel that signs `ww.register` in native WeCom.
     #[serde(default)]
     pub jssdk_channel: Option<String>,
+    /// Juzi: the only tenant whose waiting messages this channel's sidebar shows and sends
+    /// (unset: every tenant's).
+    #[serde(default)]
+    pub tenant: Option<String>,
 }
 
 impl ChannelConfig {
@@ -126,6 +130,7 @@ impl ChannelConfig {
             markdown_max_bytes: None,
             auto_send: false,
             jssdk_channel: None,
+            tenant: None,
         }
     }
 

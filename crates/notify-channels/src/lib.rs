@@ -66,10 +66,14 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// The recall of one sent part, given its upstream id and the delivery's context.
     fn plan_recall(&self, upstream_id: &str, context: &serde_json::Value) -> RecallPlan;
 
-    /// The state update of a sent card (WeLink only); `Err` says why it cannot take one.
+    /// The state update of one sent call of a card (WeLink only); `Err` says why it cannot
+    /// take one. `recipients` are the users that call was sent to (a card to more users than
+    /// one call takes was sent in several calls, each updated on its own); empty means "the
+    /// delivery's users in `context`" (parts stored without recipients).
     fn plan_state(
         &self,
         _upstream_id: &str,
+        _recipients: &[String],
         _context: &serde_json::Value,
         _update: &StateUpdate,
     ) -> Result<PartPlan, String> {

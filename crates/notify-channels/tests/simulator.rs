@@ -214,7 +214,7 @@ async fn welink_sends_updates_and_recalls() {
     };
     let state = ch
         .adapter
-        .plan_state(&item, &card.context, &update)
+        .plan_state(&item, &[], &card.context, &update)
         .unwrap();
     let o = h.call(&ch, &state, &token, None, None, &card.context).await;
     assert_eq!(o.label(), "sent", "{o:?}");

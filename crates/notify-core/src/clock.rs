@@ -54,6 +54,34 @@ impl Clock for ManualClock {
     }
 }
 
+/// Another clock shifted by a fixed number of milliseconds. The binary wraps the system clock
+/// in one when `NOTIFY_CLOCK_OFFSET_MS` is set, so tests that run the real process can move its
+/// day (the Xiaowei quota day, expiry) together with the simulator's `/_sim/clock`, or skew one
+/// replica against the others.
+#[derive(Debug, Clone)]
+pub struct OffsetClock<C> {
+    inner: C,
+    offset_ms: i64,
+}
+
+impl<C: Clock> OffsetClock<C> {
+    /// `inner` shifted by `offset_ms` (negative: behind).
+    pub fn new(inner: C, offset_ms: i64) -> Self {
+        Self { inner, offset_ms }
+    }
+
+    /// The shift.
+    pub fn offset_ms(&self) -> i64 {
+        self.offset_ms
+    }
+}
+
+impl<C: Clock> Clock for OffsetClock<C> {
+    fn now_ms(&self) -> i64 {
+        self.inner.now_ms().saturating_add(self.offset_ms)
+    }
+}
+
 /// Unix milliseconds to a UTC date-time (saturating at the epoch for out-of-range values).
 pub fn ms_to_datetime(ms: i64) -> DateTime<Utc> {
     Utc.timestamp_millis_opt(ms)
@@ -93,6 +121,16 @@ mod tests {
             + 999;
         assert_eq!(shanghai_day(before) + 1, shanghai_day(before + 1));
         assert_eq!(shanghai_day_start_ms(shanghai_day(before + 1)), before + 1);
+    }
+
+    #[test]
+    fn an_offset_clock_moves_with_its_inner_clock() {
+        let inner = ManualClock::new(1_000);
+        let c = OffsetClock::new(inner.clone(), 86_400_000);
+        assert_eq!(c.now_ms(), 86_401_000);
+        inner.advance_ms(5);
+        assert_eq!(c.now_ms(), 86_401_005);
+        assert_eq!(OffsetClock::new(inner, -2_000).now_ms(), -995);
     }
 
     #[test]

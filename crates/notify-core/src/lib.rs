@@ -16,7 +16,7 @@ pub mod text;
 pub mod validate;
 
 pub use channel_kind::ChannelKind;
-pub use clock::{Clock, ManualClock, SystemClock};
+pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::FieldError;
 pub use ids::{DeliveryId, MessageId, PartId};
 pub use message::{

@@ -4,19 +4,64 @@
 
 use std::time::Instant;
 
-use notify_channels::{PartCall, UpstreamAnswer};
+use notify_channels::{ChannelHandle, PartCall, RecallPlan, UpstreamAnswer};
 use notify_core::clock::{shanghai_day, shanghai_day_start_ms};
-use notify_core::{Outcome, PartOp};
-use notify_store::{AttemptRecord, ClaimedPart, Completion, PartResult};
+use notify_core::{Outcome, PartId, PartOp};
+use notify_store::outbox::RecallStart;
+use notify_store::{
+    AttemptRecord, ClaimedPart, Completion, LaneInfo, NewPart, PartResult, StoreError,
+};
+use tracing::Instrument;
 
 use crate::decide::{decide, LaneSignal};
 use crate::http::TransportError;
+use crate::runner::Gate;
 use crate::tokens::TokenError;
 use crate::Dispatcher;
 
+/// How long a recall queued by the dispatcher may wait in the outbox (as the API's recalls).
+const RECALL_TTL_MS: i64 = 24 * 3600 * 1000;
+
 impl Dispatcher {
     /// Executes a claimed part and returns its completion and what the lane should learn.
+    /// Runs in a span carrying the message, delivery and part ids, so every log line of the
+    /// call (token, HTTP, decision) can be found from a message id.
     pub async fn execute(&self, part: &ClaimedPart) -> (Completion, LaneSignal) {
+        self.execute_gated(part, None).await
+    }
+
+    /// [`Dispatcher::execute`] with the lane's gate passed right before each upstream call
+    /// (after the token, so a token fetch cannot bunch calls the paces spaced out).
+    pub(crate) async fn execute_gated(
+        &self,
+        part: &ClaimedPart,
+        gate: Option<&Gate<'_>>,
+    ) -> (Completion, LaneSignal) {
+        let span = tracing::info_span!(
+            "execute",
+            message = %part.message_id,
+            delivery = %part.delivery_id,
+            part = %part.id,
+            channel = %part.channel,
+            op = part.op.as_str(),
+            attempt = part.attempts + 1,
+        );
+        let (completion, signal) = self.execute_inner(part, gate).instrument(span).await;
+        metrics::counter!(
+            "notify_part_results_total",
+            "channel" => part.channel.clone(),
+            "op" => part.op.as_str(),
+            "result" => result_label(&completion.result),
+        )
+        .increment(1);
+        (completion, signal)
+    }
+
+    async fn execute_inner(
+        &self,
+        part: &ClaimedPart,
+        gate: Option<&Gate<'_>>,
+    ) -> (Completion, LaneSignal) {
         let now = self.store.now_ms();
         let finish = |result: PartResult, attempt: Option<AttemptRecord>| Completion {
             part_id: part.id.clone(),
@@ -47,28 +92,6 @@ impl Dispatcher {
             );
         }
         let credential = handle.adapter.credential();
-        if let (Some(limit), PartOp::Send) = (handle.daily_quota(), part.op) {
-            let day = shanghai_day(now);
-            match self
-                .store
-                .reserve_quota(&credential, day, i64::from(limit))
-                .await
-            {
-                Ok(true) => {}
-                Ok(false) => {
-                    return (
-                        finish(self.over_quota(part, day), None),
-                        LaneSignal::Neutral,
-                    )
-                }
-                Err(e) => {
-                    return (
-                        finish(self.store_trouble(&e.to_string()), None),
-                        LaneSignal::Neutral,
-                    )
-                }
-            }
-        }
         if let (Some(limits), PartOp::Send) = (handle.member_limits(), part.op) {
             if let Some(until) = self
                 .members
@@ -113,10 +136,16 @@ impl Dispatcher {
             None
         };
 
-        let mut refreshed = false;
+        // The token upstream refused, once it has: the retry must not get it back.
+        let mut refused: Option<String> = None;
+        let mut reserved = false;
         loop {
             let token = if handle.adapter.token_request().is_some() {
-                match self.tokens.token(&handle).await {
+                let got = match &refused {
+                    None => self.tokens.token(&handle).await,
+                    Some(bad) => self.tokens.token_after_refusal(&handle, bad).await,
+                };
+                match got {
                     Ok(t) => Some(t),
                     Err(TokenError::Rejected(e)) => {
                         return (
@@ -155,6 +184,42 @@ impl Dispatcher {
             let (outcome, answer) = match handle.adapter.local_outcome(&call) {
                 Some(o) => (o, None),
                 None => {
+                    // The lane's gate: its pace slot, and then no pause and a live lease.
+                    if let Some(g) = gate {
+                        if let Some(requeue) = self.pass_gate(g).await {
+                            return (finish(requeue, None), LaneSignal::Neutral);
+                        }
+                    }
+                    // Xiaowei's daily quota: a slot is reserved in the store right before the
+                    // call, once per execution, and never given back, so a call whose outcome
+                    // is unknown (timeout, crash) counts as used. The day is the Asia/Shanghai
+                    // day of the store's clock (docs/rate-limits.md: why not the database's).
+                    if let (Some(limit), PartOp::Send, false) =
+                        (handle.daily_quota(), part.op, reserved)
+                    {
+                        reserved = true;
+                        let day = shanghai_day(self.store.now_ms());
+                        match self
+                            .store
+                            .reserve_quota(&credential, day, i64::from(limit))
+                            .await
+                        {
+                            Ok(true) => {}
+                            Ok(false) => {
+                                metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "local").increment(1);
+                                return (
+                                    finish(self.over_quota(part, day), None),
+                                    LaneSignal::Neutral,
+                                );
+                            }
+                            Err(e) => {
+                                return (
+                                    finish(self.store_trouble(&e.to_string()), None),
+                                    LaneSignal::Neutral,
+                                )
+                            }
+                        }
+                    }
                     let req = handle.adapter.request(&call);
                     match self.http.call(&req).await {
                         Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),
@@ -185,8 +250,8 @@ impl Dispatcher {
                 if let Some(t) = &token {
                     self.tokens.invalidate(&handle, t).await;
                 }
-                if !refreshed {
-                    refreshed = true;
+                if refused.is_none() {
+                    refused = Some(token.clone().unwrap_or_default());
                     tracing::info!(part = %part.id, code = %attempt.upstream_code.clone().unwrap_or_default(), "token refused; fetching a new one and retrying once");
                     continue;
                 }
@@ -212,6 +277,7 @@ impl Dispatcher {
             let (mut result, signal) =
                 decide(&outcome, part.attempts, self.store.now_ms(), &self.policy);
             if let Outcome::QuotaExhausted { .. } = &outcome {
+                metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "upstream").increment(1);
                 let day = shanghai_day(self.store.now_ms());
                 let _ = self.store.close_quota_day(&credential, day).await;
                 result = self.over_quota(part, day);
@@ -236,6 +302,74 @@ impl Dispatcher {
                 possible_duplicate: false,
             }
         }
+    }
+
+    /// Recalls asked for while a send was in flight ("`sending` → recalled as soon as its send
+    /// ends", contract §3): once none of the delivery's calls is in flight, its recall goes
+    /// ahead as the API's would — unsent calls cancelled, recall calls queued for the sent
+    /// ones. Returns how many deliveries it handled.
+    pub async fn finish_pending_recalls(&self) -> Result<usize, StoreError> {
+        let ids = self.store.take_pending_recalls().await?;
+        for id in &ids {
+            if let Err(e) = self.recall_after_send(id).await {
+                tracing::warn!(delivery = %id, error = %e, "a recall asked for during a send could not be queued");
+            }
+        }
+        Ok(ids.len())
+    }
+
+    async fn recall_after_send(&self, delivery_id: &str) -> Result<(), StoreError> {
+        let RecallStart::Sent(sent) = self.store.start_recall(delivery_id).await? else {
+            // Cancelled (nothing had left), pending again (a retry was claimed meanwhile: the
+            // flag is set again) or final: nothing more to do here.
+            return Ok(());
+        };
+        let Some((message_id, _)) = self.store.delivery_owner(delivery_id).await? else {
+            return Ok(());
+        };
+        let Some(d) = self
+            .store
+            .get_message(None, &message_id)
+            .await?
+            .and_then(|m| m.deliveries.into_iter().find(|d| d.id == delivery_id))
+        else {
+            return Ok(());
+        };
+        let Some(handle) = self.channels.get(&d.channel) else {
+            let reason = format!("channel {:?} is no longer configured", d.channel);
+            return self
+                .store
+                .set_delivery_status(delivery_id, "recall_failed", Some(&reason))
+                .await;
+        };
+        let now = self.store.now_ms();
+        let mut parts = Vec::new();
+        let mut refusal = None;
+        for (_part_id, upstream_id) in &sent {
+            match handle.adapter.plan_recall(upstream_id, &d.context) {
+                RecallPlan::Call(p) => parts.push(NewPart {
+                    id: PartId::new_at(now).0,
+                    seq: 0,
+                    op: p.op,
+                    lane: lane_of(handle, &p.interface),
+                    body: p.body.to_string(),
+                    recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
+                    depends_on: None,
+                }),
+                RecallPlan::NotRecallable(reason) => refusal = Some(reason),
+            }
+        }
+        if parts.is_empty() {
+            let reason = refusal.unwrap_or_else(|| "nothing to recall".into());
+            return self
+                .store
+                .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
+                .await;
+        }
+        tracing::info!(delivery = %delivery_id, calls = parts.len(), "send ended; queuing the recall asked for during it");
+        self.store
+            .append_parts(delivery_id, &parts, RECALL_TTL_MS)
+            .await
     }
 
     fn store_trouble(&self, e: &str) -> PartResult {
@@ -282,5 +416,29 @@ fn attempt_record(
         duration_ms,
         outcome: outcome.label().to_string(),
         possible_duplicate: matches!(outcome, Outcome::OutcomeUnknown { .. }),
+    }
+}
+
+/// The lane of a part: the credential × interface, owned per egress group for WeLink-host kinds
+/// and per lane otherwise. The same naming as the API's ingress
+/// (`notify_api::ingress::plan::lane_of`): both must put a channel's calls in the same lanes.
+fn lane_of(handle: &ChannelHandle, interface: &str) -> LaneInfo {
+    let credential = handle.adapter.credential();
+    let unit = match handle.egress_group() {
+        Some(g) => format!("egress:{g}"),
+        None => format!("{credential}|{interface}"),
+    };
+    LaneInfo::new(&handle.name, &credential, interface, &unit)
+}
+
+/// A completion's result as a metric label.
+fn result_label(r: &PartResult) -> &'static str {
+    match r {
+        PartResult::Done { .. } => "done",
+        PartResult::Retry { .. } => "retry",
+        PartResult::Resend { .. } => "resend",
+        PartResult::Reupload { .. } => "reupload",
+        PartResult::Failed { .. } => "failed",
+        PartResult::Expired { .. } => "expired",
     }
 }

@@ -9,8 +9,10 @@ pub mod backoff;
 pub mod decide;
 mod execute;
 pub mod fetch;
+mod gauges;
 pub mod http;
 pub mod limits;
+mod ownership;
 mod runner;
 pub mod tokens;
 
@@ -28,7 +30,7 @@ pub use runner::LaneState;
 
 use crate::fetch::GuardedFetcher;
 use crate::http::UpstreamClient;
-use crate::limits::MemberWindows;
+use crate::limits::{MemberWindows, Paces};
 use crate::tokens::TokenManager;
 
 /// Dispatcher settings.
@@ -86,6 +88,8 @@ pub struct Dispatcher {
     pub(crate) config: DispatchConfig,
     pub(crate) lanes: Arc<Mutex<HashMap<String, Arc<LaneState>>>>,
     pub(crate) groups: Arc<Mutex<HashMap<String, Arc<runner::GroupState>>>>,
+    /// Lane and egress-group paces, shared with the token manager (token fetches count too).
+    pub(crate) paces: Arc<Paces>,
 }
 
 /// Why the dispatcher cannot start.
@@ -109,7 +113,9 @@ impl Dispatcher {
         check_shared_credentials(&channels)?;
         let http = UpstreamClient::new(config.connect_timeout, config.request_timeout)?;
         let fetcher = GuardedFetcher::new(config.fetch.clone())?;
-        let tokens = TokenManager::new(store.clone(), http.clone(), config.replica_id.clone());
+        let paces = Arc::new(Paces::default());
+        let tokens = TokenManager::new(store.clone(), http.clone(), config.replica_id.clone())
+            .with_paces(paces.clone());
         Ok(Self {
             store,
             channels: Arc::new(channels.into_iter().map(|c| (c.name.clone(), c)).collect()),
@@ -121,6 +127,7 @@ impl Dispatcher {
             config,
             lanes: Arc::default(),
             groups: Arc::default(),
+            paces,
         })
     }
 

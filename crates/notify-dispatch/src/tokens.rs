@@ -11,6 +11,7 @@ use notify_store::Store;
 use parking_lot::Mutex;
 
 use crate::http::{TransportError, UpstreamClient};
+use crate::limits::{pace, Pace, Paces};
 
 /// Why no token could be had.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,6 +38,7 @@ pub struct TokenManager {
     cache: Arc<Mutex<HashMap<String, Cached>>>,
     fetch_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     fetches: Arc<std::sync::atomic::AtomicU64>,
+    paces: Arc<Paces>,
 }
 
 impl TokenManager {
@@ -49,7 +51,15 @@ impl TokenManager {
             cache: Arc::default(),
             fetch_locks: Arc::default(),
             fetches: Arc::default(),
+            paces: Arc::default(),
         }
+    }
+
+    /// Shares the dispatcher's paces: a token fetch is a WeLink-host call like any other, so it
+    /// takes a slot in its credential's token lane and in its egress group (contract §2).
+    pub fn with_paces(mut self, paces: Arc<Paces>) -> Self {
+        self.paces = paces;
+        self
     }
 
     /// Token fetches this process has made (tests prove single-flight with it).
@@ -59,10 +69,31 @@ impl TokenManager {
 
     /// A valid token for `channel`'s credential.
     pub async fn token(&self, channel: &ChannelHandle) -> Result<String, TokenError> {
+        self.token_avoiding(channel, None).await
+    }
+
+    /// A token other than `refused`, which upstream has just called invalid. Many calls in
+    /// flight meet the same refusal; whichever of them comes first fetches, the others get its
+    /// token — but never `refused` again, even when they read the cache or the store before
+    /// the refused token was dropped from them (which would cost the call its one retry).
+    pub async fn token_after_refusal(
+        &self,
+        channel: &ChannelHandle,
+        refused: &str,
+    ) -> Result<String, TokenError> {
+        self.token_avoiding(channel, Some(refused)).await
+    }
+
+    async fn token_avoiding(
+        &self,
+        channel: &ChannelHandle,
+        refused: Option<&str>,
+    ) -> Result<String, TokenError> {
+        let usable = |t: &str| refused != Some(t);
         let credential = channel.adapter.credential();
         let now = self.store.now_ms();
         if let Some(c) = self.cache.lock().get(&credential) {
-            if now < c.refresh_at {
+            if now < c.refresh_at && usable(&c.token) {
                 return Ok(c.token.clone());
             }
         }
@@ -76,7 +107,7 @@ impl TokenManager {
         // Another task of this process may have fetched while we waited.
         let now = self.store.now_ms();
         if let Some(c) = self.cache.lock().get(&credential) {
-            if now < c.refresh_at {
+            if now < c.refresh_at && usable(&c.token) {
                 return Ok(c.token.clone());
             }
         }
@@ -95,7 +126,7 @@ impl TokenManager {
             }
             let now = self.store.now_ms();
             if let Some(t) = &row.token {
-                if now < row.refresh_at {
+                if now < row.refresh_at && usable(t) {
                     self.remember(&credential, t, row.refresh_at, row.expires_at);
                     return Ok(t.clone());
                 }
@@ -110,7 +141,7 @@ impl TokenManager {
             }
             // Another replica is fetching; a still-valid token may be used meanwhile.
             if let Some(t) = &row.token {
-                if now < row.expires_at {
+                if now < row.expires_at && usable(t) {
                     return Ok(t.clone());
                 }
             }
@@ -129,6 +160,12 @@ impl TokenManager {
             let _ = self.store.end_token_fetch(credential, &self.owner).await;
             return Err(TokenError::Rejected("this channel uses no token".into()));
         };
+        let lane = channel
+            .rate_limits()
+            .map(|l| self.paces.lane(&format!("{credential}|token"), l));
+        let group = channel.egress_group().map(|g| self.paces.group(&g));
+        let paces: Vec<&Pace> = lane.iter().chain(group.iter()).map(|p| &**p).collect();
+        pace(&paces).await;
         self.fetches
             .fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         metrics::counter!("notify_token_fetches_total", "channel" => channel.name.clone())

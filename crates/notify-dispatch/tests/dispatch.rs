@@ -116,6 +116,7 @@ async fn setup(
             status: "queued".into(),
             truncated: false,
             context: "{}".into(),
+            chat_key: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(T0).0,

@@ -6,7 +6,7 @@ use std::time::Duration;
 
 use notify_api::{ApiConfig, AppState};
 use notify_channels::{build_channel, ChannelHandle};
-use notify_core::SystemClock;
+use notify_core::{Clock, OffsetClock, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher, FetchPolicy, RetryPolicy};
 use notify_store::{Store, StoreOptions};
 use tokio::sync::watch;
@@ -14,11 +14,31 @@ use tokio::sync::watch;
 use crate::config::{self, Config, Source};
 use crate::{sandbox, telemetry};
 
+/// The gateway's clock: the system clock, shifted by `NOTIFY_CLOCK_OFFSET_MS` when set. The
+/// offset is for tests that run the real binary (a simulated day change for the Xiaowei quota,
+/// one replica's clock skew); production leaves it unset.
+fn clock() -> Result<Arc<dyn Clock>, String> {
+    match std::env::var("NOTIFY_CLOCK_OFFSET_MS") {
+        Ok(v) if !v.trim().is_empty() => {
+            let offset: i64 = v
+                .trim()
+                .parse()
+                .map_err(|e| format!("NOTIFY_CLOCK_OFFSET_MS={v:?}: {e}"))?;
+            tracing::warn!(
+                offset_ms = offset,
+                "clock shifted by NOTIFY_CLOCK_OFFSET_MS"
+            );
+            Ok(Arc::new(OffsetClock::new(SystemClock, offset)))
+        }
+        _ => Ok(Arc::new(SystemClock)),
+    }
+}
+
 async fn open_store(config: &Config) -> Result<Store, String> {
     let mut opts = StoreOptions::new(config.database.url.clone());
     opts.max_connections = config.database.max_connections;
     opts.schema = config.database.schema.clone();
-    let store = Store::connect(&opts, Arc::new(SystemClock))
+    let store = Store::connect(&opts, clock()?)
         .await
         .map_err(|e| format!("database.url: {e}"))?;
     store
@@ -42,7 +62,22 @@ pub async fn migrate(path: Option<&Path>) -> Result<(), String> {
 pub async fn serve(path: Option<&Path>) -> Result<(), String> {
     let (mut config, source) = config::load(path)?;
     telemetry::init(&config.log.format, &config.log.level);
+    // Buckets make latencies Prometheus histograms (summable over replicas) instead of the
+    // exporter's default per-process summaries.
     let metrics = metrics_exporter_prometheus::PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            metrics_exporter_prometheus::Matcher::Suffix("_seconds".into()),
+            &[
+                0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1.0, 2.5, 5.0, 10.0, 30.0,
+            ],
+        )
+        .and_then(|b| {
+            b.set_buckets_for_metric(
+                metrics_exporter_prometheus::Matcher::Suffix("_size".into()),
+                &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
+            )
+        })
+        .map_err(|e| format!("metrics: {e}"))?
         .install_recorder()
         .map_err(|e| format!("metrics: {e}"))?;
 
@@ -70,7 +105,8 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         commit_batch_max: 256,
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
-    let app = notify_api::router(state);
+    let mut app = notify_api::router(state);
+    let sidebar_channels = channels.clone();
 
     let dispatch_config = DispatchConfig {
         policy: RetryPolicy {
@@ -82,6 +118,9 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         lane_lease: config.lanes.lease,
         fetch,
         retention: Duration::from_secs(u64::from(config.retention.finished_days) * 86_400),
+        // The process id in the replica id tells operators (and the replica tests) which
+        // process owns a lane in `GET /v1/channels`.
+        replica_id: format!("replica-{}-{}", std::process::id(), ulid::Ulid::new()),
         ..DispatchConfig::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), channels, dispatch_config)
@@ -94,6 +133,9 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         .await
         .map_err(|e| format!("server.listen {}: {e}", config.server.listen))?;
     let local = listener.local_addr().map_err(|e| e.to_string())?;
+    if let Some(sidebar) = sidebar_state(&config, &store, &sidebar_channels, local)? {
+        app = app.merge(notify_sidebar::router(sidebar));
+    }
     tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
     println!("notify-gateway listening on http://{local}");
     if source == Source::Defaults {
@@ -129,6 +171,40 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
     }
     store.close().await;
     Ok(())
+}
+
+/// The Juzi sidebar, when a `juzi` channel is configured: redirects and cookies use
+/// `server.public_url`, or `http://{listen}` when it is empty.
+fn sidebar_state(
+    config: &Config,
+    store: &Store,
+    channels: &[ChannelHandle],
+    local: std::net::SocketAddr,
+) -> Result<Option<notify_sidebar::SidebarState>, String> {
+    let public_url = match config.server.public_url.trim() {
+        "" => format!("http://{local}"),
+        url => url.to_string(),
+    };
+    let secret = match config.server.session_secret.expose() {
+        "" => {
+            if channels
+                .iter()
+                .any(|c| c.kind() == notify_core::ChannelKind::Juzi)
+            {
+                tracing::warn!("server.session_secret is not set: sidebar sessions end at restart and are not shared by replicas");
+            }
+            ulid::Ulid::new().to_string().into_bytes()
+        }
+        s => s.as_bytes().to_vec(),
+    };
+    let sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    let state =
+        notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
+            .map_err(|e| format!("config: {e}"))?;
+    if state.is_some() {
+        println!("  Juzi sidebar: {public_url}/sidebar/");
+    }
+    Ok(state)
 }
 
 async fn shutdown_signal() {

@@ -74,6 +74,7 @@ const CONFIG_KEYS: &[&str] = &[
     "channels.*.markdown_max_bytes",
     "channels.*.auto_send",
     "channels.*.jssdk_channel",
+    "channels.*.tenant",
 ];
 
 const CHANNEL_KINDS: &[&str] = &["welink", "xiaowei", "wecom_workid", "wecom_app", "juzi"];

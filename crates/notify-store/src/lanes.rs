@@ -139,6 +139,58 @@ impl Store {
         Ok(fence)
     }
 
+    /// Takes `unit` for `owner` if its row is still exactly what the caller saw (`seen`): free,
+    /// or held by a replica the caller watched fail to renew for a whole lease. Compare-and-set
+    /// on the fence and lease end, so the decision "the lease lapsed" is made with the caller's
+    /// monotonic clock (how long the row stayed unchanged), never by comparing two replicas'
+    /// wall clocks: a replica whose clock is off cannot steal a live lease. The fence grows.
+    /// Returns the new fence, or `None` when the row changed meanwhile.
+    pub async fn take_unit(
+        &self,
+        seen: &UnitOwner,
+        owner: &str,
+        lease_ms: i64,
+    ) -> Result<Option<i64>, StoreError> {
+        let now = self.now_ms();
+        let fence: Option<i64> = sqlx::query_scalar(
+            "UPDATE lane_owners SET fence = fence + 1, owner = $2, lease_until = $3 \
+             WHERE unit = $1 AND fence = $4 AND lease_until = $5 RETURNING fence",
+        )
+        .bind(&seen.unit)
+        .bind(owner)
+        .bind(now + lease_ms)
+        .bind(seen.fence)
+        .bind(seen.lease_until)
+        .fetch_optional(&self.pool)
+        .await?;
+        Ok(fence)
+    }
+
+    /// Renews `owner`'s lease on `unit` taken under `fence`. `false` when the unit is no longer
+    /// this owner's under that fence (another replica took it): the caller stops at once.
+    /// Every renewal writes a new `lease_until`, which is what watchers see change.
+    pub async fn renew_unit(
+        &self,
+        unit: &str,
+        owner: &str,
+        fence: i64,
+        lease_ms: i64,
+    ) -> Result<bool, StoreError> {
+        let now = self.now_ms();
+        let n = sqlx::query(
+            "UPDATE lane_owners SET lease_until = CASE WHEN lease_until >= $4 THEN lease_until + 1 ELSE $4 END \
+             WHERE unit = $1 AND owner = $2 AND fence = $3",
+        )
+        .bind(unit)
+        .bind(owner)
+        .bind(fence)
+        .bind(now + lease_ms)
+        .execute(&self.pool)
+        .await?
+        .rows_affected();
+        Ok(n == 1)
+    }
+
     /// Gives a unit up (graceful shutdown) so another replica can take it at once.
     pub async fn release_unit(&self, unit: &str, owner: &str) -> Result<(), StoreError> {
         sqlx::query(

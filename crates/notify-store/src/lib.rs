@@ -14,6 +14,7 @@ pub mod quota;
 pub mod reads;
 pub mod replay;
 pub mod rollup;
+pub mod sidebar;
 mod sql;
 pub mod tokens;
 pub mod wake;

@@ -53,6 +53,9 @@ pub struct NewDelivery {
     pub truncated: bool,
     /// Adapter context (JSON).
     pub context: String,
+    /// The Juzi chat a waiting delivery is for ([`crate::sidebar::chat_key`]); `None` for
+    /// every other kind.
+    pub chat_key: Option<String>,
     /// The calls.
     pub parts: Vec<NewPart>,
 }

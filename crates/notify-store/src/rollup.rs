@@ -19,6 +19,11 @@ pub fn delivery_status(current: DeliveryStatus, parts: &[(PartOp, PartStatus)]) 
         .filter(|(op, _)| matches!(op, PartOp::Send | PartOp::Upload))
         .map(|(_, s)| *s)
         .collect();
+    // No calls of its own (a Juzi message an agent's sidebar reported): the reported status
+    // stands.
+    if sends.is_empty() {
+        return current;
+    }
     if sends.contains(&P::Failed) {
         return D::Failed;
     }
@@ -58,6 +63,13 @@ mod tests {
     use DeliveryStatus as D;
     use PartOp::*;
     use PartStatus as P;
+
+    #[test]
+    fn a_delivery_without_calls_keeps_its_reported_status() {
+        // A Juzi message the sidebar reported: a recall's roll-up must not requeue it.
+        assert_eq!(delivery_status(D::Sent, &[]), D::Sent);
+        assert_eq!(delivery_status(D::Failed, &[]), D::Failed);
+    }
 
     #[test]
     fn sends_roll_up() {

@@ -1,27 +1,5 @@
 //! Small SQL text builders shared by the store's modules.
 
-/// `($1, $2, …), ($k, …)` for `rows` rows of `cols` columns, numbering from `first`.
-pub fn values(rows: usize, cols: usize, first: usize) -> String {
-    let mut s = String::with_capacity(rows * cols * 5);
-    let mut n = first;
-    for r in 0..rows {
-        if r > 0 {
-            s.push_str(", ");
-        }
-        s.push('(');
-        for c in 0..cols {
-            if c > 0 {
-                s.push_str(", ");
-            }
-            s.push('$');
-            s.push_str(&n.to_string());
-            n += 1;
-        }
-        s.push(')');
-    }
-    s
-}
-
 /// `$first, $first+1, …` for an `IN (…)` list of `n` items.
 pub fn list(n: usize, first: usize) -> String {
     (first..first + n)
@@ -30,11 +8,47 @@ pub fn list(n: usize, first: usize) -> String {
         .join(", ")
 }
 
+/// The column names, comma-separated.
+pub fn names(cols: &[(&str, &str)]) -> String {
+    cols.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
+}
+
+/// A `SELECT` of `cols` from the JSON array of row objects bound as `$1`: Postgres'
+/// `json_to_recordset` (typed by `cols`' second element), SQLite's `json_each` (whose
+/// `WHERE true` lets an `ON CONFLICT` clause follow the `SELECT`).
+pub fn from_json_rows(dialect: crate::Dialect, cols: &[(&str, &str)]) -> String {
+    match dialect {
+        crate::Dialect::Postgres => format!(
+            "SELECT {} FROM json_to_recordset($1::json) AS x({})",
+            names(cols),
+            cols.iter()
+                .map(|(n, t)| format!("{n} {t}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+        crate::Dialect::Sqlite => format!(
+            "SELECT {} FROM json_each($1) WHERE true",
+            cols.iter()
+                .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     #[test]
-    fn values_numbers_across_rows() {
-        assert_eq!(super::values(2, 2, 3), "($3, $4), ($5, $6)");
+    fn lists_and_json_selects_are_built_per_dialect() {
         assert_eq!(super::list(3, 1), "$1, $2, $3");
+        let cols = [("id", "text"), ("n", "bigint")];
+        assert_eq!(
+            super::from_json_rows(crate::Dialect::Postgres, &cols),
+            "SELECT id, n FROM json_to_recordset($1::json) AS x(id text, n bigint)"
+        );
+        assert_eq!(
+            super::from_json_rows(crate::Dialect::Sqlite, &cols),
+            "SELECT json_extract(value, '$.id'), json_extract(value, '$.n') FROM json_each($1) WHERE true"
+        );
     }
 }

@@ -39,6 +39,7 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
             status: "queued".into(),
             truncated: false,
             context: "{}".into(),
+            chat_key: None,
             parts: (0..parts_per_delivery)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(now).0,
@@ -103,6 +104,12 @@ on_both_backends!(
     admin_retry_requeues_a_failed_delivery,
     retention_purges_finished_messages_only,
     claim_order_follows_priority,
+    sidebar_lists_a_chats_waiting_deliveries_in_scope,
+    sidebar_reports_are_idempotent_and_expiry_still_applies,
+    oauth_states_are_single_use_and_age_out,
+    recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one,
+    claim_is_fair_across_tenants,
+    a_unit_is_taken_only_as_it_was_seen,
 );
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
@@ -629,4 +636,291 @@ async fn claim_order_follows_priority(store: Store, _clock: ManualClock) {
         .unwrap();
     let c = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
     assert_eq!(c[0].message_id, urgent.id);
+}
+
+/// A Juzi message for `chat_key`, waiting for an agent, in `tenant`.
+fn juzi_message(n: usize, tenant: &str, chat_key: &str) -> NewMessage {
+    let mut m = message(n, 0, None, "h");
+    m.tenant = tenant.into();
+    let d = &mut m.deliveries[0];
+    d.channel = "juzi".into();
+    d.kind = "juzi".into();
+    d.native_type = "text".into();
+    d.status = "awaiting_agent".into();
+    d.context = serde_json::json!({"chat_id": "wrChat", "payloads": [
+        {"msgtype": "text", "text": {"content": format!("hello {n}")}}
+    ]})
+    .to_string();
+    d.chat_key = Some(chat_key.into());
+    m
+}
+
+async fn sidebar_lists_a_chats_waiting_deliveries_in_scope(store: Store, clock: ManualClock) {
+    let ours = juzi_message(1, "default", "chat:wrChat");
+    let pinned_to_us = juzi_message(2, "default", "chat:wrChat@bot1");
+    let other_bot = juzi_message(3, "default", "chat:wrChat@bot2");
+    let other_tenant = juzi_message(4, "other", "chat:wrChat");
+    let other_chat = juzi_message(5, "default", "chat:wrElse");
+    store
+        .insert_messages(&[
+            ours.clone(),
+            pinned_to_us.clone(),
+            other_bot,
+            other_tenant,
+            other_chat,
+        ])
+        .await
+        .unwrap();
+    let keys = vec!["chat:wrChat".to_string(), "chat:wrChat@bot1".to_string()];
+    let got = store
+        .waiting_for_chat("juzi", &keys, Some("default"), 50)
+        .await
+        .unwrap();
+    let ids: HashSet<&str> = got.iter().map(|d| d.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        HashSet::from([
+            ours.deliveries[0].id.as_str(),
+            pinned_to_us.deliveries[0].id.as_str()
+        ])
+    );
+    let first = got.iter().find(|d| d.id == ours.deliveries[0].id).unwrap();
+    assert_eq!(first.title, "Disk almost full #1");
+    assert_eq!(first.context["payloads"][0]["text"]["content"], "hello 1");
+    // Without a tenant filter the other tenant's message of that chat shows too.
+    let all = store
+        .waiting_for_chat("juzi", &keys, None, 50)
+        .await
+        .unwrap();
+    assert_eq!(all.len(), 3);
+    // Another channel of the same chat shows nothing.
+    assert!(store
+        .waiting_for_chat("juzi2", &keys, None, 50)
+        .await
+        .unwrap()
+        .is_empty());
+    // A sent one leaves the list; one past its deadline is not listed even before a sweep.
+    store
+        .record_agent_result(&ours.deliveries[0].id, true, None)
+        .await
+        .unwrap();
+    let got = store
+        .waiting_for_chat("juzi", &keys, Some("default"), 50)
+        .await
+        .unwrap();
+    assert_eq!(got.len(), 1);
+    clock.advance_ms(3_600_001);
+    assert!(store
+        .waiting_for_chat("juzi", &keys, Some("default"), 50)
+        .await
+        .unwrap()
+        .is_empty());
+    let one = store
+        .sidebar_delivery(&pinned_to_us.deliveries[0].id)
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(one.chat_key.as_deref(), Some("chat:wrChat@bot1"));
+    assert_eq!(one.status, "awaiting_agent");
+    assert!(store.sidebar_delivery("dlv_none").await.unwrap().is_none());
+}
+
+async fn sidebar_reports_are_idempotent_and_expiry_still_applies(store: Store, clock: ManualClock) {
+    let sent = juzi_message(1, "default", "chat:wrChat");
+    let failed = juzi_message(2, "default", "chat:wrChat");
+    let late = juzi_message(3, "default", "chat:wrChat");
+    store
+        .insert_messages(&[sent.clone(), failed.clone(), late.clone()])
+        .await
+        .unwrap();
+    let id = &sent.deliveries[0].id;
+    assert_eq!(
+        store.record_agent_result(id, true, None).await.unwrap(),
+        "sent"
+    );
+    assert_eq!(
+        store.record_agent_result(id, true, None).await.unwrap(),
+        "sent"
+    );
+    // A later, different report changes nothing.
+    assert_eq!(
+        store
+            .record_agent_result(id, false, Some("url is empty"))
+            .await
+            .unwrap(),
+        "sent"
+    );
+    let fid = &failed.deliveries[0].id;
+    assert_eq!(
+        store
+            .record_agent_result(fid, false, Some("text content is empty"))
+            .await
+            .unwrap(),
+        "failed"
+    );
+    let view = store.get_message(None, &failed.id).await.unwrap().unwrap();
+    assert_eq!(view.status, "failed");
+    assert_eq!(
+        view.deliveries[0].last_error.as_deref(),
+        Some("text content is empty")
+    );
+    let view = store.get_message(None, &sent.id).await.unwrap().unwrap();
+    assert_eq!(view.status, "sent");
+    // Expiry while waiting: the sweep expires it and a late report cannot revive it.
+    clock.advance_ms(3_600_000);
+    let report = store.sweep().await.unwrap();
+    assert_eq!(report.expired, 1);
+    let lid = &late.deliveries[0].id;
+    assert_eq!(
+        store.record_agent_result(lid, true, None).await.unwrap(),
+        "expired"
+    );
+    let view = store.get_message(None, &late.id).await.unwrap().unwrap();
+    assert_eq!(view.deliveries[0].status, "expired");
+}
+
+async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualClock) {
+    store
+        .put_oauth_state("abc123", "juzi", 600_000)
+        .await
+        .unwrap();
+    store
+        .put_oauth_state("old1", "juzi", 600_000)
+        .await
+        .unwrap();
+    assert_eq!(
+        store
+            .take_oauth_state("abc123", 600_000)
+            .await
+            .unwrap()
+            .as_deref(),
+        Some("juzi")
+    );
+    assert_eq!(
+        store.take_oauth_state("abc123", 600_000).await.unwrap(),
+        None
+    );
+    assert_eq!(
+        store.take_oauth_state("never", 600_000).await.unwrap(),
+        None
+    );
+    clock.advance_ms(600_001);
+    assert_eq!(store.take_oauth_state("old1", 600_000).await.unwrap(), None);
+    // Unfinished sign-ins are forgotten when a new one starts.
+    store
+        .put_oauth_state("stale", "juzi", 600_000)
+        .await
+        .unwrap();
+    clock.advance_ms(600_001);
+    store
+        .put_oauth_state("fresh", "juzi", 600_000)
+        .await
+        .unwrap();
+    let n = store
+        .execute_raw("UPDATE oauth_states SET created_at = created_at")
+        .await
+        .unwrap();
+    assert_eq!(n, 1, "the stale state was purged");
+}
+
+async fn recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one(
+    store: Store,
+    _clock: ManualClock,
+) {
+    let waiting = juzi_message(1, "default", "chat:wrChat");
+    let sent = juzi_message(2, "default", "chat:wrChat");
+    store
+        .insert_messages(&[waiting.clone(), sent.clone()])
+        .await
+        .unwrap();
+    assert_eq!(
+        store.start_recall(&waiting.deliveries[0].id).await.unwrap(),
+        RecallStart::Cancelled
+    );
+    let view = store.get_message(None, &waiting.id).await.unwrap().unwrap();
+    assert_eq!(view.deliveries[0].status, "cancelled");
+    assert!(store
+        .waiting_for_chat("juzi", &["chat:wrChat".into()], None, 50)
+        .await
+        .unwrap()
+        .iter()
+        .all(|d| d.id != waiting.deliveries[0].id));
+    let sid = &sent.deliveries[0].id;
+    store.record_agent_result(sid, true, None).await.unwrap();
+    // Sent by an agent: nothing to recall, and it stays sent (the API marks it not_recallable).
+    assert_eq!(
+        store.start_recall(sid).await.unwrap(),
+        RecallStart::Sent(vec![])
+    );
+    let view = store.get_message(None, &sent.id).await.unwrap().unwrap();
+    assert_eq!(view.deliveries[0].status, "sent");
+}
+
+async fn claim_is_fair_across_tenants(store: Store, _clock: ManualClock) {
+    // Tenant "flood" queues 200 normal parts first; tenant "quiet" then queues 2, and 1 urgent.
+    let flood: Vec<NewMessage> = (0..200)
+        .map(|i| {
+            let mut m = message(i, 1, None, "h");
+            m.tenant = "flood".into();
+            m
+        })
+        .collect();
+    store.insert_messages(&flood).await.unwrap();
+    let mut quiet: Vec<NewMessage> = (200..202)
+        .map(|i| {
+            let mut m = message(i, 1, None, "h");
+            m.tenant = "quiet".into();
+            m
+        })
+        .collect();
+    let mut alert = message(202, 1, None, "h");
+    alert.tenant = "flood".into();
+    alert.priority = 0;
+    quiet.push(alert.clone());
+    store.insert_messages(&quiet).await.unwrap();
+    let c = store.claim(&lane().lane, "w", 5, 30_000).await.unwrap();
+    let tenants: Vec<&str> = c.iter().map(|p| p.tenant.as_str()).collect();
+    assert_eq!(c[0].message_id, alert.id, "urgent first, whoever sent it");
+    // Within a priority, tenants take turns (in a turn, the order follows due time and id).
+    for turn in tenants[1..].chunks(2) {
+        let mut turn = turn.to_vec();
+        turn.sort_unstable();
+        assert_eq!(turn, ["flood", "quiet"], "{tenants:?}");
+    }
+    let c = store.claim(&lane().lane, "w", 5, 30_000).await.unwrap();
+    assert!(c.iter().all(|p| p.tenant == "flood"), "quiet has no more");
+    assert_eq!(c.len(), 5);
+}
+
+async fn a_unit_is_taken_only_as_it_was_seen(store: Store, _clock: ManualClock) {
+    store
+        .acquire_unit("egress:g", "a", 10_000)
+        .await
+        .unwrap()
+        .unwrap();
+    let seen = store.unit_owners().await.unwrap()[0].clone();
+    assert_eq!(seen.owner.as_deref(), Some("a"));
+    // The owner renews: the row changes, so a watcher's stale view cannot take it.
+    assert!(store
+        .renew_unit("egress:g", "a", seen.fence, 10_000)
+        .await
+        .unwrap());
+    assert_eq!(store.take_unit(&seen, "b", 10_000).await.unwrap(), None);
+    // A watcher that saw the renewed row unchanged for a lease takes it; the fence grows.
+    let seen = store.unit_owners().await.unwrap()[0].clone();
+    let fence = store.take_unit(&seen, "b", 10_000).await.unwrap();
+    assert_eq!(fence, Some(seen.fence + 1));
+    // The old owner's renewal under its old fence fails: it must stop.
+    assert!(!store
+        .renew_unit("egress:g", "a", seen.fence, 10_000)
+        .await
+        .unwrap());
+    // Released: free for anyone who saw it released.
+    store.release_unit("egress:g", "b").await.unwrap();
+    let seen = store.unit_owners().await.unwrap()[0].clone();
+    assert_eq!(seen.owner, None);
+    assert_eq!(
+        store.take_unit(&seen, "c", 10_000).await.unwrap(),
+        Some(seen.fence + 1)
+    );
 }

@@ -271,6 +271,9 @@ fn check_timestamp(ak: &str, ts: &str, now_ms: i64, window_ms: i64) -> Result<()
     Ok(())
 }
 
+/// The batch ingress route, whose body limit is larger.
+const BATCH_PATH: &str = "/v1/messages/batch";
+
 /// True for requests that change something: these pass the rate limit and the replay guard.
 fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
@@ -288,7 +291,13 @@ pub async fn authenticate(State(state): State<AppState>, req: Request, next: Nex
 
 async fn admit(state: &AppState, req: Request) -> Result<Request, ApiError> {
     let (mut parts, body) = req.into_parts();
-    let bytes = read_limited(&parts.headers, body, state.config().max_body_bytes).await?;
+    // A batch carries up to 1,000 messages; each is held to max_body_bytes on its own.
+    let limit = if parts.uri.path() == BATCH_PATH {
+        crate::routes::batch::batch_body_limit(state.config().max_body_bytes)
+    } else {
+        state.config().max_body_bytes
+    };
+    let bytes = read_limited(&parts.headers, body, limit).await?;
     let clients = state.clients();
     if clients.is_empty() {
         tracing::warn!("refused: no API clients are configured");

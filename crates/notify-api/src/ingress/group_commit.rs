@@ -15,9 +15,20 @@ type Job = (NewMessage, Reply);
 
 /// Why a commit did not happen.
 #[derive(Debug, Clone)]
-enum CommitError {
+pub(crate) enum CommitError {
+    /// The store cannot be reached (503).
     Unavailable(String),
+    /// Anything else (500).
     Failed(String),
+}
+
+impl From<CommitError> for ApiError {
+    fn from(e: CommitError) -> Self {
+        match e {
+            CommitError::Unavailable(m) => ApiError::Unavailable(m),
+            CommitError::Failed(m) => ApiError::Internal(m),
+        }
+    }
 }
 
 /// Hands messages to the committer task.
@@ -65,8 +76,7 @@ impl GroupCommitter {
             .map_err(|_| ApiError::Unavailable("the committer has stopped".into()))?;
         match answer.await {
             Ok(Ok(outcome)) => Ok(outcome),
-            Ok(Err(CommitError::Unavailable(m))) => Err(ApiError::Unavailable(m)),
-            Ok(Err(CommitError::Failed(m))) => Err(ApiError::Internal(m)),
+            Ok(Err(e)) => Err(e.into()),
             Err(_) => Err(ApiError::Unavailable("the committer has stopped".into())),
         }
     }
@@ -108,8 +118,9 @@ async fn run(
 }
 
 /// One transaction for the batch; when it fails for a reason other than an outage, each
-/// message is tried alone so one bad message cannot sink the others.
-async fn commit_batch(
+/// message is tried alone so one bad message cannot sink the others. Also the commit of
+/// `POST /v1/messages/batch`.
+pub(crate) async fn commit_batch(
     store: &Store,
     messages: &[NewMessage],
 ) -> Vec<Result<InsertOutcome, CommitError>> {

@@ -93,6 +93,11 @@ pub fn build(
             status: status.to_string(),
             truncated: plan.truncated,
             context: plan.context.to_string(),
+            // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
+            chat_key: plan
+                .awaiting_agent
+                .then(|| notify_store::sidebar::chat_key_of(&plan.context))
+                .flatten(),
             parts,
         };
         answers.push(AcceptedDelivery {

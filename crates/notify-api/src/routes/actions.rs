@@ -33,6 +33,7 @@ async fn message_for_action(
     if MessageId::parse(id).is_none() {
         return Err(not_found());
     }
+    tracing::Span::current().record("message", id);
     let m = state
         .store()
         .get_message(None, id)
@@ -85,7 +86,9 @@ pub async fn recall(
     let m = message_for_action(&state, &caller, &id).await?;
     let mut deliveries = Vec::with_capacity(m.deliveries.len());
     for d in &m.deliveries {
-        deliveries.push(recall_one(&state, d).await?);
+        let a = recall_one(&state, d).await?;
+        tracing::info!(message = %m.id, delivery = %d.id, channel = %d.channel, status = %a.status, access_key = %caller.access_key, "recall");
+        deliveries.push(a);
     }
     Ok((
         StatusCode::ACCEPTED,
@@ -229,13 +232,15 @@ pub async fn state(
             ));
             continue;
         };
-        let ids: Vec<&str> = d
+        // Each sent call is updated with its own users (a card over 1000 users went out in
+        // several calls, each with its own itemId).
+        let sent: Vec<(&str, &[String])> = d
             .parts
             .iter()
             .filter(|p| p.op == "send")
-            .filter_map(|p| p.upstream_id.as_deref())
+            .filter_map(|p| Some((p.upstream_id.as_deref()?, p.recipients.as_slice())))
             .collect();
-        if ids.is_empty() {
+        if sent.is_empty() {
             deliveries.push(action(
                 d,
                 &d.status,
@@ -244,9 +249,9 @@ pub async fn state(
             ));
             continue;
         }
-        let planned: Result<Vec<_>, String> = ids
+        let planned: Result<Vec<_>, String> = sent
             .iter()
-            .map(|up| handle.adapter.plan_state(up, &d.context, &update))
+            .map(|(up, users)| handle.adapter.plan_state(up, users, &d.context, &update))
             .collect();
         match planned {
             Ok(plans) => {

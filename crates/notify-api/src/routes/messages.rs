@@ -57,6 +57,14 @@ pub async fn create(
         .transpose()?;
     let now = state.store().now_ms();
     let accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    tracing::Span::current().record("message", accepted.message.id.as_str());
+    let deliveries: Vec<&str> = accepted
+        .message
+        .deliveries
+        .iter()
+        .map(|d| d.id.as_str())
+        .collect();
+    tracing::debug!(message = %accepted.message.id, ?deliveries, caller = %caller.name, "accepted; committing");
     match state.committer().commit(accepted.message).await? {
         InsertOutcome::Inserted => {
             metrics::counter!("notify_messages_accepted_total").increment(1);
@@ -110,6 +118,7 @@ pub async fn get_one(
     if MessageId::parse(&id).is_none() {
         return Err(not_found());
     }
+    tracing::Span::current().record("message", id.as_str());
     state
         .store()
         .get_message(caller.tenant_filter(), &id)

@@ -2,6 +2,8 @@
 
 pub mod actions;
 pub mod admin;
+pub mod batch;
+pub mod docs;
 pub mod messages;
 pub mod system;
 
@@ -26,6 +28,7 @@ use crate::state::AppState;
 pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/messages"),
     ("get", "/v1/messages"),
+    ("post", "/v1/messages/batch"),
     ("get", "/v1/messages/{id}"),
     ("post", "/v1/messages/{id}/recall"),
     ("post", "/v1/messages/{id}/state"),
@@ -36,6 +39,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/readyz"),
     ("get", "/metrics"),
     ("get", "/openapi.json"),
+    ("get", "/docs"),
 ];
 
 /// The whole API.
@@ -43,6 +47,7 @@ pub fn router(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
     let v1 = Router::new()
         .route("/v1/messages", post(messages::create).get(messages::list))
+        .route("/v1/messages/batch", post(batch::create_batch))
         .route("/v1/messages/{id}", get(messages::get_one))
         .route("/v1/messages/{id}/recall", post(actions::recall))
         .route("/v1/messages/{id}/state", post(actions::state))
@@ -55,6 +60,7 @@ pub fn router(state: AppState) -> Router {
         .route("/readyz", get(system::readyz))
         .route("/metrics", get(system::metrics))
         .route("/openapi.json", get(system::openapi))
+        .route("/docs", get(docs::docs))
         .merge(v1)
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(system::no_route)
@@ -69,7 +75,9 @@ pub fn router(state: AppState) -> Router {
                         .get("x-request-id")
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    // `message` is filled in by the handler that knows it (ingress, reads,
+                    // actions), so every line of a request can be found from a message id.
+                    tracing::info_span!("http", method = %req.method(), path = %req.uri().path(), request_id = %id, message = tracing::field::Empty)
                 }))
                 .layer(PropagateRequestIdLayer::x_request_id()),
         )

@@ -52,6 +52,15 @@ pub fn classify(answer: &UpstreamAnswer) -> Outcome {
             upstream_id: v.get("data").and_then(|d| str_of(d, "msgId")),
             failed_recipients: Vec::new(),
         },
+        // The envelope's code mirrors an HTTP 4xx when a field is refused (HTTP 200 with
+        // `code: 400`), and 81013 is WeCom's "every recipient is unknown" (UPSTREAM-FACTS: fail,
+        // no retry): sending the same request again cannot succeed.
+        Some(c) if c == "81013" || c.parse::<u16>().is_ok_and(|n| (400..=499).contains(&n)) => {
+            Outcome::Permanent {
+                code: c.to_string(),
+                message: format!("the platform refused the request: {raw}"),
+            }
+        }
         Some(c) => unknown(c, raw),
         None => unknown("none", raw),
     }

@@ -149,9 +149,10 @@ impl Channel for WelinkChannel {
     fn plan_state(
         &self,
         upstream_id: &str,
+        recipients: &[String],
         context: &serde_json::Value,
         update: &StateUpdate,
     ) -> Result<PartPlan, String> {
-        state::plan_state(upstream_id, context, update)
+        state::plan_state(upstream_id, recipients, context, update)
     }
 }

@@ -74,9 +74,11 @@ fn update_color(c: StateColor) -> Result<&'static str, String> {
     }
 }
 
-/// The update of the card `item_id`, or why it cannot take one.
+/// The update of the card `item_id`, sent to `recipients` (empty: the delivery's users), or
+/// why it cannot take one.
 pub fn plan_state(
     item_id: &str,
+    recipients: &[String],
     context: &Value,
     update: &StateUpdate,
 ) -> Result<PartPlan, String> {
@@ -93,13 +95,20 @@ pub fn plan_state(
                 .into(),
         );
     }
-    if ctx.users.is_empty() {
+    // Each sent call is updated with the users it went to: a card to more than 1000 users was
+    // sent in several calls (one itemId each), and an update names at most 1000 (51018).
+    let users = if recipients.is_empty() {
+        ctx.users
+    } else {
+        recipients.to_vec()
+    };
+    if users.is_empty() {
         return Err("this WeLink card has no users to update".into());
     }
-    if ctx.users.len() > UPDATE_USERS_MAX {
+    if users.len() > UPDATE_USERS_MAX {
         return Err(format!(
-            "a WeLink state update reaches at most {UPDATE_USERS_MAX} users (toUserList); this card went to {}",
-            ctx.users.len()
+            "a WeLink state update reaches at most {UPDATE_USERS_MAX} users (toUserList); this call went to {}",
+            users.len()
         ));
     }
     let state = notify_core::Bilingual {
@@ -108,7 +117,7 @@ pub fn plan_state(
     };
     notify_core::validate::check_state_text(&state).map_err(|e| e.message)?;
     let mut body = Map::new();
-    body.insert("toUserList".into(), json!(ctx.users));
+    body.insert("toUserList".into(), json!(users));
     body.insert("itemId".into(), item_id.into());
     body.insert("messageStatus".into(), cn_en(&update.zh, &update.en).into());
     body.insert("statusColor".into(), update_color(update.color)?.into());
@@ -119,7 +128,7 @@ pub fn plan_state(
         op: PartOp::State,
         interface: UPDATE.into(),
         body: Value::Object(body),
-        recipients: ctx.users,
+        recipients: users,
         depends_on: None,
     })
 }

@@ -254,6 +254,17 @@ fn workid_answers() {
             json!({"code": 500, "msg": "boom", "ok": false}),
             "transient",
         ),
+        // A refused field answered with HTTP 200 and the envelope's code.
+        (
+            200,
+            json!({"code": 400, "msg": "workIds empty", "ok": false}),
+            "permanent",
+        ),
+        (
+            200,
+            json!({"code": 81013, "msg": "all invalid", "ok": false}),
+            "permanent",
+        ),
         (200, json!("not an object"), "transient"),
     ];
     for (status, body, want) in cases {

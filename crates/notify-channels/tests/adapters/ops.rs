@@ -86,6 +86,7 @@ fn welink_state_update_goes_to_the_cards_users() {
         .adapter
         .plan_state(
             "b643dbbe-8f4d-4c4e-ad92-d4d5ab994bf8",
+            &[],
             &p.context,
             &update(StateColor::Green),
         )
@@ -96,12 +97,12 @@ fn welink_state_update_goes_to_the_cards_users() {
     assert_golden("welink", "state_update", &s);
     let yellow = ch
         .adapter
-        .plan_state("i", &p.context, &update(StateColor::Yellow))
+        .plan_state("i", &[], &p.context, &update(StateColor::Yellow))
         .unwrap();
     assert_eq!(yellow.body["statusColor"], "1");
     let gray = ch
         .adapter
-        .plan_state("i", &p.context, &update(StateColor::Gray))
+        .plan_state("i", &[], &p.context, &update(StateColor::Gray))
         .unwrap();
     assert_eq!(gray.body["statusColor"], "0");
 }
@@ -115,7 +116,7 @@ fn welink_state_update_refusals() {
     );
     let e = ch
         .adapter
-        .plan_state("i", &no_state.context, &update(StateColor::Green))
+        .plan_state("i", &[], &no_state.context, &update(StateColor::Green))
         .unwrap_err();
     assert!(e.contains("without a state"), "{e}");
 
@@ -126,7 +127,7 @@ fn welink_state_update_refusals() {
     );
     let e = ch
         .adapter
-        .plan_state("i", &by_dept.context, &update(StateColor::Green))
+        .plan_state("i", &[], &by_dept.context, &update(StateColor::Green))
         .unwrap_err();
     assert!(e.contains("department or role"), "{e}");
 
@@ -137,7 +138,7 @@ fn welink_state_update_refusals() {
     );
     let e = ch
         .adapter
-        .plan_state("i", &ok.context, &update(StateColor::Blue))
+        .plan_state("i", &[], &ok.context, &update(StateColor::Blue))
         .unwrap_err();
     assert!(e.contains("gray, yellow or green"), "{e}");
     let bad_text = StateUpdate {
@@ -145,7 +146,10 @@ fn welink_state_update_refusals() {
         en: "processed".into(),
         color: StateColor::Gray,
     };
-    assert!(ch.adapter.plan_state("i", &ok.context, &bad_text).is_err());
+    assert!(ch
+        .adapter
+        .plan_state("i", &[], &ok.context, &bad_text)
+        .is_err());
 
     let many = plan(
         Welink,
@@ -154,9 +158,34 @@ fn welink_state_update_refusals() {
     );
     let e = ch
         .adapter
-        .plan_state("i", &many.context, &update(StateColor::Green))
+        .plan_state("i", &[], &many.context, &update(StateColor::Green))
         .unwrap_err();
     assert!(e.contains("1000"), "{e}");
+}
+
+#[test]
+fn welink_state_update_of_a_chunked_card_names_each_calls_users() {
+    let ch = channel(Welink);
+    let many = plan(
+        Welink,
+        json!({"title": "t", "state": {"zh": "待处理", "en": "pending"},
+        "targets": [{"channel": "w", "users": ids("u", 2500)}]}),
+    );
+    assert_eq!(many.parts.len(), 3);
+    for (i, sent) in many.parts.iter().enumerate() {
+        let s = ch
+            .adapter
+            .plan_state(
+                &format!("item-{i}"),
+                &sent.recipients,
+                &many.context,
+                &update(StateColor::Green),
+            )
+            .unwrap();
+        assert_eq!(s.recipients, sent.recipients);
+        assert_eq!(s.body["toUserList"], json!(sent.recipients));
+        assert_eq!(s.body["itemId"], format!("item-{i}"));
+    }
 }
 
 #[test]
@@ -164,7 +193,7 @@ fn other_kinds_take_no_state() {
     for kind in [Xiaowei, WecomApp, WecomWorkid, Juzi] {
         assert!(channel(kind)
             .adapter
-            .plan_state("i", &json!({}), &update(StateColor::Green))
+            .plan_state("i", &[], &json!({}), &update(StateColor::Green))
             .is_err());
     }
 }

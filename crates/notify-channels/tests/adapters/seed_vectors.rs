@@ -304,6 +304,7 @@ fn welink_update_matches_the_example() {
         .adapter
         .plan_state(
             "b643dbbe-8f4d-4c4e-ad92-d4d5ab994bf8",
+            &[],
             &sent.context,
             &StateUpdate {
                 zh: "已完成".into(),

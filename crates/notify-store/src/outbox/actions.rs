@@ -83,7 +83,10 @@ impl Store {
             .bind(now)
             .execute(&mut *tx)
             .await?;
-            if sent.is_empty() {
+            // A delivery already `sent` with no upstream id to recall (a Juzi message an
+            // agent sent, which has no parts) left for good: it is not cancelled but handed to
+            // the caller as sent with nothing to recall (`not_recallable`).
+            if sent.is_empty() && status != "sent" {
                 sqlx::query(
                     "UPDATE deliveries SET status = 'cancelled', updated_at = $2 WHERE id = $1",
                 )

@@ -6,10 +6,18 @@ use crate::model::ClaimedPart;
 use crate::{Dialect, Store, StoreError};
 
 impl Store {
-    /// Claims up to `limit` due parts of `lane`, most urgent first, under a lease of
-    /// `lease_ms`. One statement, committed before any upstream call: no transaction or row lock
-    /// is held across I/O. On Postgres `SKIP LOCKED` lets concurrent claimers pass each other;
-    /// SQLite's single writer makes the statement atomic by itself.
+    /// Claims up to `limit` due parts of `lane`, most urgent first and fair across tenants
+    /// within a priority, under a lease of `lease_ms`. One statement, committed before any
+    /// upstream call: no transaction or row lock is held across I/O. On Postgres `SKIP LOCKED`
+    /// lets concurrent claimers pass each other; SQLite's single writer makes the statement
+    /// atomic by itself.
+    ///
+    /// Fairness: the tenants with queued parts in the lane are listed by a loose index scan
+    /// (one index probe per tenant on `parts_claim_tenant`), each tenant offers its best
+    /// `limit` due parts (an index range scan), and the parts are taken by priority, then by
+    /// their turn within their tenant: one tenant's flood of 100,000 messages interleaves with
+    /// another tenant's next message instead of queueing it behind the flood. The cost grows
+    /// with the number of tenants that have work in the lane, not with the backlog.
     pub async fn claim(
         &self,
         lane: &str,
@@ -20,16 +28,42 @@ impl Store {
         let now = self.now_ms();
         let token = ulid::Ulid::new().to_string();
         let lease_until = now + lease_ms;
-        let lock = match self.dialect {
-            Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
-            Dialect::Sqlite => "",
+        // Each tenant's best due parts. Postgres runs the per-tenant scan as a LATERAL join and
+        // locks with SKIP LOCKED; SQLite has neither, and drives the same index from a
+        // correlated `IN` (its planner probes the primary key per offered id).
+        let offers = match self.dialect {
+            Dialect::Postgres => {
+                "SELECT q.id, q.tenant, q.priority, q.next_attempt_at FROM tenants t CROSS JOIN LATERAL ( \
+                   SELECT id, tenant, priority, next_attempt_at FROM parts \
+                   WHERE lane = $5 AND tenant = t.tenant AND status = 'queued' AND next_attempt_at <= $4 \
+                   ORDER BY priority, next_attempt_at, id LIMIT $6 FOR UPDATE SKIP LOCKED) q \
+                 WHERE t.tenant IS NOT NULL"
+            }
+            Dialect::Sqlite => {
+                "SELECT c.id, c.tenant, c.priority, c.next_attempt_at FROM tenants t JOIN parts c ON c.id IN ( \
+                   SELECT id FROM parts \
+                   WHERE lane = $5 AND tenant = t.tenant AND status = 'queued' AND next_attempt_at <= $4 \
+                   ORDER BY priority, next_attempt_at, id LIMIT $6) \
+                 WHERE t.tenant IS NOT NULL"
+            }
         };
         let sql = format!(
-            "UPDATE parts SET status = 'sending', lease_owner = $1, lease_token = $2, \
+            "WITH RECURSIVE tenants(tenant) AS ( \
+               SELECT * FROM (SELECT tenant FROM parts WHERE lane = $5 AND status = 'queued' \
+                              ORDER BY tenant LIMIT 1) AS first_tenant \
+               UNION ALL \
+               SELECT (SELECT p.tenant FROM parts p WHERE p.lane = $5 AND p.status = 'queued' \
+                       AND p.tenant > t.tenant ORDER BY p.tenant LIMIT 1) \
+               FROM tenants t WHERE t.tenant IS NOT NULL \
+             ), \
+             offers AS ({offers}), \
+             turns AS ( \
+               SELECT id, priority, next_attempt_at, ROW_NUMBER() OVER ( \
+                 PARTITION BY tenant, priority ORDER BY next_attempt_at, id) AS turn FROM offers \
+             ) \
+             UPDATE parts SET status = 'sending', lease_owner = $1, lease_token = $2, \
              lease_until = $3, updated_at = $4 \
-             WHERE id IN (SELECT id FROM parts WHERE lane = $5 AND status = 'queued' \
-                          AND next_attempt_at <= $4 \
-                          ORDER BY priority, next_attempt_at, id LIMIT $6 {lock}) \
+             WHERE id IN (SELECT id FROM turns ORDER BY priority, turn, next_attempt_at, id LIMIT $6) \
              RETURNING id, delivery_id, message_id, seq, op, interface, channel, tenant, body, \
                        recipients, dependency_id, attempts, expires_at, priority, next_attempt_at"
         );
@@ -43,19 +77,34 @@ impl Store {
             .fetch_all(&self.pool)
             .await?;
         let mut parts = Vec::with_capacity(rows.len());
-        let mut sorted: Vec<(i64, i64, String, AnyRow)> = rows
+        // RETURNING has no order; hand parts out in claim order: priority, then each tenant's
+        // turn (its n-th part of that priority), then due time.
+        let mut sorted: Vec<Claimed> = rows
             .into_iter()
-            .map(|r| {
-                let p: i64 = r.try_get(13).unwrap_or(0);
-                let n: i64 = r.try_get(14).unwrap_or(0);
-                let id: String = r.try_get(0).unwrap_or_default();
-                (p, n, id, r)
+            .map(|r| Claimed {
+                priority: r.try_get(13).unwrap_or(0),
+                due: r.try_get(14).unwrap_or(0),
+                id: r.try_get(0).unwrap_or_default(),
+                tenant: r.try_get(7).unwrap_or_default(),
+                turn: 0,
+                row: r,
             })
             .collect();
-        // RETURNING has no order; hand parts out in claim order.
-        sorted.sort_by(|a, b| (a.0, a.1, &a.2).cmp(&(b.0, b.1, &b.2)));
+        sorted.sort_by(|a, b| {
+            (&a.tenant, a.priority, a.due, &a.id).cmp(&(&b.tenant, b.priority, b.due, &b.id))
+        });
+        for i in 1..sorted.len() {
+            if sorted[i - 1].tenant == sorted[i].tenant
+                && sorted[i - 1].priority == sorted[i].priority
+            {
+                sorted[i].turn = sorted[i - 1].turn + 1;
+            }
+        }
+        sorted.sort_by(|a, b| {
+            (a.priority, a.turn, a.due, &a.id).cmp(&(b.priority, b.turn, b.due, &b.id))
+        });
         let mut delivery_ids = Vec::new();
-        for (_, _, _, r) in sorted {
+        for Claimed { row: r, .. } in sorted {
             let op: String = r.try_get(4)?;
             let body: String = r.try_get(8)?;
             let recipients: String = r.try_get(9)?;
@@ -119,4 +168,15 @@ impl Store {
         }
         Ok(out)
     }
+}
+
+/// A claimed row with the keys it is handed out by.
+struct Claimed {
+    priority: i64,
+    due: i64,
+    id: String,
+    tenant: String,
+    /// Its place among the same tenant's parts of the same priority in this claim.
+    turn: i64,
+    row: AnyRow,
 }

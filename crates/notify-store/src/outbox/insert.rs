@@ -4,8 +4,9 @@ use sqlx::Row;
 
 use crate::model::{InsertOutcome, LaneInfo, NewMessage};
 use crate::outbox::INSERT_CHUNK;
-use crate::sql::values;
+use crate::sql::{from_json_rows, names};
 use crate::{Store, StoreError};
+use serde_json::json;
 
 impl Store {
     /// Inserts a batch of accepted messages in one transaction (one commit for many callers:
@@ -18,34 +19,35 @@ impl Store {
         let mut tx = self.begin_tx().await?;
         let mut outcomes: Vec<Option<InsertOutcome>> = vec![None; batch.len()];
 
-        // 1. Messages, skipping taken idempotency keys.
+        // 1. Messages, skipping taken idempotency keys. Every table's rows go in as one JSON
+        // array bound to one parameter and expanded by the database (set-based; no per-value
+        // bind cost, which grows badly with thousands of parameters).
         let mut inserted_ids = std::collections::HashSet::new();
         for chunk in batch.chunks(INSERT_CHUNK) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|m| {
+                    json!({
+                        "id": m.id, "tenant": m.tenant, "caller": m.caller,
+                        "idempotency_key": m.idempotency_key, "body_hash": m.body_hash,
+                        "priority": m.priority, "title": m.title, "body": m.body,
+                        "status": "accepted", "response": m.response,
+                        "created_at": m.created_at, "updated_at": m.created_at,
+                        "not_before": m.not_before, "expires_at": m.expires_at,
+                    })
+                })
+                .collect();
             let sql = format!(
-                "INSERT INTO messages (id, tenant, caller, idempotency_key, body_hash, priority, \
-                 title, body, status, response, created_at, updated_at, not_before, expires_at) \
-                 VALUES {} ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING id",
-                values(chunk.len(), 14, 1)
+                "INSERT INTO messages ({cols}) {select} \
+                 ON CONFLICT (tenant, idempotency_key) DO NOTHING RETURNING id",
+                cols = names(MESSAGE_COLS),
+                select = from_json_rows(self.dialect, MESSAGE_COLS)
             );
-            let mut q = sqlx::query(&sql);
-            for m in chunk {
-                q = q
-                    .bind(&m.id)
-                    .bind(&m.tenant)
-                    .bind(&m.caller)
-                    .bind(&m.idempotency_key)
-                    .bind(&m.body_hash)
-                    .bind(m.priority)
-                    .bind(&m.title)
-                    .bind(&m.body)
-                    .bind("accepted")
-                    .bind(&m.response)
-                    .bind(m.created_at)
-                    .bind(m.created_at)
-                    .bind(m.not_before)
-                    .bind(m.expires_at);
-            }
-            for row in q.fetch_all(&mut *tx).await? {
+            for row in sqlx::query(&sql)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .fetch_all(&mut *tx)
+                .await?
+            {
                 inserted_ids.insert(row.try_get::<String, _>(0)?);
             }
         }
@@ -91,29 +93,28 @@ impl Store {
             .flat_map(|m| m.deliveries.iter().map(move |d| (*m, d)))
             .collect();
         for chunk in deliveries.chunks(INSERT_CHUNK) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(m, d)| {
+                    json!({
+                        "id": d.id, "message_id": m.id, "seq": d.seq, "tenant": m.tenant,
+                        "channel": d.channel, "kind": d.kind, "native_type": d.native_type,
+                        "status": d.status, "truncated": i64::from(d.truncated),
+                        "context": d.context, "created_at": m.created_at,
+                        "updated_at": m.created_at, "expires_at": m.expires_at,
+                        "chat_key": d.chat_key,
+                    })
+                })
+                .collect();
             let sql = format!(
-                "INSERT INTO deliveries (id, message_id, seq, tenant, channel, kind, native_type, \
-                 status, truncated, context, created_at, updated_at, expires_at) VALUES {}",
-                values(chunk.len(), 13, 1)
+                "INSERT INTO deliveries ({}) {}",
+                names(DELIVERY_COLS),
+                from_json_rows(self.dialect, DELIVERY_COLS)
             );
-            let mut q = sqlx::query(&sql);
-            for (m, d) in chunk {
-                q = q
-                    .bind(&d.id)
-                    .bind(&m.id)
-                    .bind(d.seq)
-                    .bind(&m.tenant)
-                    .bind(&d.channel)
-                    .bind(&d.kind)
-                    .bind(&d.native_type)
-                    .bind(&d.status)
-                    .bind(i64::from(d.truncated))
-                    .bind(&d.context)
-                    .bind(m.created_at)
-                    .bind(m.created_at)
-                    .bind(m.expires_at);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(&sql)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         let parts: Vec<_> = deliveries
             .iter()
@@ -121,41 +122,36 @@ impl Store {
             .collect();
         let mut lanes: HashMap<&str, &LaneInfo> = HashMap::new();
         for chunk in parts.chunks(INSERT_CHUNK) {
+            let rows: Vec<serde_json::Value> = chunk
+                .iter()
+                .map(|(m, d, p)| {
+                    lanes.insert(&p.lane.lane, &p.lane);
+                    let status = if p.depends_on.is_some() {
+                        "blocked"
+                    } else {
+                        "queued"
+                    };
+                    json!({
+                        "id": p.id, "delivery_id": d.id, "message_id": m.id, "seq": p.seq,
+                        "op": p.op.as_str(), "lane": p.lane.lane, "interface": p.lane.interface,
+                        "channel": d.channel, "tenant": m.tenant, "priority": m.priority,
+                        "status": status, "body": p.body, "recipients": p.recipients,
+                        "depends_on": p.depends_on,
+                        "next_attempt_at": m.not_before.unwrap_or(m.created_at),
+                        "expires_at": m.expires_at, "created_at": m.created_at,
+                        "updated_at": m.created_at,
+                    })
+                })
+                .collect();
             let sql = format!(
-                "INSERT INTO parts (id, delivery_id, message_id, seq, op, lane, interface, channel, \
-                 tenant, priority, status, body, recipients, depends_on, next_attempt_at, \
-                 expires_at, created_at, updated_at) VALUES {}",
-                values(chunk.len(), 18, 1)
+                "INSERT INTO parts ({}) {}",
+                names(PART_COLS),
+                from_json_rows(self.dialect, PART_COLS)
             );
-            let mut q = sqlx::query(&sql);
-            for (m, d, p) in chunk {
-                lanes.insert(&p.lane.lane, &p.lane);
-                let status = if p.depends_on.is_some() {
-                    "blocked"
-                } else {
-                    "queued"
-                };
-                q = q
-                    .bind(&p.id)
-                    .bind(&d.id)
-                    .bind(&m.id)
-                    .bind(p.seq)
-                    .bind(p.op.as_str())
-                    .bind(&p.lane.lane)
-                    .bind(&p.lane.interface)
-                    .bind(&d.channel)
-                    .bind(&m.tenant)
-                    .bind(m.priority)
-                    .bind(status)
-                    .bind(&p.body)
-                    .bind(&p.recipients)
-                    .bind(p.depends_on)
-                    .bind(m.not_before.unwrap_or(m.created_at))
-                    .bind(m.expires_at)
-                    .bind(m.created_at)
-                    .bind(m.created_at);
-            }
-            q.execute(&mut *tx).await?;
+            sqlx::query(&sql)
+                .bind(serde_json::Value::Array(rows).to_string())
+                .execute(&mut *tx)
+                .await?;
         }
         let new_lanes = self.register_lanes_in(&mut tx, lanes.into_values()).await?;
         if !parts.is_empty() {
@@ -170,3 +166,59 @@ impl Store {
         Ok(outcomes.into_iter().flatten().collect())
     }
 }
+
+/// Columns and their Postgres types, in insert order.
+const MESSAGE_COLS: &[(&str, &str)] = &[
+    ("id", "text"),
+    ("tenant", "text"),
+    ("caller", "text"),
+    ("idempotency_key", "text"),
+    ("body_hash", "text"),
+    ("priority", "bigint"),
+    ("title", "text"),
+    ("body", "text"),
+    ("status", "text"),
+    ("response", "text"),
+    ("created_at", "bigint"),
+    ("updated_at", "bigint"),
+    ("not_before", "bigint"),
+    ("expires_at", "bigint"),
+];
+
+const DELIVERY_COLS: &[(&str, &str)] = &[
+    ("id", "text"),
+    ("message_id", "text"),
+    ("seq", "bigint"),
+    ("tenant", "text"),
+    ("channel", "text"),
+    ("kind", "text"),
+    ("native_type", "text"),
+    ("status", "text"),
+    ("truncated", "bigint"),
+    ("context", "text"),
+    ("created_at", "bigint"),
+    ("updated_at", "bigint"),
+    ("expires_at", "bigint"),
+    ("chat_key", "text"),
+];
+
+const PART_COLS: &[(&str, &str)] = &[
+    ("id", "text"),
+    ("delivery_id", "text"),
+    ("message_id", "text"),
+    ("seq", "bigint"),
+    ("op", "text"),
+    ("lane", "text"),
+    ("interface", "text"),
+    ("channel", "text"),
+    ("tenant", "text"),
+    ("priority", "bigint"),
+    ("status", "text"),
+    ("body", "text"),
+    ("recipients", "text"),
+    ("depends_on", "bigint"),
+    ("next_attempt_at", "bigint"),
+    ("expires_at", "bigint"),
+    ("created_at", "bigint"),
+    ("updated_at", "bigint"),
+];

@@ -7,8 +7,8 @@ mod complete;
 mod insert;
 mod sweep;
 
-/// Rows per multi-row INSERT: well under Postgres' 65,535 bind parameters at ~15 columns.
-pub(crate) const INSERT_CHUNK: usize = 500;
+/// Rows per set-based INSERT (one JSON parameter each): bounds one statement's size.
+pub(crate) const INSERT_CHUNK: usize = 1000;
 
 pub use actions::RecallStart;
 pub use sweep::SweepReport;

@@ -1,0 +1,1002 @@
+//! End to end through the real pieces: messages enter through the API (`notify_api::router`
+//! served on a loopback port), wait in the store, are sent by the dispatcher through the real
+//! adapters to the upstream simulator, and recalls and state updates go back the same way.
+//!
+//! The dispatcher is driven with `run_once` (one claimed batch per lane, no sleeping) or, where
+//! concurrency is the point, by executing claimed parts side by side; the store runs on a
+//! `ManualClock` so back-offs and token lifetimes pass without waiting. The simulator is
+//! steered through its `/_sim` control API (faults, token revocation, clock, modes, apps).
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use notify_api::{ApiConfig, AppState, ClientConfig};
+use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
+use notify_core::{ChannelKind, Clock, ManualClock, Secret, SystemClock};
+use notify_dispatch::{DispatchConfig, Dispatcher, FetchPolicy};
+use notify_simulator::Simulator;
+use notify_store::{DeliveryView, MessageView, Store, StoreOptions};
+use serde_json::{json, Value};
+
+const ADMIN_KEY: &str = "sk-e2e-admin";
+const SENDER_KEY: &str = "sk-e2e-sender";
+/// Past the largest back-off step (600 s).
+const PAST_BACKOFF_MS: i64 = 600_001;
+
+/// A 1×1 PNG: the guarded fetcher downloads it for WeCom image uploads.
+const PNG: &[u8] = &[
+    0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x48, 0x44, 0x52,
+    0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x01, 0x08, 0x06, 0x00, 0x00, 0x00, 0x1f, 0x15, 0xc4,
+    0x89, 0x00, 0x00, 0x00, 0x0d, 0x49, 0x44, 0x41, 0x54, 0x78, 0x9c, 0x63, 0x00, 0x01, 0x00, 0x00,
+    0x05, 0x00, 0x01, 0x0d, 0x0a, 0x2d, 0xb4, 0x00, 0x00, 0x00, 0x00, 0x49, 0x45, 0x4e, 0x44, 0xae,
+    0x42, 0x60, 0x82,
+];
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Backend {
+    Sqlite,
+    Postgres,
+}
+
+fn pg_url() -> String {
+    std::env::var("NOTIFY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// The API, store, dispatcher and simulator of one test.
+struct Env {
+    sim: Simulator,
+    sim_base: String,
+    api_base: String,
+    media_url: String,
+    http: reqwest::Client,
+    store: Store,
+    clock: ManualClock,
+    dispatcher: Dispatcher,
+    schema: Option<String>,
+    file: Option<PathBuf>,
+}
+
+fn channel_configs(sim: &str) -> Vec<(&'static str, ChannelConfig)> {
+    let welink = |client_id: &str, secret: &str| {
+        let mut c = ChannelConfig::of_kind(ChannelKind::Welink);
+        c.base_url = Some(format!("{sim}/api"));
+        c.client_id = Some(client_id.into());
+        c.client_secret = Some(Secret::new(secret));
+        c.owner = Some("Monitoring".into());
+        c
+    };
+    let mut xiaowei = welink("e2e-xiaowei", "xiaowei-secret");
+    xiaowei.kind = ChannelKind::Xiaowei;
+    xiaowei.owner = None;
+    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+    wecom.base_url = Some(sim.to_string());
+    wecom.corp_id = Some("wwe2ecorp".into());
+    wecom.corp_secret = Some(Secret::new("wecom-secret"));
+    wecom.agent_id = Some(1000002);
+    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+    workid.base_url = Some(sim.to_string());
+    workid.token_url = Some(format!("{sim}/oauth/token"));
+    workid.client_id = Some("e2e-workid".into());
+    workid.client_secret = Some(Secret::new("workid-secret"));
+    workid.company_id = Some("corp001".into());
+    let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
+    juzi.base_url = Some(sim.to_string());
+    vec![
+        ("welink", welink("e2e-welink", "welink-secret")),
+        // Registered in the simulator with another secret: its token fetch answers 10007.
+        ("welink_locked", welink("e2e-locked", "wrong-secret")),
+        ("xiaowei", xiaowei),
+        ("wecom", wecom),
+        ("workid", workid),
+        ("juzi", juzi),
+    ]
+}
+
+fn client(name: &str, key: &str, tenant: &str, scopes: &[&str]) -> ClientConfig {
+    ClientConfig {
+        name: name.into(),
+        access_key: format!("AK-{name}"),
+        secret_key: Secret::new(key),
+        previous_secret_key: None,
+        tenant: tenant.into(),
+        scopes: scopes.iter().map(|s| s.to_string()).collect(),
+        max_per_second: 0,
+        connector_signing: false,
+    }
+}
+
+/// Serves `body` to every GET: a stand-in for the file server images are fetched from.
+async fn media_server(body: &'static [u8]) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move {
+        while let Ok((mut sock, _)) = listener.accept().await {
+            tokio::spawn(async move {
+                let mut req = Vec::new();
+                let mut buf = [0u8; 1024];
+                while !req.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match sock.read(&mut buf).await {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => req.extend_from_slice(&buf[..n]),
+                    }
+                }
+                let head = format!(
+                    "HTTP/1.1 200 OK\r\ncontent-type: image/png\r\ncontent-length: {}\r\nconnection: close\r\n\r\n",
+                    body.len()
+                );
+                let _ = sock.write_all(head.as_bytes()).await;
+                let _ = sock.write_all(body).await;
+                let _ = sock.shutdown().await;
+            });
+        }
+    });
+    format!("http://{addr}/alert.png")
+}
+
+impl Env {
+    async fn start(backend: Backend) -> Self {
+        Self::start_with(backend, |_| {}).await
+    }
+
+    async fn start_with(backend: Backend, tweak: impl FnOnce(&mut DispatchConfig)) -> Self {
+        let sim = Simulator::new();
+        let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
+        let sim_base = format!("http://{sim_addr}");
+        let media_url = media_server(PNG).await;
+
+        let clock = ManualClock::new(SystemClock.now_ms());
+        let suffix = ulid::Ulid::new().to_string().to_lowercase();
+        let (opts, file) = match backend {
+            Backend::Postgres => {
+                let mut o = StoreOptions::new(pg_url());
+                o.schema = Some(format!("e2e_{suffix}"));
+                o.max_connections = 8;
+                (o, None)
+            }
+            Backend::Sqlite => {
+                let path = std::env::temp_dir().join(format!("notify-e2e-{suffix}.db"));
+                (
+                    StoreOptions::new(format!("sqlite://{}", path.display())),
+                    Some(path),
+                )
+            }
+        };
+        let store = Store::connect(&opts, Arc::new(clock.clone()))
+            .await
+            .expect("connect (is Postgres running?)");
+        store.migrate().await.unwrap();
+
+        let channels: Vec<ChannelHandle> = channel_configs(&sim_base)
+            .iter()
+            .map(|(name, c)| build_channel(name, c).unwrap())
+            .collect();
+        let mut config = DispatchConfig {
+            fetch: FetchPolicy {
+                allowed_hosts: vec!["127.0.0.1".into()],
+                ..FetchPolicy::default()
+            },
+            ..DispatchConfig::default()
+        };
+        tweak(&mut config);
+        let dispatcher = Dispatcher::new(store.clone(), channels.clone(), config).unwrap();
+
+        let api = ApiConfig {
+            max_body_bytes: 1 << 20,
+            clients: vec![
+                client("admin", ADMIN_KEY, "ops", &["admin"]),
+                client("sender", SENDER_KEY, "t1", &["send", "read", "recall"]),
+            ],
+            ..ApiConfig::default()
+        };
+        let state = AppState::new(store.clone(), channels, api, None);
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let api_base = format!("http://{}", listener.local_addr().unwrap());
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, notify_api::router(state)).await;
+        });
+
+        let env = Self {
+            sim,
+            sim_base,
+            api_base,
+            media_url,
+            http: reqwest::Client::new(),
+            store,
+            clock,
+            dispatcher,
+            schema: opts.schema.clone(),
+            file,
+        };
+        // Concurrency tests make more calls per second than WeLink's 40/s; the simulator's
+        // caps are not what these tests are about (the dispatcher's limiters are tested alone).
+        env.sim_post(
+            "/_sim/caps",
+            json!({"per_second": 100000, "per_minute": 1000000, "per_ip_20s": 1000000}),
+        )
+        .await;
+        env.sim_post(
+            "/_sim/apps",
+            json!({"kind": "welink", "client_id": "e2e-locked", "client_secret": "right-secret"}),
+        )
+        .await;
+        env
+    }
+
+    async fn finish(self) {
+        if let Some(schema) = &self.schema {
+            let mut o = StoreOptions::new(pg_url());
+            o.schema = Some(schema.clone());
+            if let Ok(s) = Store::connect(&o, Arc::new(ManualClock::new(0))).await {
+                let _ = s.drop_schema().await;
+                s.close().await;
+            }
+        }
+        self.store.close().await;
+        if let Some(f) = &self.file {
+            for ext in ["", "-wal", "-shm"] {
+                let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
+            }
+        }
+    }
+
+    // --- the simulator -------------------------------------------------------------------
+
+    async fn sim_post(&self, path: &str, body: Value) -> Value {
+        let r = self
+            .http
+            .post(format!("{}{path}", self.sim_base))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert!(r.status().is_success(), "{path}: {}", r.status());
+        r.json().await.unwrap_or(Value::Null)
+    }
+
+    /// The recorded calls on `path`, oldest first.
+    fn calls(&self, path: &str) -> Vec<notify_simulator::RecordedCall> {
+        self.sim
+            .calls()
+            .into_iter()
+            .filter(|c| c.path == path)
+            .collect()
+    }
+
+    /// WeLink token fetches made with `client_id`.
+    fn welink_token_calls(&self, client_id: &str) -> usize {
+        self.calls("/api/auth/v2/tickets")
+            .iter()
+            .filter(|c| c.body["client_id"] == client_id)
+            .count()
+    }
+
+    async fn fault(&self, path: &str, fault: Value) {
+        let mut f = fault;
+        f["path"] = path.into();
+        self.sim_post("/_sim/faults", f).await;
+    }
+
+    // --- the API -------------------------------------------------------------------------
+
+    async fn api(&self, key: &str, method: &str, path: &str, body: Option<Value>) -> (u16, Value) {
+        let url = format!("{}{path}", self.api_base);
+        let mut req = match method {
+            "GET" => self.http.get(url),
+            _ => self.http.post(url),
+        }
+        .bearer_auth(key);
+        if let Some(b) = body {
+            req = req.json(&b);
+        }
+        let r = req.send().await.unwrap();
+        let status = r.status().as_u16();
+        (status, r.json().await.unwrap_or(Value::Null))
+    }
+
+    /// Posts a message as the sender; returns its id.
+    async fn send(&self, message: Value) -> String {
+        let (status, body) = self
+            .api(SENDER_KEY, "POST", "/v1/messages", Some(message))
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body["id"].as_str().unwrap().to_string()
+    }
+
+    async fn recall(&self, id: &str) -> Value {
+        let (status, body) = self
+            .api(
+                SENDER_KEY,
+                "POST",
+                &format!("/v1/messages/{id}/recall"),
+                None,
+            )
+            .await;
+        assert_eq!(status, 202, "{body}");
+        body
+    }
+
+    /// The action answer's delivery on `channel`.
+    fn action_on<'a>(answer: &'a Value, channel: &str) -> &'a Value {
+        answer["deliveries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|d| d["channel"] == channel)
+            .unwrap_or_else(|| panic!("no {channel} delivery in {answer}"))
+    }
+
+    // --- the store and the dispatcher ------------------------------------------------------
+
+    async fn message(&self, id: &str) -> MessageView {
+        self.store.get_message(None, id).await.unwrap().unwrap()
+    }
+
+    async fn delivery(&self, id: &str, channel: &str) -> DeliveryView {
+        self.message(id)
+            .await
+            .deliveries
+            .into_iter()
+            .find(|d| d.channel == channel)
+            .unwrap()
+    }
+
+    /// One dispatcher round; returns the parts completed.
+    async fn round(&self) -> usize {
+        self.dispatcher.run_once().await.unwrap().completed
+    }
+
+    /// Rounds until one completes nothing (a dependent part queued by a round is sent by the
+    /// next one).
+    async fn drain(&self) {
+        for _ in 0..50 {
+            if self.round().await == 0 {
+                return;
+            }
+        }
+        panic!("the outbox did not drain in 50 rounds");
+    }
+
+    /// Claims every queued part of `channel`'s lane on `interface` and executes them all at
+    /// once through the dispatcher, then writes their completions: as many deliveries in
+    /// flight together as there are parts.
+    async fn execute_concurrently(&self, channel: &str, interface: &str) -> usize {
+        let lane = self
+            .store
+            .lanes()
+            .await
+            .unwrap()
+            .into_iter()
+            .find(|l| l.info.channel == channel && l.info.interface == interface)
+            .expect("the lane exists")
+            .info
+            .lane;
+        let parts = self
+            .store
+            .claim(&lane, self.dispatcher.replica_id(), 1000, 60_000)
+            .await
+            .unwrap();
+        let done =
+            futures_util::future::join_all(parts.iter().map(|p| self.dispatcher.execute(p))).await;
+        let completions: Vec<_> = done.into_iter().map(|(c, _)| c).collect();
+        let applied = self.store.complete(&completions).await.unwrap();
+        assert!(applied.iter().all(|a| *a));
+        completions.len()
+    }
+}
+
+fn users(prefix: &str, n: usize) -> Vec<String> {
+    (0..n).map(|i| format!("{prefix}{i:04}")).collect()
+}
+
+// --- tokens ------------------------------------------------------------------------------
+
+/// 50 deliveries in flight together find no token, then a stale one, then a revoked one: each
+/// time exactly one token is fetched, by this process (`fetch_count`) and at the upstream.
+async fn one_token_refresh_under_50_concurrent_deliveries(backend: Backend) {
+    let env = Env::start(backend).await;
+    let card = "/messages/v2/card/common";
+    let mut expected_fetches = 0;
+    for (round, step) in ["no token yet", "token due for refresh", "token revoked"]
+        .iter()
+        .enumerate()
+    {
+        match round {
+            // WeLink tokens live 7200 s and are refreshed 300 s ahead.
+            1 => env.clock.advance_ms((7200 - 300) * 1000 + 1_000),
+            2 => {
+                env.sim_post("/_sim/tokens/revoke", json!({"client_id": "e2e-welink"}))
+                    .await;
+            }
+            _ => {}
+        }
+        let ids = futures_util::future::join_all((0..50).map(|i| {
+            env.send(
+                json!({"title": format!("{step} {i}"), "content": "token test",
+                "targets": [{"channel": "welink", "users": [format!("user{round}-{i}")]}]}),
+            )
+        }))
+        .await;
+        assert_eq!(env.execute_concurrently("welink", card).await, 50, "{step}");
+        expected_fetches += 1;
+        assert_eq!(
+            env.dispatcher.tokens().fetch_count(),
+            expected_fetches,
+            "{step}: one fetch for 50 concurrent deliveries"
+        );
+        assert_eq!(
+            env.welink_token_calls("e2e-welink"),
+            expected_fetches as usize,
+            "{step}: one token call upstream"
+        );
+        for id in &ids {
+            let m = env.message(id).await;
+            assert_eq!(m.status, "sent", "{step}: {m:?}");
+        }
+    }
+    // After the revocation every delivery met code 1000 once and was retried with the new
+    // token within the same attempt.
+    let calls = env.calls("/api/messages/v2/card/common");
+    let refused = calls.iter().filter(|c| c.answer["code"] == "1000").count();
+    assert!((1..=50).contains(&refused), "{refused} calls refused");
+    assert_eq!(
+        calls.len(),
+        150 + refused,
+        "each refused call was made once more, and only those"
+    );
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_token_refresh_under_50_concurrent_deliveries_sqlite() {
+    one_token_refresh_under_50_concurrent_deliveries(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn one_token_refresh_under_50_concurrent_deliveries_postgres() {
+    one_token_refresh_under_50_concurrent_deliveries(Backend::Postgres).await;
+}
+
+// --- chunking ----------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welink_chunks_resume_after_a_fault_on_the_second_call() {
+    // One part per round, so the fault can be placed on the second call.
+    let env = Env::start_with(Backend::Sqlite, |c| c.claim_batch = 1).await;
+    let all = users("chunk", 2500);
+    let id = env
+        .send(json!({"title": "Disk full", "content": "db-3 /var at 97%",
+            "targets": [{"channel": "welink", "users": all}]}))
+        .await;
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.parts.len(), 3, "2,500 users are 3 calls of at most 1,000");
+
+    assert_eq!(env.round().await, 1);
+    env.fault(
+        "/api/messages/v2/card/common",
+        json!({"kind": "code", "code": "51078", "count": 1}),
+    )
+    .await;
+    assert_eq!(env.round().await, 1);
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.status, "queued", "one call is waiting for its retry");
+    for _ in 0..10 {
+        if env.message(&id).await.status == "sent" {
+            break;
+        }
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+    }
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.status, "sent", "{d:?}");
+    assert_eq!(d.upstream_ids.len(), 3);
+
+    // Calls per chunk, by the chunk's first user.
+    let calls = env.calls("/api/messages/v2/card/common");
+    let mut per_chunk: HashMap<String, Vec<u16>> = HashMap::new();
+    for c in &calls {
+        let first = c.body["toUserList"][0].as_str().unwrap().to_string();
+        per_chunk
+            .entry(first)
+            .or_default()
+            .push(c.answer["code"].as_str().unwrap_or("").parse().unwrap_or(0));
+    }
+    assert_eq!(per_chunk.len(), 3, "{per_chunk:?}");
+    let first_chunk = calls[0].body["toUserList"][0].as_str().unwrap();
+    assert_eq!(
+        per_chunk[first_chunk],
+        vec![0],
+        "the first chunk is sent once, never again"
+    );
+    let faulted = calls[1].body["toUserList"][0].as_str().unwrap();
+    assert_ne!(faulted, first_chunk);
+    assert_eq!(
+        per_chunk[faulted],
+        vec![51078, 0],
+        "the faulted chunk is retried once"
+    );
+    assert_eq!(calls.len(), 4);
+    let sizes: Vec<usize> = d.parts.iter().map(|p| p.recipients.len()).collect();
+    assert_eq!(sizes.iter().sum::<usize>(), 2500);
+    assert!(sizes.iter().all(|n| *n <= 1000));
+    env.finish().await;
+}
+
+// --- error classes -----------------------------------------------------------------------
+
+/// A text message to one recipient of `channel`.
+fn to(channel: &str, title: &str) -> Value {
+    let target = match channel {
+        "workid" => json!({"channel": channel, "work_ids": ["W0001"]}),
+        "juzi" => json!({"channel": channel, "chat_id": "room-1"}),
+        _ => json!({"channel": channel, "users": ["zhangsan"]}),
+    };
+    json!({"title": title, "content": "error class test", "targets": [target]})
+}
+
+/// The send path of each server-side kind in the simulator.
+const SEND_PATHS: [(&str, &str); 4] = [
+    ("welink", "/api/messages/v2/card/common"),
+    ("xiaowei", "/api/athenaservice/v1/contextaware/push"),
+    ("wecom", "/cgi-bin/message/send"),
+    ("workid", "/integration/wx_work/sendByWorkIds"),
+];
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn transient_errors_are_retried_on_every_kind() {
+    let env = Env::start(Backend::Sqlite).await;
+    let faults = [
+        json!({"kind": "code", "code": "51078"}),
+        json!({"kind": "code", "code": "58500"}),
+        json!({"kind": "code", "code": -1}),
+        json!({"kind": "http_status", "http_status": 503}),
+    ];
+    for ((channel, path), fault) in SEND_PATHS.iter().zip(faults) {
+        let id = env.send(to(channel, "transient")).await;
+        let mut f = fault.clone();
+        f["count"] = 1.into();
+        env.fault(path, f).await;
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "queued", "{channel}: {d:?}");
+        assert_eq!(
+            d.parts[0].attempts, 1,
+            "{channel}: the failed try spent an attempt"
+        );
+        assert_eq!(
+            d.attempts[0].outcome, "transient",
+            "{channel}: {:?}",
+            d.attempts
+        );
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "sent", "{channel}: {d:?}");
+        assert_eq!(env.calls(path).len(), 2, "{channel}");
+    }
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn permanent_errors_fail_with_the_reason() {
+    let env = Env::start(Backend::Sqlite).await;
+    let cases = [
+        ("welink", "51062", "51062"),
+        ("xiaowei", "58601", "58601"),
+        // WeCom 60020: the message must name the fix, not just the code.
+        ("wecom", "60020", "trusted IP"),
+        ("workid", "400", "400"),
+    ];
+    for ((channel, path), (_, code, reason)) in SEND_PATHS.iter().zip(cases) {
+        let id = env.send(to(channel, "permanent")).await;
+        let code_value: Value = if *channel == "welink" || *channel == "xiaowei" {
+            code.into()
+        } else {
+            code.parse::<i64>().unwrap().into()
+        };
+        env.fault(
+            path,
+            json!({"kind": "code", "code": code_value, "count": 1}),
+        )
+        .await;
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "failed", "{channel}: {d:?}");
+        let error = d.last_error.clone().unwrap_or_default();
+        assert!(error.contains(reason), "{channel}: {error}");
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+        assert_eq!(env.calls(path).len(), 1, "{channel}: not retried");
+    }
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn rate_limits_requeue_without_spending_an_attempt() {
+    let env = Env::start(Backend::Sqlite).await;
+    let cases = [
+        ("welink", json!("48503")),
+        ("xiaowei", json!("58602")),
+        ("wecom", json!(45009)),
+    ];
+    for ((channel, path), (_, code)) in SEND_PATHS.iter().zip(cases) {
+        let id = env.send(to(channel, "rate limited")).await;
+        env.fault(path, json!({"kind": "code", "code": code, "count": 1}))
+            .await;
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "queued", "{channel}: {d:?}");
+        assert_eq!(d.parts[0].attempts, 0, "{channel}: no attempt spent");
+        assert_eq!(d.attempts[0].outcome, "rate_limited", "{channel}");
+        assert!(
+            d.parts[0]
+                .last_error
+                .as_deref()
+                .unwrap_or("")
+                .contains(code.to_string().trim_matches('"')),
+            "{channel}: {:?}",
+            d.parts[0].last_error
+        );
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "sent", "{channel}: {d:?}");
+        assert_eq!(d.parts[0].attempts, 1, "{channel}");
+    }
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welink_10007_stops_token_fetching_and_shows_in_channels() {
+    let env = Env::start(Backend::Sqlite).await;
+    let first = env.send(to("welink_locked", "locked 1")).await;
+    env.drain().await;
+    let second = env.send(to("welink_locked", "locked 2")).await;
+    env.drain().await;
+    for id in [&first, &second] {
+        let d = env.delivery(id, "welink_locked").await;
+        assert_eq!(d.status, "failed", "{d:?}");
+        assert!(
+            d.last_error.as_deref().unwrap_or("").contains("10007"),
+            "{:?}",
+            d.last_error
+        );
+    }
+    assert_eq!(
+        env.welink_token_calls("e2e-locked"),
+        1,
+        "no second fetch with a rejected credential"
+    );
+    assert!(env.calls("/api/messages/v2/card/common").is_empty());
+    let (status, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    assert_eq!(status, 200);
+    let ch = view["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "welink_locked")
+        .unwrap();
+    assert_eq!(ch["token"]["rejected_code"], "10007", "{ch}");
+    assert_eq!(ch["token"]["held"], false);
+    env.finish().await;
+}
+
+// --- failed recipients -------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welink_non_fans_are_failed_recipients() {
+    let env = Env::start(Backend::Sqlite).await;
+    // Default mode: the fans get it, the answer lists the non-fans (51019 with an itemId).
+    let id = env
+        .send(json!({"title": "t", "content": "c",
+            "targets": [{"channel": "welink", "users": ["fan1", "nonfan1"]}]}))
+        .await;
+    env.drain().await;
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.status, "sent", "{d:?}");
+    assert_eq!(d.upstream_ids.len(), 1);
+    let failed: Vec<&str> = d
+        .failed_recipients
+        .iter()
+        .map(|f| f.recipient.as_str())
+        .collect();
+    assert_eq!(failed, vec!["nonfan1"]);
+    assert_eq!(d.failed_recipients[0].code, "51019");
+    assert_eq!(env.calls("/api/messages/v2/card/common").len(), 1);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn welink_51019_without_an_item_id_is_sent_again_to_the_others() {
+    let env = Env::start(Backend::Sqlite).await;
+    env.sim_post("/_sim/modes", json!({"welink_nonfan": "reject_all"}))
+        .await;
+    let id = env
+        .send(json!({"title": "t", "content": "c",
+            "targets": [{"channel": "welink", "users": ["fan1", "nonfanA", "fan2"]}]}))
+        .await;
+    env.drain().await;
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.status, "sent", "{d:?}");
+    let calls = env.calls("/api/messages/v2/card/common");
+    assert_eq!(calls.len(), 2);
+    assert_eq!(calls[0].answer["code"], "51019");
+    assert_eq!(calls[1].body["toUserList"], json!(["fan1", "fan2"]));
+    assert_eq!(calls[1].answer["code"], "0");
+    let failed: Vec<&str> = d
+        .failed_recipients
+        .iter()
+        .map(|f| f.recipient.as_str())
+        .collect();
+    assert_eq!(failed, vec!["nonfanA"]);
+    assert_eq!(d.upstream_ids.len(), 1);
+    env.finish().await;
+}
+
+// --- WeCom media ---------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_image_is_uploaded_then_sent_and_40007_uploads_once_more() {
+    let env = Env::start(Backend::Sqlite).await;
+    let image = json!({"image_url": env.media_url,
+        "targets": [{"channel": "wecom", "users": ["zhangsan"]}]});
+    let id = env.send(image.clone()).await;
+    env.drain().await;
+    let d = env.delivery(&id, "wecom").await;
+    assert_eq!(d.native_type, "image");
+    assert_eq!(d.status, "sent", "{d:?}");
+    let uploads = env.calls("/cgi-bin/media/upload");
+    let sends = env.calls("/cgi-bin/message/send");
+    assert_eq!((uploads.len(), sends.len()), (1, 1));
+    let media_id = uploads[0].answer["media_id"].as_str().unwrap();
+    assert_eq!(sends[0].body["msgtype"], "image");
+    assert_eq!(sends[0].body["image"]["media_id"], media_id);
+
+    // The media id is refused once: one fresh upload, and the send uses the new id.
+    env.fault(
+        "/cgi-bin/message/send",
+        json!({"kind": "code", "code": 40007, "count": 1}),
+    )
+    .await;
+    let id = env.send(image).await;
+    env.drain().await;
+    let d = env.delivery(&id, "wecom").await;
+    assert_eq!(d.status, "sent", "{d:?}");
+    let uploads = env.calls("/cgi-bin/media/upload");
+    let sends = env.calls("/cgi-bin/message/send");
+    assert_eq!((uploads.len(), sends.len()), (3, 3), "one fresh upload");
+    assert_eq!(sends[1].answer["errcode"], 40007);
+    assert_ne!(uploads[1].answer["media_id"], uploads[2].answer["media_id"]);
+    assert_eq!(
+        sends[2].body["image"]["media_id"],
+        uploads[2].answer["media_id"]
+    );
+    env.finish().await;
+}
+
+// --- recall ----------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn recall_through_the_api_on_every_channel_kind() {
+    let env = Env::start(Backend::Sqlite).await;
+    let id = env
+        .send(
+            json!({"title": "Deploy", "content": "v2.3 is out", "targets": [
+                {"channel": "welink", "users": ["zhangsan"]},
+                {"channel": "workid", "work_ids": ["W0001"]},
+                {"channel": "wecom", "users": ["zhangsan"]},
+                {"channel": "xiaowei", "users": ["zhangsan"]},
+                {"channel": "juzi", "chat_id": "room-1"},
+            ]}),
+        )
+        .await;
+    env.drain().await;
+    let m = env.message(&id).await;
+    for d in &m.deliveries {
+        let expected = if d.channel == "juzi" {
+            "awaiting_agent"
+        } else {
+            "sent"
+        };
+        assert_eq!(d.status, expected, "{d:?}");
+    }
+
+    let answer = env.recall(&id).await;
+    for (channel, status) in [
+        ("welink", "recalling"),
+        ("workid", "recalling"),
+        ("wecom", "recalling"),
+        ("xiaowei", "not_recallable"),
+        ("juzi", "cancelled"),
+    ] {
+        assert_eq!(
+            Env::action_on(&answer, channel)["status"],
+            status,
+            "{channel}: {answer}"
+        );
+    }
+    env.drain().await;
+    let m = env.message(&id).await;
+    for (channel, status) in [
+        ("welink", "recalled"),
+        ("workid", "recalled"),
+        ("wecom", "recalled"),
+        ("xiaowei", "not_recallable"),
+        ("juzi", "cancelled"),
+    ] {
+        let d = m.deliveries.iter().find(|d| d.channel == channel).unwrap();
+        assert_eq!(d.status, status, "{channel}: {d:?}");
+    }
+    assert_eq!(env.calls("/api/messages/v1/recall").len(), 1);
+    assert_eq!(env.calls("/integration/wx_work/recall").len(), 1);
+    assert_eq!(env.calls("/cgi-bin/message/recall").len(), 1);
+    let wecom_msgid = env.calls("/cgi-bin/message/send")[0].answer["msgid"].clone();
+    assert_eq!(
+        env.calls("/cgi-bin/message/recall")[0].body["msgid"],
+        wecom_msgid
+    );
+
+    // Idempotent: asking again changes nothing and queues nothing.
+    let again = env.recall(&id).await;
+    assert_eq!(Env::action_on(&again, "welink")["status"], "recalled");
+    assert_eq!(env.round().await, 0);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wecom_message_older_than_24_h_is_recall_failed_with_the_upstream_reason() {
+    let env = Env::start(Backend::Sqlite).await;
+    let id = env.send(to("wecom", "old news")).await;
+    env.drain().await;
+    assert_eq!(env.delivery(&id, "wecom").await.status, "sent");
+    env.sim_post("/_sim/clock", json!({"advance_ms": 25 * 3600 * 1000}))
+        .await;
+    let answer = env.recall(&id).await;
+    assert_eq!(Env::action_on(&answer, "wecom")["status"], "recalling");
+    env.drain().await;
+    let d = env.delivery(&id, "wecom").await;
+    assert_eq!(d.status, "recall_failed", "{d:?}");
+    let error = d.last_error.unwrap_or_default();
+    assert!(error.contains("42052") && error.contains("24 h"), "{error}");
+    // 25 h later the WeCom token has expired too (42001): fetched again once, then the recall
+    // is refused for its age.
+    let recalls = env.calls("/cgi-bin/message/recall");
+    let codes: Vec<&Value> = recalls.iter().map(|c| &c.answer["errcode"]).collect();
+    assert_eq!(codes, vec![&json!(42001), &json!(42052)]);
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_recall_asked_for_during_the_send_follows_when_the_send_ends() {
+    let env = Env::start(Backend::Sqlite).await;
+    let id = env.send(to("wecom", "in flight")).await;
+    // Claim the send as a runner would, so it is `sending` when the recall comes.
+    let lane = env
+        .store
+        .lanes()
+        .await
+        .unwrap()
+        .into_iter()
+        .find(|l| l.info.channel == "wecom")
+        .unwrap()
+        .info
+        .lane;
+    let parts = env
+        .store
+        .claim(&lane, env.dispatcher.replica_id(), 10, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(parts.len(), 1);
+    let answer = env.recall(&id).await;
+    assert_eq!(Env::action_on(&answer, "wecom")["status"], "recalling");
+    let (completion, _) = env.dispatcher.execute(&parts[0]).await;
+    env.store.complete(&[completion]).await.unwrap();
+    assert_eq!(env.calls("/cgi-bin/message/send").len(), 1);
+
+    env.drain().await;
+    let d = env.delivery(&id, "wecom").await;
+    assert_eq!(d.status, "recalled", "{d:?}");
+    assert_eq!(env.calls("/cgi-bin/message/recall").len(), 1);
+    env.finish().await;
+}
+
+// --- card state ------------------------------------------------------------------------------
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_update_on_a_welink_card_sent_with_a_state() {
+    let env = Env::start(Backend::Sqlite).await;
+    let id = env
+        .send(json!({"title": "Approval", "content": "Expense #12",
+            "state": {"zh": "待处理", "en": "pending"},
+            "targets": [{"channel": "welink", "users": ["zhangsan", "lisi"]}]}))
+        .await;
+    let stateless = env.send(to("welink", "no state")).await;
+    env.drain().await;
+    let item = env.delivery(&id, "welink").await.upstream_ids[0].clone();
+
+    let body = json!({"state": {"zh": "已处理", "en": "processed"}, "state_color": "green"});
+    let (status, answer) = env
+        .api(
+            SENDER_KEY,
+            "POST",
+            &format!("/v1/messages/{id}/state"),
+            Some(body.clone()),
+        )
+        .await;
+    assert_eq!(status, 202, "{answer}");
+    assert_eq!(Env::action_on(&answer, "welink")["accepted"], true);
+    let (_, refused) = env
+        .api(
+            SENDER_KEY,
+            "POST",
+            &format!("/v1/messages/{stateless}/state"),
+            Some(body),
+        )
+        .await;
+    let r = Env::action_on(&refused, "welink");
+    assert_eq!(r["accepted"], false);
+    assert!(
+        r["reason"].as_str().unwrap().contains("without a state"),
+        "{r}"
+    );
+
+    env.drain().await;
+    let updates = env.calls("/api/messages/v1/update");
+    assert_eq!(updates.len(), 1);
+    assert_eq!(updates[0].body["itemId"], item.as_str());
+    assert_eq!(updates[0].body["toUserList"], json!(["zhangsan", "lisi"]));
+    assert_eq!(updates[0].body["statusColor"], "2");
+    assert_eq!(updates[0].answer["code"], "0", "{:?}", updates[0].answer);
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.status, "sent");
+    let state_part = d.parts.iter().find(|p| p.op == "state").unwrap();
+    assert_eq!(state_part.status, "done");
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn state_update_of_a_card_sent_in_several_calls_updates_each_call() {
+    let env = Env::start(Backend::Sqlite).await;
+    let all = users("st", 1500);
+    let id = env
+        .send(json!({"title": "Approval", "content": "Expense #13",
+            "state": {"zh": "待处理", "en": "pending"},
+            "targets": [{"channel": "welink", "users": all}]}))
+        .await;
+    env.drain().await;
+    let d = env.delivery(&id, "welink").await;
+    assert_eq!(d.upstream_ids.len(), 2);
+    let (status, answer) = env
+        .api(
+            SENDER_KEY,
+            "POST",
+            &format!("/v1/messages/{id}/state"),
+            Some(json!({"state": {"zh": "已处理", "en": "processed"}, "state_color": "gray"})),
+        )
+        .await;
+    assert_eq!(status, 202);
+    assert_eq!(
+        Env::action_on(&answer, "welink")["accepted"],
+        true,
+        "{answer}"
+    );
+    env.drain().await;
+    let updates = env.calls("/api/messages/v1/update");
+    assert_eq!(updates.len(), 2);
+    let sends = env.calls("/api/messages/v2/card/common");
+    for u in &updates {
+        assert_eq!(u.answer["code"], "0", "{:?}", u.answer);
+        // Each update names the users of the call whose itemId it carries.
+        let send = sends
+            .iter()
+            .find(|s| {
+                s.answer["data"]["itemId"] == u.body["itemId"]
+                    || s.answer["itemId"] == u.body["itemId"]
+            })
+            .expect("the update's itemId is a send's");
+        assert_eq!(u.body["toUserList"], send.body["toUserList"]);
+    }
+    env.finish().await;
+}

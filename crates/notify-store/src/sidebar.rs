@@ -1,0 +1,206 @@
+//! What the Juzi sidebar reads and writes: the waiting deliveries of one chat, one delivery for
+//! a scope check, and the single-use OAuth `state` values (kept server-side so that a callback
+//! can only complete a sign-in this gateway started). The agent's report itself is
+//! [`Store::record_agent_result`].
+
+use serde_json::Value;
+use sqlx::Row;
+
+use crate::{Store, StoreError};
+
+/// The key a waiting Juzi delivery is found by: `chat:<wxChatId>` (a group) or
+/// `contact:<wxUserId>` (an external contact), followed by `@<botId>` when the target names the
+/// hosted account that must send it. The sidebar looks up the key without a bot and the key
+/// with its own bot, so a delivery pinned to another bot is never shown.
+pub fn chat_key(
+    chat_id: Option<&str>,
+    contact_id: Option<&str>,
+    bot_id: Option<&str>,
+) -> Option<String> {
+    let base = match (nonblank(chat_id), nonblank(contact_id)) {
+        (Some(c), _) => format!("chat:{c}"),
+        (None, Some(c)) => format!("contact:{c}"),
+        (None, None) => return None,
+    };
+    Some(match nonblank(bot_id) {
+        Some(b) => format!("{base}@{b}"),
+        None => base,
+    })
+}
+
+/// The chat key of a Juzi plan's context (`chat_id` or `contact_id`, optional `bot_id`).
+pub fn chat_key_of(context: &Value) -> Option<String> {
+    let get = |k: &str| context.get(k).and_then(Value::as_str);
+    chat_key(get("chat_id"), get("contact_id"), get("bot_id"))
+}
+
+fn nonblank(s: Option<&str>) -> Option<&str> {
+    s.map(str::trim).filter(|s| !s.is_empty())
+}
+
+/// A Juzi delivery as the sidebar sees it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct SidebarDelivery {
+    /// `dlv_…`.
+    pub id: String,
+    /// Its message.
+    pub message_id: String,
+    /// The caller's tenant.
+    pub tenant: String,
+    /// Channel name.
+    pub channel: String,
+    /// Native type (`text`, `news`…).
+    pub native_type: String,
+    /// Status (`awaiting_agent` while it waits).
+    pub status: String,
+    /// The message's title text.
+    pub title: String,
+    /// The adapter context: `chat_id`/`contact_id`, `bot_id`, `payloads`.
+    pub context: Value,
+    /// [`chat_key`] of the target.
+    pub chat_key: Option<String>,
+    /// Accept time (ms).
+    pub created_at: i64,
+    /// Deadline (ms).
+    pub expires_at: i64,
+}
+
+const COLUMNS: &str = "d.id, d.message_id, d.tenant, d.channel, d.native_type, d.status, m.title, \
+                       d.context, d.chat_key, d.created_at, d.expires_at";
+
+fn row_to_delivery(r: &sqlx::any::AnyRow) -> Result<SidebarDelivery, StoreError> {
+    let context: String = r.try_get(7)?;
+    Ok(SidebarDelivery {
+        id: r.try_get(0)?,
+        message_id: r.try_get(1)?,
+        tenant: r.try_get(2)?,
+        channel: r.try_get(3)?,
+        native_type: r.try_get(4)?,
+        status: r.try_get(5)?,
+        title: r.try_get(6)?,
+        context: serde_json::from_str(&context).unwrap_or(Value::Null),
+        chat_key: r.try_get(8)?,
+        created_at: r.try_get(9)?,
+        expires_at: r.try_get(10)?,
+    })
+}
+
+impl Store {
+    /// Keeps a fresh OAuth `state` for `channel`, and forgets states older than `max_age_ms`
+    /// (sign-ins that were never finished).
+    pub async fn put_oauth_state(
+        &self,
+        state: &str,
+        channel: &str,
+        max_age_ms: i64,
+    ) -> Result<(), StoreError> {
+        let now = self.now_ms();
+        sqlx::query("DELETE FROM oauth_states WHERE created_at < $1")
+            .bind(now - max_age_ms)
+            .execute(&self.pool)
+            .await?;
+        sqlx::query("INSERT INTO oauth_states (state, channel, created_at) VALUES ($1, $2, $3)")
+            .bind(state)
+            .bind(channel)
+            .bind(now)
+            .execute(&self.pool)
+            .await?;
+        Ok(())
+    }
+
+    /// Uses up `state`: the channel it was issued for, when it exists and is at most
+    /// `max_age_ms` old. A state is taken once; a second callback with it gets `None`.
+    pub async fn take_oauth_state(
+        &self,
+        state: &str,
+        max_age_ms: i64,
+    ) -> Result<Option<String>, StoreError> {
+        let now = self.now_ms();
+        let row =
+            sqlx::query("DELETE FROM oauth_states WHERE state = $1 RETURNING channel, created_at")
+                .bind(state)
+                .fetch_optional(&self.pool)
+                .await?;
+        let Some(row) = row else {
+            return Ok(None);
+        };
+        let created: i64 = row.try_get(1)?;
+        Ok((now - created <= max_age_ms)
+            .then(|| row.try_get(0))
+            .transpose()?)
+    }
+
+    /// The deliveries of `channel` still waiting for an agent in the chat of one of `keys`,
+    /// oldest first, not past their deadline; only `tenant`'s when given.
+    pub async fn waiting_for_chat(
+        &self,
+        channel: &str,
+        keys: &[String],
+        tenant: Option<&str>,
+        limit: i64,
+    ) -> Result<Vec<SidebarDelivery>, StoreError> {
+        if keys.is_empty() {
+            return Ok(Vec::new());
+        }
+        let sql = format!(
+            "SELECT {COLUMNS} FROM deliveries d JOIN messages m ON m.id = d.message_id \
+             WHERE d.channel = $1 AND d.status = 'awaiting_agent' AND d.expires_at > $2 \
+             AND d.chat_key IN ({}) {} ORDER BY d.created_at, d.id LIMIT $3",
+            crate::sql::list(keys.len(), 4),
+            if tenant.is_some() {
+                format!("AND d.tenant = ${}", 4 + keys.len())
+            } else {
+                String::new()
+            }
+        );
+        let mut q = sqlx::query(&sql)
+            .bind(channel)
+            .bind(self.now_ms())
+            .bind(limit);
+        for k in keys {
+            q = q.bind(k);
+        }
+        if let Some(t) = tenant {
+            q = q.bind(t);
+        }
+        q.fetch_all(&self.pool)
+            .await?
+            .iter()
+            .map(row_to_delivery)
+            .collect()
+    }
+
+    /// One delivery for the sidebar's scope check, in any status.
+    pub async fn sidebar_delivery(&self, id: &str) -> Result<Option<SidebarDelivery>, StoreError> {
+        let sql = format!(
+            "SELECT {COLUMNS} FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = $1"
+        );
+        sqlx::query(&sql)
+            .bind(id)
+            .fetch_optional(&self.pool)
+            .await?
+            .as_ref()
+            .map(row_to_delivery)
+            .transpose()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn chat_keys_name_the_chat_and_the_bot() {
+        assert_eq!(
+            chat_key(Some("wrX"), None, None).as_deref(),
+            Some("chat:wrX")
+        );
+        assert_eq!(
+            chat_key(None, Some("wmY"), Some("b1")).as_deref(),
+            Some("contact:wmY@b1")
+        );
+        assert_eq!(chat_key(Some(" "), None, Some("b1")), None);
+        let ctx = serde_json::json!({"chat_id": "wrX", "bot_id": "", "payloads": []});
+        assert_eq!(chat_key_of(&ctx).as_deref(), Some("chat:wrX"));
+    }
+}

@@ -1,0 +1,76 @@
+#!/usr/bin/env bash
+# The Juzi sidebar in a real browser. Installs what it needs when missing (Debian's chromium,
+# playwright-core from package-lock.json), builds and starts the gateway with its sandbox
+# simulator and a fixed demo caller, runs sidebar.test.mjs, and stops the gateway.
+# Leaves a screenshot in tests/browser/artifacts/sidebar.png. Exits non-zero on any failure.
+set -euo pipefail
+cd "$(dirname "$0")"
+HERE=$(pwd)
+ROOT=$(cd ../.. && pwd)
+
+if [ ! -x /usr/bin/chromium ]; then
+  echo "tests/browser: installing chromium" >&2
+  apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+if [ ! -d node_modules/playwright-core ]; then
+  npm ci --no-audit --no-fund
+fi
+
+BIN=$(cd "$ROOT" && cargo build --quiet --bin notify-gateway --message-format=json \
+  | grep -o '"executable":"[^"]*notify-gateway"' | tail -n1 | cut -d'"' -f4)
+[ -x "$BIN" ] || { echo "tests/browser: notify-gateway was not built" >&2; exit 1; }
+
+WORK=$(mktemp -d)
+GW_PID=""
+cleanup() {
+  if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
+  rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+DEMO_SECRET="browser-test-demo-secret"
+cat >"$WORK/config.toml" <<EOF
+[server]
+listen = "127.0.0.1:0"
+session_secret = "browser-test-session-secret"
+
+[database]
+url = "sqlite://$WORK/notify.db"
+
+[sandbox]
+enabled = true
+
+[log]
+level = "warn"
+
+[[auth.clients]]
+name = "demo"
+access_key = "demo"
+secret_key = "$DEMO_SECRET"
+tenant = "default"
+scopes = ["send", "recall", "read", "admin"]
+EOF
+
+"$BIN" serve --config "$WORK/config.toml" >"$WORK/gateway.log" 2>&1 &
+GW_PID=$!
+for _ in $(seq 1 150); do
+  grep -q "Juzi sidebar:" "$WORK/gateway.log" && break
+  kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; echo "tests/browser: the gateway exited" >&2; exit 1; }
+  sleep 0.2
+done
+GATEWAY=$(grep -o 'listening on http://[0-9.:]*' "$WORK/gateway.log" | head -n1 | sed 's/listening on //')
+if [ -z "$GATEWAY" ] || ! grep -q "Juzi sidebar:" "$WORK/gateway.log"; then
+  cat "$WORK/gateway.log" >&2
+  echo "tests/browser: the gateway did not start" >&2
+  exit 1
+fi
+
+mkdir -p "$HERE/artifacts"
+status=0
+GATEWAY="$GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" node sidebar.test.mjs || status=$?
+if [ "$status" -ne 0 ]; then
+  echo "--- gateway log ---" >&2
+  tail -n 50 "$WORK/gateway.log" >&2
+fi
+exit "$status"

@@ -38,6 +38,15 @@ impl UpstreamClient {
 
     /// Makes the call.
     pub async fn call(&self, req: &UpstreamRequest) -> Result<UpstreamAnswer, TransportError> {
+        self.call_within(req, None).await
+    }
+
+    /// Makes the call, giving up after `timeout` when it is shorter than the client's own.
+    pub async fn call_within(
+        &self,
+        req: &UpstreamRequest,
+        timeout: Option<std::time::Duration>,
+    ) -> Result<UpstreamAnswer, TransportError> {
         let mut b = match req.method {
             Method::Get => self.client.get(&req.url),
             Method::Post => self.client.post(&req.url),
@@ -50,6 +59,9 @@ impl UpstreamClient {
         }
         if let Some((u, p)) = &req.basic_auth {
             b = b.basic_auth(u, Some(p));
+        }
+        if let Some(t) = timeout {
+            b = b.timeout(t);
         }
         b = match &req.body {
             Body::Empty => b,

@@ -8,39 +8,80 @@ use notify_api::{ApiConfig, AppState};
 use notify_channels::{build_channel, ChannelHandle};
 use notify_core::{Clock, OffsetClock, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher, FetchPolicy, RetryPolicy};
-use notify_store::{Store, StoreOptions};
+use notify_store::{DatabaseClock, Store, StoreOptions};
 use tokio::sync::watch;
 
 use crate::config::{self, Config, Source};
 use crate::{sandbox, telemetry};
 
-/// The gateway's clock: the system clock, shifted by `NOTIFY_CLOCK_OFFSET_MS` when set. The
-/// offset is for tests that run the real binary (a simulated day change for the Xiaowei quota,
-/// one replica's clock skew); production leaves it unset.
-fn clock() -> Result<Arc<dyn Clock>, String> {
-    match std::env::var("NOTIFY_CLOCK_OFFSET_MS") {
-        Ok(v) if !v.trim().is_empty() => {
-            let offset: i64 = v
-                .trim()
-                .parse()
-                .map_err(|e| format!("NOTIFY_CLOCK_OFFSET_MS={v:?}: {e}"))?;
+/// The host clock: the system clock, shifted by `NOTIFY_CLOCK_OFFSET_MS` when set — a test hook
+/// that plays a replica whose host clock is off (issue 8's skew scenario). The gateway corrects
+/// it against the database's clock.
+fn host_clock() -> Result<Arc<dyn Clock>, String> {
+    match env_ms("NOTIFY_CLOCK_OFFSET_MS")? {
+        Some(offset) => {
             tracing::warn!(
                 offset_ms = offset,
-                "clock shifted by NOTIFY_CLOCK_OFFSET_MS"
+                "host clock shifted by NOTIFY_CLOCK_OFFSET_MS"
             );
             Ok(Arc::new(OffsetClock::new(SystemClock, offset)))
         }
-        _ => Ok(Arc::new(SystemClock)),
+        None => Ok(Arc::new(SystemClock)),
     }
 }
 
+/// Milliseconds from an environment variable, if set.
+fn env_ms(var: &str) -> Result<Option<i64>, String> {
+    match std::env::var(var) {
+        Ok(v) if !v.trim().is_empty() => v
+            .trim()
+            .parse()
+            .map(Some)
+            .map_err(|e| format!("{var}={v:?}: {e}")),
+        _ => Ok(None),
+    }
+}
+
+/// Opens and migrates the store on the database's clock (see `notify_store::db_clock`), kept
+/// calibrated every 30 s. `NOTIFY_TIME_TRAVEL_MS` moves the gateway's time on purpose, after
+/// the correction: a test hook for a simulated day change; production leaves it unset.
 async fn open_store(config: &Config) -> Result<Store, String> {
     let mut opts = StoreOptions::new(config.database.url.clone());
     opts.max_connections = config.database.max_connections;
     opts.schema = config.database.schema.clone();
-    let store = Store::connect(&opts, clock()?)
+    let travel = env_ms("NOTIFY_TIME_TRAVEL_MS")?.unwrap_or(0);
+    if travel != 0 {
+        tracing::warn!(
+            travel_ms = travel,
+            "gateway time moved by NOTIFY_TIME_TRAVEL_MS"
+        );
+    }
+    let clock = Arc::new(DatabaseClock::new(host_clock()?, travel));
+    let store = Store::connect(&opts, clock.clone())
         .await
         .map_err(|e| format!("database.url: {e}"))?;
+    let offset = clock
+        .calibrate(&store)
+        .await
+        .map_err(|e| format!("database.url: {e}"))?;
+    if offset.abs() > 1_000 {
+        tracing::warn!(
+            offset_ms = offset,
+            "this host's clock differs from the database's; the gateway uses the database's"
+        );
+    }
+    let calibrating = store.clone();
+    tokio::spawn(async move {
+        loop {
+            tokio::time::sleep(Duration::from_secs(30)).await;
+            if calibrating.is_closed() {
+                return;
+            }
+            if let Err(e) = clock.calibrate(&calibrating).await {
+                tracing::debug!(error = %e, "clock calibration failed; keeping the last offset");
+            }
+        }
+    });
     store
         .migrate()
         .await

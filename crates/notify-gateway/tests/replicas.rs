@@ -6,7 +6,7 @@
 //!   lanes is killed with SIGKILL, another replica owns them within 15 s and the caps still hold
 //!   across the handover; units of two egress groups are spread over the replicas;
 //! - Xiaowei with `daily_quota = 5`, 8 messages, 3 SIGKILLs and a simulated day change (the
-//!   simulator's clock and the gateway's `NOTIFY_CLOCK_OFFSET_MS` move together): never more
+//!   simulator's clock and the gateway's `NOTIFY_TIME_TRAVEL_MS` move together): never more
 //!   than 5 calls in a day, the rest go on the next day.
 
 use std::io::Write;
@@ -111,7 +111,7 @@ impl Gateway {
             .args(["serve", "--config"])
             .arg(&config)
             .env("RUST_LOG", "warn")
-            .env("NOTIFY_CLOCK_OFFSET_MS", clock_offset_ms.to_string())
+            .env("NOTIFY_TIME_TRAVEL_MS", clock_offset_ms.to_string())
             .stdout(Stdio::null())
             .stderr(Stdio::inherit())
             .spawn()

@@ -40,8 +40,16 @@ impl From<sqlx::Error> for StoreError {
             sqlx::Error::Database(db) => {
                 // 57P01 admin shutdown, 57P02/57P03 crash / cannot connect now, 08xxx connection
                 // exceptions, SQLite BUSY (5) / LOCKED (6): all pass when the database is back.
+                // A deadlock (40P01) or serialization failure (40001) passes on a retry: the
+                // caller is told to retry (503), never given a 500.
                 let code = db.code().map(|c| c.to_string()).unwrap_or_default();
-                if code.starts_with("57P") || code.starts_with("08") || code == "5" || code == "6" {
+                if code.starts_with("57P")
+                    || code.starts_with("08")
+                    || code == "40P01"
+                    || code == "40001"
+                    || code == "5"
+                    || code == "6"
+                {
                     StoreError::Unavailable(e.to_string())
                 } else {
                     StoreError::Database(e.to_string())

@@ -6,6 +6,7 @@
 //! both. Times are unix milliseconds passed in from an injected [`Clock`], never `now()` in SQL,
 //! so tests drive time and SQLite behaves like Postgres.
 
+pub mod db_clock;
 mod error;
 pub mod lanes;
 pub mod model;
@@ -27,6 +28,7 @@ use notify_core::Clock;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use db_clock::DatabaseClock;
 pub use error::StoreError;
 pub use model::*;
 pub use wake::Wake;
@@ -270,6 +272,11 @@ impl Store {
             Dialect::Sqlite => self.pool.begin_with("BEGIN IMMEDIATE").await?,
             Dialect::Postgres => self.pool.begin().await?,
         })
+    }
+
+    /// True once the pool is closed.
+    pub fn is_closed(&self) -> bool {
+        self.pool.is_closed()
     }
 
     /// Closes the pool.

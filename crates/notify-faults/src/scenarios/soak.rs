@@ -160,6 +160,16 @@ async fn body(env: &Env) -> Res<Report> {
     let rss_end: Vec<u64> = replicas.iter().map(|g| g.rss_kb()).collect();
     let statuses = env.part_statuses().await?;
     let backlog: i64 = statuses.get("queued").copied().unwrap_or(0);
+    // The sweeper re-queues a part within about a second of its lease's end; one still
+    // `sending` 10 s after its lease ended means the sweep is not getting through.
+    let stale: i64 = sqlx::query_scalar(&format!(
+        "SELECT count(*) FROM {} WHERE status = 'sending' AND lease_until < $1",
+        env.t("parts")
+    ))
+    .bind(crate::harness::now_ms() - 10_000)
+    .fetch_one(&env.pg)
+    .await
+    .map_err(|e| format!("stale leases: {e}"))?;
     let secs = started.elapsed().as_secs_f64();
 
     let mut rep = Report::default();
@@ -182,6 +192,7 @@ async fn body(env: &Env) -> Res<Report> {
         format!("{:.0}", m.accepted_calls as f64 / 3.0 / secs * 60.0),
     );
     rep.fig("backlog_at_end", backlog);
+    rep.fig("stale_sending", stale);
     rep.fig("max_1s", m.lane_1s);
     rep.fig("max_60s", m.lane_60s);
     rep.fig("max_ip_20s", m.ip_20s);
@@ -190,6 +201,9 @@ async fn body(env: &Env) -> Res<Report> {
         "rss_mb",
         format!("{}->{}->{}", mb(&rss_start), mb(&rss_mid), mb(&rss_end)),
     );
+    rep.check(stale == 0, || {
+        format!("{stale} parts still sending more than 10 s after their lease ended")
+    });
     rep.check(m.lane_1s <= CAP_1S, || {
         format!("a lane made {} calls in 1 s", m.lane_1s)
     });

@@ -1,4 +1,4 @@
-use std::collections::HashMap;
+use std::collections::BTreeMap;
 
 use sqlx::Row;
 
@@ -120,7 +120,9 @@ impl Store {
             .iter()
             .flat_map(|(m, d)| d.parts.iter().map(move |p| (*m, *d, p)))
             .collect();
-        let mut lanes: HashMap<&str, &LaneInfo> = HashMap::new();
+        // Sorted, so concurrent transactions registering the same new lanes take their row locks
+        // in one order and cannot deadlock each other.
+        let mut lanes: BTreeMap<&str, &LaneInfo> = BTreeMap::new();
         for chunk in parts.chunks(INSERT_CHUNK) {
             let rows: Vec<serde_json::Value> = chunk
                 .iter()

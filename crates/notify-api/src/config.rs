@@ -18,6 +18,10 @@ pub struct ApiConfig {
     pub signature_window_ms: i64,
     /// Most messages committed in one store transaction by the group committer.
     pub commit_batch_max: usize,
+    /// Test hook: hold every answer this long after its message is committed, so a crash test
+    /// can kill the process between the commit and the answer deterministically (set by the
+    /// binary from `NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS`; `None` in production).
+    pub pause_after_commit: Option<std::time::Duration>,
 }
 
 impl Default for ApiConfig {
@@ -28,6 +32,7 @@ impl Default for ApiConfig {
             clients: Vec::new(),
             signature_window_ms: 300_000,
             commit_batch_max: 256,
+            pause_after_commit: None,
         }
     }
 }

@@ -22,12 +22,6 @@ use crate::Dispatcher;
 /// How long a recall queued by the dispatcher may wait in the outbox (as the API's recalls).
 const RECALL_TTL_MS: i64 = 24 * 3600 * 1000;
 
-/// Time kept between a call's timeout and its part's lease end (the completion must be
-/// written while the lease still fences it).
-const LEASE_MARGIN_MS: i64 = 500;
-/// Below this much lease left, a call is not started.
-const MIN_CALL_MS: i64 = 250;
-
 impl Dispatcher {
     /// Executes a claimed part and returns its completion and what the lane should learn.
     /// Runs in a span carrying the message, delivery and part ids, so every log line of the
@@ -196,29 +190,6 @@ impl Dispatcher {
                             return (finish(requeue, None), LaneSignal::Neutral);
                         }
                     }
-                    // The call must end before the part's lease does: once the lease is over the
-                    // sweeper hands the part to another worker, and a call still on the wire would
-                    // then go out twice. The call's timeout is bounded by what is left of the
-                    // lease; too little left (a long wait for the pace), and the part goes back
-                    // to the queue unsent.
-                    let left_ms = part.lease_until - self.store.now_ms() - LEASE_MARGIN_MS;
-                    if left_ms < MIN_CALL_MS {
-                        return (
-                            finish(
-                                PartResult::Retry {
-                                    at_ms: self.store.now_ms(),
-                                    spend_attempt: false,
-                                    error: "lease nearly over before the call; re-queued unsent"
-                                        .into(),
-                                    possible_duplicate: false,
-                                },
-                                None,
-                            ),
-                            LaneSignal::Neutral,
-                        );
-                    }
-                    let call_timeout = std::time::Duration::from_millis(left_ms as u64)
-                        .min(self.config.request_timeout);
                     // Xiaowei's daily quota: a slot is reserved in the store right before the
                     // call, once per execution, and never given back, so a call whose outcome
                     // is unknown (timeout, crash) counts as used. The day is the Asia/Shanghai
@@ -250,7 +221,7 @@ impl Dispatcher {
                         }
                     }
                     let req = handle.adapter.request(&call);
-                    match self.http.call_within(&req, Some(call_timeout)).await {
+                    match self.http.call(&req).await {
                         Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),
                         Err(TransportError::NotSent(e)) => (
                             Outcome::Transient {

@@ -88,6 +88,9 @@ pub struct Dispatcher {
     pub(crate) config: DispatchConfig,
     pub(crate) lanes: Arc<Mutex<HashMap<String, Arc<LaneState>>>>,
     pub(crate) groups: Arc<Mutex<HashMap<String, Arc<runner::GroupState>>>>,
+    /// Claim tokens of the parts this process holds (claimed, completion not yet written), with
+    /// how many parts each still covers: their leases are renewed until written.
+    pub(crate) held: Arc<Mutex<HashMap<String, usize>>>,
     /// Lane and egress-group paces, shared with the token manager (token fetches count too).
     pub(crate) paces: Arc<Paces>,
 }
@@ -127,6 +130,7 @@ impl Dispatcher {
             config,
             lanes: Arc::default(),
             groups: Arc::default(),
+            held: Arc::default(),
             paces,
         })
     }

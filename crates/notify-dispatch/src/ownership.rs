@@ -101,8 +101,9 @@ impl Dispatcher {
     /// finished and their results written before it returns; owned lanes are released.
     pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
         let (done_tx, done_rx) = mpsc::channel::<Completion>(4096);
-        let writer = tokio::spawn(write_completions(self.store.clone(), done_rx));
+        let writer = tokio::spawn(write_completions(self.clone(), done_rx));
         let sweeper = tokio::spawn(sweep_loop(self.clone(), shutdown.clone()));
+        let keeper = tokio::spawn(self.clone().keep_part_leases());
         let timing = Timing::of(self.config.lane_lease);
         let lease_ms = timing.lease.as_millis() as i64;
         let me = self.config.replica_id.clone();
@@ -292,6 +293,7 @@ impl Dispatcher {
         }
         drop(done_tx);
         let _ = writer.await;
+        keeper.abort();
         let _ = sweeper.await;
         for unit in held.keys() {
             let _ = self.store.release_unit(unit, &me).await;

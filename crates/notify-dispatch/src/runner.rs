@@ -153,6 +153,47 @@ impl Dispatcher {
             .clone()
     }
 
+    /// Records claimed parts as held: their leases are renewed until their completions are
+    /// written (see [`Dispatcher::keep_part_leases`]).
+    pub(crate) fn hold(&self, parts: &[ClaimedPart]) {
+        let mut held = self.held.lock();
+        for p in parts {
+            *held.entry(p.lease_token.clone()).or_default() += 1;
+        }
+    }
+
+    /// Forgets parts whose completions are written.
+    pub(crate) fn release<'a>(&self, tokens: impl Iterator<Item = &'a str>) {
+        let mut held = self.held.lock();
+        for t in tokens {
+            if let Some(n) = held.get_mut(t) {
+                *n -= 1;
+                if *n == 0 {
+                    held.remove(t);
+                }
+            }
+        }
+    }
+
+    /// Renews the leases of held parts three times per lease, for as long as this process lives:
+    /// a part's lease then runs out only when its worker is gone, never because its call was
+    /// slow or it waited long for its lane's pace (which re-sent live calls: RELIABILITY.md).
+    pub(crate) async fn keep_part_leases(self) {
+        let lease_ms = self.config.part_lease.as_millis() as i64;
+        let every = (self.config.part_lease / 3).max(Duration::from_millis(100));
+        loop {
+            tokio::time::sleep(every).await;
+            let tokens: Vec<String> = self.held.lock().keys().cloned().collect();
+            if let Err(e) = self
+                .store
+                .renew_leases(&self.config.replica_id, &tokens, lease_ms)
+                .await
+            {
+                tracing::warn!(error = %e, "renewing part leases failed");
+            }
+        }
+    }
+
     /// Claims one batch of every known lane and runs it to completion, respecting limits and
     /// pauses. For tests and tools: no ownership, no sleeping for wake-ups.
     pub async fn run_once(&self) -> Result<RoundReport, notify_store::StoreError> {
@@ -371,6 +412,7 @@ impl Dispatcher {
                     continue;
                 }
             };
+            self.hold(&parts);
             if parts.is_empty() {
                 drop(token);
                 tokio::select! {
@@ -412,10 +454,8 @@ impl Dispatcher {
 
 /// Writes completions in batches: whatever has finished by the time the previous batch is
 /// committed goes in the next one.
-pub(crate) async fn write_completions(
-    store: notify_store::Store,
-    mut rx: mpsc::Receiver<Completion>,
-) {
+pub(crate) async fn write_completions(d: Dispatcher, mut rx: mpsc::Receiver<Completion>) {
+    let store = d.store.clone();
     while let Some(first) = rx.recv().await {
         let mut batch = vec![first];
         while batch.len() < 256 {
@@ -427,7 +467,10 @@ pub(crate) async fn write_completions(
         let mut delay = Duration::from_millis(100);
         loop {
             match store.complete(&batch).await {
-                Ok(_) => break,
+                Ok(_) => {
+                    d.release(batch.iter().map(|c| c.lease_token.as_str()));
+                    break;
+                }
                 Err(e) => {
                     // Never drop a result: keep the batch until the store is back. If it stays
                     // down past the leases, the sweeper re-queues the parts instead.

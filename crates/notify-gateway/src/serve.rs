@@ -144,6 +144,8 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         clients: config.auth.clients.clone(),
         signature_window_ms: 300_000,
         commit_batch_max: 256,
+        pause_after_commit: env_ms("NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS")?
+            .map(|ms| Duration::from_millis(ms.max(0) as u64)),
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
     let mut app = notify_api::router(state);

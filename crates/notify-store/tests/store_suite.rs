@@ -89,6 +89,7 @@ async fn status_of(store: &Store, id: &str) -> (String, Vec<String>) {
 }
 
 on_both_backends!(
+    a_renewed_lease_is_not_rescued,
     claims_are_exclusive_across_eight_workers,
     an_expired_lease_is_requeued_and_the_old_worker_is_fenced,
     idempotency_replays_and_conflicts,
@@ -922,5 +923,47 @@ async fn a_unit_is_taken_only_as_it_was_seen(store: Store, _clock: ManualClock) 
     assert_eq!(
         store.take_unit(&seen, "c", 10_000).await.unwrap(),
         Some(seen.fence + 1)
+    );
+}
+
+async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
+    let m = message(0, 1, None, "h");
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
+    let claimed = store.claim(&lane().lane, "w1", 1, 3_000).await.unwrap();
+    let token = claimed[0].lease_token.clone();
+    // A slow call: the worker renews before the lease runs out, twice.
+    for _ in 0..2 {
+        clock.advance_ms(2_000);
+        assert_eq!(
+            store
+                .renew_leases("w1", &[token.clone()], 3_000)
+                .await
+                .unwrap(),
+            1
+        );
+        assert_eq!(
+            store.sweep().await.unwrap().rescued,
+            0,
+            "a renewed lease is alive"
+        );
+    }
+    // Another owner's renewal changes nothing.
+    assert_eq!(
+        store
+            .renew_leases("w2", &[token.clone()], 3_000)
+            .await
+            .unwrap(),
+        0
+    );
+    // The worker dies: no more renewals, rescued one lease later.
+    clock.advance_ms(3_001);
+    assert_eq!(store.sweep().await.unwrap().rescued, 1);
+    assert_eq!(
+        store.renew_leases("w1", &[token], 3_000).await.unwrap(),
+        0,
+        "too late: requeued"
     );
 }

@@ -65,7 +65,11 @@ pub async fn create(
         .map(|d| d.id.as_str())
         .collect();
     tracing::debug!(message = %accepted.message.id, ?deliveries, caller = %caller.name, "accepted; committing");
-    match state.committer().commit(accepted.message).await? {
+    let outcome = state.committer().commit(accepted.message).await?;
+    if let Some(pause) = state.config().pause_after_commit {
+        tokio::time::sleep(pause).await;
+    }
+    match outcome {
         InsertOutcome::Inserted => {
             metrics::counter!("notify_messages_accepted_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(accepted.answer)).into_response())

@@ -15,6 +15,9 @@ pub async fn run(opts: Opts) -> Res<Report> {
     r
 }
 
+/// Trials whose kill is placed inside the commit-to-answer window by the binary's test hook.
+const HOOKED_TRIALS: usize = 3;
+
 async fn body(env: &Env) -> Res<Report> {
     let trials = env.opts.pick(24, 40);
     let lanes = chans(1, false);
@@ -33,7 +36,14 @@ async fn body(env: &Env) -> Res<Report> {
     for i in 0..trials {
         let port = free_port()?;
         let cfg = env.config(port, &lanes, &settings)?;
-        let mut gw = env.start(&cfg, port, &[]).await?;
+        // The first trials hold the answer 1.5 s after the commit (a test hook of the binary),
+        // so their kill lands between the commit and the answer for sure; the others sweep a
+        // kill across the real, millisecond-wide window.
+        let hooked = i < HOOKED_TRIALS;
+        let hook = [("NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS", "1500".to_string())];
+        let mut gw = env
+            .start(&cfg, port, if hooked { &hook[..] } else { &[] })
+            .await?;
         let key = format!("idem-{i}");
         let user = format!("idem{i}@welink");
         users.push(user.clone());
@@ -51,7 +61,11 @@ async fn body(env: &Env) -> Res<Report> {
         // Narrow the bracket around the commit window: too early (nothing stored) moves its low
         // end later, too late (answered) its high end earlier; each kill lands somewhere in it.
         let span = hi_us.saturating_sub(lo_us) + 300;
-        let delay_us = lo_us + (i as u64 * 7_919) % span;
+        let delay_us = if hooked {
+            700_000
+        } else {
+            lo_us + (i as u64 * 7_919) % span
+        };
         tokio::time::sleep(Duration::from_micros(delay_us)).await;
         gw.kill9();
         let first = send.await.ctx("send task")?;
@@ -68,12 +82,16 @@ async fn body(env: &Env) -> Res<Report> {
         match (answered_first, replayed) {
             (true, true) => {
                 answered += 1;
-                hi_us = delay_us.max(lo_us + 50);
+                if !hooked {
+                    hi_us = delay_us.max(lo_us + 50);
+                }
             }
             (false, true) => committed_unanswered += 1,
             (false, false) if retry.status == 202 => {
                 not_committed += 1;
-                lo_us = delay_us.min(hi_us.saturating_sub(50));
+                if !hooked {
+                    lo_us = delay_us.min(hi_us.saturating_sub(50));
+                }
             }
             _ => bad.push(format!(
                 "trial {i}: first answered {first:?}, retry answered {} (replayed {})",

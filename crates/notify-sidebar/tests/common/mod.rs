@@ -67,6 +67,7 @@ async fn serve(store: &Store, channels: &[ChannelHandle]) -> String {
             clients: vec![client("sender", SENDER, "t1"), client("other", OTHER, "t2")],
             signature_window_ms: 300_000,
             commit_batch_max: 16,
+            pause_after_commit: None,
         },
         None,
     );

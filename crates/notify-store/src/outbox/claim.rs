@@ -180,3 +180,35 @@ struct Claimed {
     turn: i64,
     row: AnyRow,
 }
+
+impl Store {
+    /// Extends the leases of parts a live worker still holds (claimed, not yet completed), so a
+    /// slow call or a long wait for the lane's pace never lets the sweeper hand the part to
+    /// another worker while this one may still send it. A worker that dies stops renewing, and
+    /// its parts are rescued one lease later. `tokens` are claim tokens (one per claim batch).
+    pub async fn renew_leases(
+        &self,
+        owner: &str,
+        tokens: &[String],
+        lease_ms: i64,
+    ) -> Result<u64, StoreError> {
+        if tokens.is_empty() {
+            return Ok(0);
+        }
+        let now = self.now_ms();
+        let mut renewed = 0;
+        for chunk in tokens.chunks(500) {
+            let sql = format!(
+                "UPDATE parts SET lease_until = $1 WHERE status = 'sending' AND lease_owner = $2 \
+                 AND lease_token IN ({})",
+                crate::sql::list(chunk.len(), 3)
+            );
+            let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
+            for t in chunk {
+                q = q.bind(t);
+            }
+            renewed += q.execute(&self.pool).await?.rows_affected();
+        }
+        Ok(renewed)
+    }
+}

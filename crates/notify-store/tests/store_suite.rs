@@ -939,7 +939,7 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
         clock.advance_ms(2_000);
         assert_eq!(
             store
-                .renew_leases("w1", &[token.clone()], 3_000)
+                .renew_leases("w1", std::slice::from_ref(&token), 3_000)
                 .await
                 .unwrap(),
             1
@@ -953,7 +953,7 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
     // Another owner's renewal changes nothing.
     assert_eq!(
         store
-            .renew_leases("w2", &[token.clone()], 3_000)
+            .renew_leases("w2", std::slice::from_ref(&token), 3_000)
             .await
             .unwrap(),
         0

@@ -16,10 +16,15 @@ impl Store {
         }
         let now = self.now_ms();
         let mut tx = self.begin_tx().await?;
-        let mut applied = Vec::with_capacity(batch.len());
         let mut touched = BTreeSet::new();
         let mut requeued = false;
-        for c in batch {
+        // Rows are locked in part-id order, the same order the sweeper takes, so a completion
+        // batch and a sweep cannot deadlock each other; `applied` keeps the caller's order.
+        let mut order: Vec<usize> = (0..batch.len()).collect();
+        order.sort_by(|a, b| batch[*a].part_id.cmp(&batch[*b].part_id));
+        let mut applied_at = vec![false; batch.len()];
+        for &index in &order {
+            let c = &batch[index];
             let row = sqlx::query(
                 "SELECT delivery_id, seq, depends_on FROM parts \
                  WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
@@ -41,7 +46,7 @@ impl Store {
                 insert_attempt(&mut tx, &c.part_id, d, a).await?;
             }
             let Some(row) = row else {
-                applied.push(false);
+                applied_at[index] = false;
                 continue;
             };
             let delivery_id: String = row.try_get(0)?;
@@ -155,14 +160,14 @@ impl Store {
                 }
             }
             touched.insert(delivery_id);
-            applied.push(true);
+            applied_at[index] = true;
         }
         roll_up(&mut tx, touched.iter(), now).await?;
         tx.commit().await?;
         if requeued {
             self.wake.bump();
         }
-        Ok(applied)
+        Ok(applied_at)
     }
 }
 

@@ -20,16 +20,32 @@ impl Store {
     /// Then expires deliveries whose deadline passed before they could be sent.
     pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
         let now = self.now_ms();
-        let rescued = sqlx::query(
+        // Rescue in small batches of rows nobody else has locked, in id order: a sweep that
+        // waited on a completion batch (or another replica's sweep) while holding other rows
+        // deadlocked with it under load (RELIABILITY.md, finding 5).
+        let lock = match self.dialect {
+            crate::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
+        let rescue = format!(
             "UPDATE parts SET status = 'queued', lease_owner = NULL, lease_token = NULL, \
              lease_until = NULL, possible_duplicate = 1, attempts = attempts + 1, \
              last_error = 'lease expired: worker lost', next_attempt_at = $1, updated_at = $1 \
-             WHERE status = 'sending' AND lease_until < $1",
-        )
-        .bind(now)
-        .execute(&self.pool)
-        .await?
-        .rows_affected();
+             WHERE id IN (SELECT id FROM parts WHERE status = 'sending' AND lease_until < $1 \
+                          ORDER BY id LIMIT 1000 {lock})"
+        );
+        let mut rescued = 0;
+        loop {
+            let n = sqlx::query(&rescue)
+                .bind(now)
+                .execute(&self.pool)
+                .await?
+                .rows_affected();
+            rescued += n;
+            if n < 1000 {
+                break;
+            }
+        }
 
         let mut tx = self.begin_tx().await?;
         let due: Vec<String> = sqlx::query_scalar(

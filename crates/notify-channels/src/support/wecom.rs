@@ -179,3 +179,28 @@ pub fn articles(m: &MessageInput, f: &mut Fitter) -> Vec<ArticleParts> {
         },
     }
 }
+
+/// The WeCom textcard (`title`, `description`, `url`, `btntxt`), the same for the app API and
+/// the work-ID platform (which sends app messages underneath): the title is required, the URL is
+/// the message's `url` or else its first button's.
+pub fn textcard(
+    m: &MessageInput,
+    f: &mut Fitter,
+) -> Result<serde_json::Map<String, serde_json::Value>, notify_core::FieldError> {
+    use super::target::msg_err;
+    let title =
+        card_title(m, f).ok_or_else(|| msg_err("title", "required", "a textcard needs a title"))?;
+    let url = m
+        .url
+        .clone()
+        .or_else(|| m.buttons.as_ref()?.first().map(|b| b.url.clone()))
+        .ok_or_else(|| msg_err("url", "required", "a textcard needs a url"))?;
+    let mut card = serde_json::Map::new();
+    card.insert("title".into(), title.into());
+    card.insert("description".into(), card_description(m, f).into());
+    card.insert("url".into(), url.into());
+    if let Some(btn) = button_text(m, f) {
+        card.insert("btntxt".into(), btn.into());
+    }
+    Ok(card)
+}

@@ -64,23 +64,7 @@ pub fn build(
             }
             json!({ "content": content })
         }
-        WecomType::Textcard => {
-            let title = wecom::card_title(m, f)
-                .ok_or_else(|| msg_err("title", "required", "a textcard needs a title"))?;
-            let url = m
-                .url
-                .clone()
-                .or_else(|| m.buttons.as_ref()?.first().map(|b| b.url.clone()))
-                .ok_or_else(|| msg_err("url", "required", "a textcard needs a url"))?;
-            let mut card = Map::new();
-            card.insert("title".into(), title.into());
-            card.insert("description".into(), wecom::card_description(m, f).into());
-            card.insert("url".into(), url.into());
-            if let Some(btn) = wecom::button_text(m, f) {
-                card.insert("btntxt".into(), btn.into());
-            }
-            Value::Object(card)
-        }
+        WecomType::Textcard => Value::Object(wecom::textcard(m, f)?),
         WecomType::Markdown => {
             let content = wecom::markdown(m, s.markdown_max, f);
             if content.is_empty() {

@@ -73,21 +73,7 @@ pub fn build(
             b.insert("content".into(), content.into());
         }
         WecomType::Textcard => {
-            let title = wecom::card_title(m, f)
-                .ok_or_else(|| msg_err("title", "required", "a textcard needs a title"))?;
-            let url = m
-                .url
-                .clone()
-                .or_else(|| m.buttons.as_ref()?.first().map(|b| b.url.clone()))
-                .ok_or_else(|| msg_err("url", "required", "a textcard needs a url"))?;
-            let mut card = Map::new();
-            card.insert("title".into(), title.into());
-            card.insert("description".into(), wecom::card_description(m, f).into());
-            card.insert("url".into(), url.into());
-            if let Some(btn) = wecom::button_text(m, f) {
-                card.insert("btntxt".into(), btn.into());
-            }
-            b.insert("textCard".into(), card.into());
+            b.insert("textCard".into(), wecom::textcard(m, f)?.into());
         }
         WecomType::File => {
             let url = m.file_url.as_deref().ok_or_else(|| {

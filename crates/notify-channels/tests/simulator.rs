@@ -2,8 +2,8 @@
 //! one send of each type per kind, a recall and a state update, each accepted upstream.
 
 use notify_channels::{
-    build_channel, Body, ChannelConfig, ChannelHandle, FetchedMedia, Method, PartCall, RecallPlan,
-    StateUpdate, TokenAnswer, UpstreamAnswer, UpstreamRequest,
+    build_channel, ChannelConfig, ChannelHandle, FetchedMedia, PartCall, RecallPlan, StateUpdate,
+    TokenAnswer, UpstreamAnswer, UpstreamRequest,
 };
 use notify_core::validate::{check, ValidationLimits};
 use notify_core::{ChannelKind, MessageInput, Outcome, PartOp, PartPlan, Plan, Secret, StateColor};
@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 struct Harness {
     sim: Simulator,
-    http: reqwest::Client,
+    http: notify_dispatch::http::UpstreamClient,
     base: String,
 }
 
@@ -22,7 +22,11 @@ impl Harness {
         let addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         Self {
             sim,
-            http: reqwest::Client::new(),
+            http: notify_dispatch::http::UpstreamClient::new(
+                std::time::Duration::from_secs(5),
+                std::time::Duration::from_secs(15),
+            )
+            .unwrap(),
             base: format!("http://{addr}"),
         }
     }
@@ -54,43 +58,10 @@ impl Harness {
         build_channel(kind.as_str(), &c).unwrap()
     }
 
+    /// Makes the call with the dispatcher's own upstream client, so the test exercises the
+    /// same HTTP code the gateway runs.
     async fn exec(&self, r: &UpstreamRequest) -> UpstreamAnswer {
-        let mut b = match r.method {
-            Method::Get => self.http.get(&r.url),
-            Method::Post => self.http.post(&r.url),
-        };
-        if !r.query.is_empty() {
-            b = b.query(&r.query);
-        }
-        for (k, v) in &r.headers {
-            b = b.header(k, v);
-        }
-        if let Some((u, p)) = &r.basic_auth {
-            b = b.basic_auth(u, Some(p));
-        }
-        b = match &r.body {
-            Body::Empty => b,
-            Body::Json(v) => b.json(v),
-            Body::Form(f) => b.form(f),
-            Body::Multipart {
-                field,
-                filename,
-                content_type,
-                bytes,
-            } => {
-                let part = reqwest::multipart::Part::bytes(bytes.clone())
-                    .file_name(filename.clone())
-                    .mime_str(content_type)
-                    .unwrap();
-                b.multipart(reqwest::multipart::Form::new().part(field.clone(), part))
-            }
-        };
-        let resp = b.send().await.unwrap();
-        let http_status = resp.status().as_u16();
-        UpstreamAnswer {
-            http_status,
-            body: resp.bytes().await.unwrap().to_vec(),
-        }
+        self.http.call(r).await.expect("simulator reachable")
     }
 
     async fn token(&self, ch: &ChannelHandle) -> String {

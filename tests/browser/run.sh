@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The Juzi sidebar in a real browser. Installs what it needs when missing (Debian's chromium,
-# playwright-core from package-lock.json), builds and starts the gateway with its sandbox
-# simulator and a fixed demo caller, runs sidebar.test.mjs, and stops the gateway.
+# playwright-core from package-lock.json), builds and starts the simulator and the gateway
+# (two Juzi channels on the simulator, one with auto_send, and a fixed demo caller), runs
+# sidebar.test.mjs, and stops both.
 # Leaves a screenshot in tests/browser/artifacts/sidebar.png. Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
@@ -23,11 +24,24 @@ BIN=$(cd "$ROOT" && cargo build --quiet --bin notify-gateway --message-format=js
 
 WORK=$(mktemp -d)
 GW_PID=""
+SIM_PID=""
 cleanup() {
-  if [ -n "$GW_PID" ]; then kill "$GW_PID" 2>/dev/null || true; wait "$GW_PID" 2>/dev/null || true; fi
+  for pid in $GW_PID $SIM_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
+
+# The simulator plays Juzi and WeCom. The channels are configured explicitly (not the sandbox's)
+# so that a second Juzi channel can send without a click (auto_send).
+SIM_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+SIM="http://127.0.0.1:$SIM_PORT"
+"$BIN" simulate --listen "127.0.0.1:$SIM_PORT" >"$WORK/simulator.log" 2>&1 &
+SIM_PID=$!
+for _ in $(seq 1 150); do
+  curl -fsS "$SIM/_sim/calls" >/dev/null 2>&1 && break
+  kill -0 "$SIM_PID" 2>/dev/null || { cat "$WORK/simulator.log" >&2; echo "tests/browser: the simulator exited" >&2; exit 1; }
+  sleep 0.2
+done
 
 DEMO_SECRET="browser-test-demo-secret"
 cat >"$WORK/config.toml" <<EOF
@@ -39,7 +53,24 @@ session_secret = "browser-test-session-secret"
 url = "sqlite://$WORK/notify.db"
 
 [sandbox]
-enabled = true
+enabled = false
+
+[channels.wecom]
+kind = "wecom_app"
+base_url = "$SIM"
+corp_id = "sandbox-corp"
+corp_secret = "sandbox-secret"
+agent_id = 1000002
+
+[channels.juzi]
+kind = "juzi"
+base_url = "$SIM"
+jssdk_channel = "wecom"
+
+[channels.juzi-auto]
+kind = "juzi"
+base_url = "$SIM"
+auto_send = true
 
 [log]
 level = "warn"

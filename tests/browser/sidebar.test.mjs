@@ -171,6 +171,10 @@ try {
     await page.waitForSelector(`li[data-id="${news.delivery}"]`, WAIT);
     const ids = await page.$$eval('#list li', (els) => els.map((e) => e.dataset.id));
     assert.deepEqual(ids.sort(), [text.delivery, news.delivery].sort());
+    // This channel has auto_send off: nothing leaves before a click.
+    const states = await page.$$eval('#list li', (els) => els.map((e) => e.dataset.status));
+    assert.deepEqual(states, ['waiting', 'waiting']);
+    assert.deepEqual(await page.evaluate(() => window.__juzi.calls), []);
     assert.ok(!ids.includes(elsewhere.delivery) && !ids.includes(otherBot.delivery));
     const preview = await page.textContent(`li[data-id="${text.delivery}"] .preview`);
     assert.equal(preview, 'Disk almost full\ndb-3 /var at 95%');
@@ -242,6 +246,27 @@ try {
     assert.deepEqual(sent, [{ msgtype: 'text', text: { content: 'sent from native WeCom' } }]);
     assert.equal((await deliveryOf(plain.message)).status, 'sent');
     await native.close();
+  });
+
+  await check('auto_send: the page sends every waiting message of the chat without a click, oldest first', async () => {
+    const first = await post({ content: 'auto one', targets: [{ channel: 'juzi-auto', chat_id: CHAT }] });
+    const second = await post({ title: 'Auto two', content: 'second', targets: [{ channel: 'juzi-auto', chat_id: CHAT }] });
+    const auto = await launch({ width: 400, height: 640 });
+    open.push(auto);
+    await loopbackOnly(auto);
+    await auto.addInitScript(juziStub, { chat: CHAT, bot: BOT });
+    const p = auto.pages()[0] || await auto.newPage();
+    await p.goto(`${GATEWAY}/sidebar/?channel=juzi-auto`);
+    await p.waitForSelector(`li[data-id="${first.delivery}"][data-status="sent"]`, WAIT);
+    await p.waitForSelector(`li[data-id="${second.delivery}"][data-status="sent"]`, WAIT);
+    const calls = await p.evaluate(() => window.__juzi.calls);
+    assert.deepEqual(calls, [
+      { name: 'sendChatMessage', params: { msgtype: 'text', text: { content: 'auto one' } } },
+      { name: 'sendChatMessage', params: { msgtype: 'text', text: { content: 'Auto two\nsecond' } } },
+    ]);
+    assert.equal((await deliveryOf(first.message)).status, 'sent');
+    assert.equal((await deliveryOf(second.message)).status, 'sent');
+    await auto.close();
   });
 } catch (e) {
   failed++;

@@ -21,6 +21,14 @@ macro_rules! prefixed_id {
                 Self(format!("{}{}", $prefix, ulid::Ulid::from_datetime(t)))
             }
 
+            /// The smallest id of an instant (unix ms): every id made at `ms` or later sorts
+            /// at or after it, every id made earlier sorts before it. Turns a time bound into
+            /// an id bound that the primary key can serve.
+            pub fn first_at(ms: i64) -> Self {
+                let ms = u64::try_from(ms).unwrap_or(0);
+                Self(format!("{}{}", $prefix, ulid::Ulid::from_parts(ms, 0)))
+            }
+
             /// Accepts text that looks like this kind of id.
             pub fn parse(s: &str) -> Option<Self> {
                 let rest = s.strip_prefix($prefix)?;
@@ -75,5 +83,17 @@ mod tests {
         let a = MessageId::new_at(1_700_000_000_000);
         let b = MessageId::new_at(1_700_000_000_001);
         assert!(a < b);
+    }
+
+    #[test]
+    fn first_at_bounds_the_ids_of_an_instant() {
+        let t = 1_700_000_000_000;
+        for _ in 0..1000 {
+            let id = MessageId::new_at(t);
+            assert!(MessageId::first_at(t) <= id);
+            assert!(id < MessageId::first_at(t + 1));
+            assert!(MessageId::new_at(t - 1) < MessageId::first_at(t));
+        }
+        assert!(MessageId::parse(MessageId::first_at(t).as_str()).is_some());
     }
 }

@@ -246,6 +246,14 @@ impl Dispatcher {
                 answer.as_ref(),
                 duration.as_millis() as i64,
             );
+            // Inside the `execute` span: the line carries the message, delivery and part ids.
+            tracing::debug!(
+                interface = %part.interface,
+                result = outcome.label(),
+                code = attempt.upstream_code.as_deref().unwrap_or(""),
+                ms = duration.as_millis() as u64,
+                "upstream outcome"
+            );
             if let Outcome::TokenInvalid { .. } = outcome {
                 if let Some(t) = &token {
                     self.tokens.invalidate(&handle, t).await;

@@ -87,7 +87,7 @@ impl UpstreamClient {
             .bytes()
             .await
             .map_err(|e| TransportError::Unknown(e.to_string()))?;
-        tracing::debug!(url = %req.url, status, body = %String::from_utf8_lossy(&body[..body.len().min(2048)]), "upstream answer");
+        tracing::debug!(url = %req.url, status, body = %redact_body(&body), "upstream answer");
         Ok(UpstreamAnswer {
             http_status: status,
             body: body.to_vec(),
@@ -117,9 +117,58 @@ pub fn redact(pairs: &[(String, String)], secret_names: &[String]) -> Vec<(Strin
         .collect()
 }
 
+/// An answer body as it may be logged: JSON with the values of secret-looking keys (tokens,
+/// tickets, secrets, passwords) replaced by `***` at any depth, cut to 2 KiB; anything else as
+/// its length only, since it cannot be searched for secrets.
+pub fn redact_body(body: &[u8]) -> String {
+    fn scrub(v: &mut serde_json::Value) {
+        match v {
+            serde_json::Value::Object(map) => {
+                for (k, v) in map.iter_mut() {
+                    let k = k.to_ascii_lowercase();
+                    if ["token", "ticket", "secret", "password"]
+                        .iter()
+                        .any(|s| k.contains(s))
+                    {
+                        *v = serde_json::Value::String("***".into());
+                    } else {
+                        scrub(v);
+                    }
+                }
+            }
+            serde_json::Value::Array(items) => items.iter_mut().for_each(scrub),
+            _ => {}
+        }
+    }
+    match serde_json::from_slice::<serde_json::Value>(body) {
+        Ok(mut v) => {
+            scrub(&mut v);
+            let mut text = v.to_string();
+            if text.len() > 2048 {
+                let mut end = 2048;
+                while !text.is_char_boundary(end) {
+                    end -= 1;
+                }
+                text.truncate(end);
+            }
+            text
+        }
+        Err(_) => format!("({} bytes, not JSON)", body.len()),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn answer_bodies_are_logged_without_secrets() {
+        let token = br#"{"access_token":"57ab","code":"0","data":{"jsapi_ticket":"t","n":[{"client_secret":"s"}]}}"#;
+        let logged = redact_body(token);
+        assert!(!logged.contains("57ab") && !logged.contains("\"t\"") && !logged.contains("\"s\""));
+        assert!(logged.contains(r#""code":"0""#), "{logged}");
+        assert_eq!(redact_body(b"<html>"), "(6 bytes, not JSON)");
+    }
 
     #[test]
     fn secrets_are_redacted() {

@@ -6,40 +6,12 @@
 //! `cargo bench -p notify-gateway --bench ingress` (env `BENCH_MESSAGES` per level, default
 //! 20000; `NOTIFY_TEST_PG` for the Postgres URL).
 
+mod common;
+
 use std::net::SocketAddr;
-use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notify_api::{ApiConfig, AppState, ClientConfig};
-use notify_channels::{build_channel, ChannelConfig};
-use notify_core::{ChannelKind, Secret, SystemClock};
-use notify_store::{Store, StoreOptions};
-
-const SECRET: &str = "bench-secret";
-
-async fn serve(store: Store) -> SocketAddr {
-    let log = build_channel("log", &ChannelConfig::of_kind(ChannelKind::Log)).expect("log channel");
-    let cfg = ApiConfig {
-        clients: vec![ClientConfig {
-            name: "bench".into(),
-            access_key: "AK".into(),
-            secret_key: Secret::new(SECRET),
-            previous_secret_key: None,
-            tenant: "default".into(),
-            scopes: vec!["send".into(), "read".into()],
-            max_per_second: 0,
-            connector_signing: false,
-        }],
-        ..ApiConfig::default()
-    };
-    let app = notify_api::router(AppState::new(store, vec![log], cfg, None));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    addr
-}
+use common::{close_store, open_store, serve, SECRET};
 
 async fn level(addr: SocketAddr, callers: usize, total: usize) -> (f64, Duration, Duration) {
     let client = reqwest::Client::builder()
@@ -105,30 +77,10 @@ async fn main() {
         .ok()
         .and_then(|s| s.parse().ok())
         .unwrap_or(20_000);
-    let pg = std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
     println!("| backend | callers | accepted msg/s | p50 | p99 | RSS after (MB) |");
     println!("|---|---|---|---|---|---|");
     for backend in ["postgres", "sqlite"] {
-        let (opts, file) = if backend == "postgres" {
-            let mut o = StoreOptions::new(pg.clone());
-            o.schema = Some(format!(
-                "bench_{}",
-                ulid::Ulid::new().to_string().to_lowercase()
-            ));
-            o.max_connections = 16;
-            (o, None)
-        } else {
-            let p = std::env::temp_dir().join(format!("notify-bench-{}.db", ulid::Ulid::new()));
-            (
-                StoreOptions::new(format!("sqlite://{}", p.display())),
-                Some(p),
-            )
-        };
-        let store = Store::connect(&opts, Arc::new(SystemClock))
-            .await
-            .expect("connect");
-        store.migrate().await.expect("migrate");
+        let (store, file) = open_store(backend).await;
         let mut rt = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
@@ -152,12 +104,6 @@ async fn main() {
             rt[100].as_secs_f64() * 1e3,
             rt[198].as_secs_f64() * 1e3
         );
-        store.drop_schema().await.expect("drop schema");
-        store.close().await;
-        if let Some(f) = file {
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
-            }
-        }
+        close_store(store, file).await;
     }
 }

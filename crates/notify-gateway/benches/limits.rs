@@ -16,12 +16,14 @@
 //! `cargo bench -p notify-gateway --bench limits` (env `NOTIFY_TEST_PG`; `BENCH_ONLY=1,3` runs a
 //! subset).
 
+mod common;
+
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use notify_api::{ApiConfig, AppState, ClientConfig};
+use common::{pg_url, serve_state, state_with, SECRET};
 use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, Clock, Secret, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher};
@@ -30,13 +32,7 @@ use notify_store::{Store, StoreOptions};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
-const SECRET: &str = "bench-secret";
 const CARD: &str = "/api/messages/v2/card/common";
-
-fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
 
 async fn store(schema: &str, max_connections: u32) -> Store {
     let mut o = StoreOptions::new(pg_url());
@@ -60,26 +56,8 @@ fn welink(name: &str, sim: SocketAddr, client: &str, group: &str) -> ChannelHand
 }
 
 async fn api(store: Store, channels: Vec<ChannelHandle>) -> String {
-    let cfg = ApiConfig {
-        clients: vec![ClientConfig {
-            name: "bench".into(),
-            access_key: "AK".into(),
-            secret_key: Secret::new(SECRET),
-            previous_secret_key: None,
-            tenant: "default".into(),
-            scopes: vec!["send".into(), "read".into(), "admin".into()],
-            max_per_second: 0,
-            connector_signing: false,
-        }],
-        ..ApiConfig::default()
-    };
-    let app = notify_api::router(AppState::new(store, channels, cfg, None));
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0")
-        .await
-        .expect("bind");
-    let addr = listener.local_addr().expect("addr");
-    tokio::spawn(async move { axum::serve(listener, app).await });
-    format!("http://{addr}")
+    let state = state_with(store, channels, &["send", "read", "admin"]);
+    format!("http://{}", serve_state(state).await)
 }
 
 async fn post(http: &reqwest::Client, api: &str, n: usize, channels: &[String]) {

@@ -89,13 +89,30 @@ async fn open_store(config: &Config) -> Result<Store, String> {
     Ok(store)
 }
 
+/// A start-up line for a person at a terminal (address, demo key, sidebar URL). With
+/// `log.format = "json"` stdout is a log stream a pipeline parses line by line, so these lines
+/// go to stderr instead.
+macro_rules! banner {
+    ($config:expr, $($arg:tt)*) => {
+        if $config.log.format == "json" {
+            eprintln!($($arg)*);
+        } else {
+            println!($($arg)*);
+        }
+    };
+}
+
 /// `notify-gateway migrate`.
 pub async fn migrate(path: Option<&Path>) -> Result<(), String> {
     let (config, _) = config::load(path)?;
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
     store.close().await;
-    println!("migrations applied to {}", redact_url(&config.database.url));
+    banner!(
+        config,
+        "migrations applied to {}",
+        redact_url(&config.database.url)
+    );
     Ok(())
 }
 
@@ -180,23 +197,25 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         app = app.merge(notify_sidebar::router(sidebar));
     }
     tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
-    println!("notify-gateway listening on http://{local}");
+    banner!(config, "notify-gateway listening on http://{local}");
     if source == Source::Defaults {
-        println!(
+        banner!(
+            config,
             "  (built-in defaults: SQLite at {}, sandbox upstreams)",
             config.database.url
         );
     }
     if let Some(addr) = sim_addr {
-        println!(
+        banner!(
+            config,
             "  sandbox simulator: http://{addr}/_sim/  (every upstream call the gateway makes)"
         );
     }
     if let Some((key, secret)) = &demo {
-        println!("  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
-        println!("  try: curl -s -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\");
-        println!("         -d '{{\"title\":\"Disk almost full\",\"content\":\"db-3 /var at 95%\",\"targets\":[{{\"channel\":\"welink\",\"users\":[\"zhangsan@welink\"]}}]}}' \\");
-        println!("         http://{local}/v1/messages");
+        banner!(config, "  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
+        banner!(config, "  try: curl -s -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\");
+        banner!(config, "         -d '{{\"title\":\"Disk almost full\",\"content\":\"db-3 /var at 95%\",\"targets\":[{{\"channel\":\"welink\",\"users\":[\"zhangsan@welink\"]}}]}}' \\");
+        banner!(config, "         http://{local}/v1/messages");
     }
 
     let grace = config.server.shutdown_grace;
@@ -245,7 +264,7 @@ fn sidebar_state(
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| format!("config: {e}"))?;
     if state.is_some() {
-        println!("  Juzi sidebar: {public_url}/sidebar/");
+        banner!(config, "  Juzi sidebar: {public_url}/sidebar/");
     }
     Ok(state)
 }

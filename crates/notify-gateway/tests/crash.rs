@@ -2,27 +2,17 @@
 //! their lease the next process delivers them. Runs the real binary against Postgres (a fresh
 //! schema) and the simulator.
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
+use std::process::Stdio;
 use std::time::{Duration, Instant};
 
+use common::{free_port, get_message, pg_url, serve, wait_ready, Gateway};
 use serde_json::{json, Value};
 
 const SECRET: &str = "crash-test-secret";
-
-fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 fn write_config(
     dir: &std::path::Path,
@@ -69,54 +59,19 @@ owner = "Ops"
     path
 }
 
-struct Gateway(Child);
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.0.kill();
-        let _ = self.0.wait();
-    }
-}
-
 async fn start(config: &std::path::Path, port: u16) -> Gateway {
-    let child = Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
-        .args(["serve", "--config"])
-        .arg(config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let gw = Gateway(child);
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return gw;
-            }
-        }
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let gw = Gateway {
+        child: serve(config, "warn", Stdio::null()),
+        dir: None,
+    };
+    wait_ready(&format!("http://127.0.0.1:{port}")).await;
+    gw
 }
 
 async fn statuses(client: &reqwest::Client, port: u16, ids: &[String]) -> Vec<String> {
     let mut out = Vec::new();
     for id in ids {
-        let v: Value = client
-            .get(format!("http://127.0.0.1:{port}/v1/messages/{id}"))
-            .bearer_auth(SECRET)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let v = get_message(client, &format!("http://127.0.0.1:{port}"), SECRET, id).await;
         out.push(v["status"].as_str().unwrap_or("?").to_string());
     }
     out
@@ -169,8 +124,8 @@ async fn a_killed_gateway_loses_nothing() {
         assert!(Instant::now() < deadline, "no call reached the simulator");
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
-    a.0.kill().unwrap();
-    a.0.wait().unwrap();
+    a.child.kill().unwrap();
+    a.child.wait().unwrap();
     let in_flight_at_kill = sim
         .calls()
         .iter()

@@ -9,27 +9,17 @@
 //!   simulator's clock and the gateway's `NOTIFY_TIME_TRAVEL_MS` move together): never more
 //!   than 5 calls in a day, the rest go on the next day.
 
+mod common;
+
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use common::{free_port, pg_url};
 use serde_json::{json, Value};
 
 const SECRET: &str = "replicas-test-secret";
-
-fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
 
 /// A scratch folder and Postgres schema, removed at the end (also when a test fails).
 struct Scratch {

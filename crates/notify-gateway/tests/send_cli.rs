@@ -4,34 +4,17 @@
 //! and prints the outcome. Then `/metrics` of that gateway shows the counters and gauges of
 //! what just happened, and `/docs` is served.
 
+mod common;
+
 use std::io::Write;
-use std::process::{Child, Command, Stdio};
+use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
+
+use common::{free_port, scratch_dir, serve, wait_ready, Gateway};
 
 use serde_json::Value;
 
 const SECRET: &str = "send-cli-secret";
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-struct Gateway {
-    child: Child,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 fn write_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
     let path = dir.join("gateway.toml");
@@ -60,34 +43,16 @@ scopes = ["send", "read", "admin"]
 }
 
 async fn start() -> (Gateway, std::path::PathBuf, u16) {
-    let dir = std::env::temp_dir().join(format!("notify-send-cli-{}", ulid::Ulid::new()));
-    std::fs::create_dir_all(&dir).unwrap();
+    let dir = scratch_dir("send-cli");
     let port = free_port();
     let config = write_config(&dir, port);
-    let child = Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
-        .args(["serve", "--config"])
-        .arg(&config)
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(Stdio::inherit())
-        .spawn()
-        .unwrap();
-    let gw = Gateway { child, dir };
-    let client = reqwest::Client::new();
-    let deadline = Instant::now() + Duration::from_secs(30);
-    loop {
-        if let Ok(r) = client
-            .get(format!("http://127.0.0.1:{port}/readyz"))
-            .send()
-            .await
-        {
-            if r.status().is_success() {
-                return (gw, config, port);
-            }
-        }
-        assert!(Instant::now() < deadline, "gateway did not become ready");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    let child = serve(&config, "warn", Stdio::null());
+    let gw = Gateway {
+        child,
+        dir: Some(dir),
+    };
+    wait_ready(&format!("http://127.0.0.1:{port}")).await;
+    (gw, config, port)
 }
 
 /// Splits `send`'s output into the JSON documents it printed (the 202, then the outcome).

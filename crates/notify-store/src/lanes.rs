@@ -33,6 +33,37 @@ pub struct UnitOwner {
     pub lease_until: i64,
 }
 
+/// Registers a lane (binds: lane, channel, credential, interface, unit, created_at).
+pub(crate) const INSERT_LANE: &str =
+    "INSERT INTO lanes (lane, channel, credential, interface, unit, created_at) \
+     VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane) DO NOTHING";
+
+/// Registers a lane's ownership unit (bind: unit).
+pub(crate) const INSERT_LANE_OWNER: &str =
+    "INSERT INTO lane_owners (unit) VALUES ($1) ON CONFLICT (unit) DO NOTHING";
+
+/// Registers one lane and its ownership unit inside `tx`, if they are new.
+pub(crate) async fn insert_lane(
+    tx: &mut Transaction<'static, Any>,
+    l: &LaneInfo,
+    now: i64,
+) -> Result<(), StoreError> {
+    sqlx::query(INSERT_LANE)
+        .bind(&l.lane)
+        .bind(&l.channel)
+        .bind(&l.credential)
+        .bind(&l.interface)
+        .bind(&l.unit)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?;
+    sqlx::query(INSERT_LANE_OWNER)
+        .bind(&l.unit)
+        .execute(&mut **tx)
+        .await?;
+    Ok(())
+}
+
 impl Store {
     /// Registers lanes (and their ownership units) inside `tx`, skipping those this process
     /// already knows exist. Returns the lanes it wrote; the caller marks them known once `tx`
@@ -48,28 +79,13 @@ impl Store {
             if self.lane_known(&l.lane) {
                 continue;
             }
-            sqlx::query(
-                "INSERT INTO lanes (lane, channel, credential, interface, unit, created_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (lane) DO NOTHING",
-            )
-            .bind(&l.lane)
-            .bind(&l.channel)
-            .bind(&l.credential)
-            .bind(&l.interface)
-            .bind(&l.unit)
-            .bind(now)
-            .execute(&mut **tx)
-            .await?;
-            sqlx::query("INSERT INTO lane_owners (unit) VALUES ($1) ON CONFLICT (unit) DO NOTHING")
-                .bind(&l.unit)
-                .execute(&mut **tx)
-                .await?;
+            insert_lane(tx, l, now).await?;
             written.push(l.lane.clone());
         }
         Ok(written)
     }
 
-    fn lane_known(&self, lane: &str) -> bool {
+    pub(crate) fn lane_known(&self, lane: &str) -> bool {
         self.known_lanes
             .lock()
             .map(|k| k.contains(lane))

@@ -3,7 +3,8 @@
 //!
 //! One implementation serves both backends through `sqlx::Any`: the SQL is the same on Postgres
 //! and SQLite but for a [`Dialect`] clause or two (row locks), so one conformance suite proves
-//! both. Times are unix milliseconds passed in from an injected [`Clock`], never `now()` in SQL,
+//! both. The one exception is the batch insert on Postgres, which binds typed arrays over a
+//! small native pool (`outbox::insert`). Times are unix milliseconds passed in from an injected [`Clock`], never `now()` in SQL,
 //! so tests drive time and SQLite behaves like Postgres.
 
 pub mod db_clock;
@@ -94,6 +95,9 @@ pub struct Store {
     /// statements per batch saved on the hot path).
     pub(crate) known_lanes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
     pub(crate) schema: Option<String>,
+    /// Postgres only: a small native pool for the batch insert, which binds typed arrays
+    /// (`UNNEST`) that `sqlx::Any` cannot encode.
+    pub(crate) native_pg: Option<sqlx::PgPool>,
     url: String,
 }
 
@@ -152,9 +156,13 @@ impl Store {
                 Box::pin(async move {
                     match dialect {
                         Dialect::Sqlite => {
+                            // SQLite's busy handler polls with growing sleeps, so under a run
+                            // of back-to-back writers one waiter can miss every free moment;
+                            // 30 s (not 5) keeps such a waiter from failing a claim or an insert
+                            // with "database is locked" on a slow machine.
                             conn.execute(
                                 "PRAGMA journal_mode = WAL; PRAGMA synchronous = NORMAL; \
-                                 PRAGMA busy_timeout = 5000; PRAGMA foreign_keys = ON;",
+                                 PRAGMA busy_timeout = 30000; PRAGMA foreign_keys = ON;",
                             )
                             .await?;
                         }
@@ -171,6 +179,10 @@ impl Store {
             .connect_with(connect)
             .await
             .map_err(StoreError::from)?;
+        let native_pg = match dialect {
+            Dialect::Postgres => Some(native_pg_pool(&url, opts, schema.clone())?),
+            Dialect::Sqlite => None,
+        };
         let wake = Wake::new();
         let store = Store {
             pool,
@@ -179,6 +191,7 @@ impl Store {
             wake,
             known_lanes: Arc::default(),
             schema,
+            native_pg,
             url: opts.url.clone(),
         };
         if dialect == Dialect::Postgres {
@@ -282,6 +295,9 @@ impl Store {
     /// Closes the pool.
     pub async fn close(&self) {
         self.pool.close().await;
+        if let Some(pg) = &self.native_pg {
+            pg.close().await;
+        }
     }
 
     /// Runs one statement as it is (tests and tools; never with caller input).
@@ -299,6 +315,32 @@ impl Store {
         }
         Ok(())
     }
+}
+
+/// The native Postgres pool behind the batch insert: half the main pool's size (ingress has at
+/// most a few committers at a time), opened lazily so a store that only reads never connects it.
+fn native_pg_pool(
+    url: &str,
+    opts: &StoreOptions,
+    schema: Option<String>,
+) -> Result<sqlx::PgPool, StoreError> {
+    let connect = sqlx::postgres::PgConnectOptions::from_str(url)
+        .map_err(|e| StoreError::Config(format!("database.url: {e}")))?
+        .disable_statement_logging();
+    Ok(sqlx::postgres::PgPoolOptions::new()
+        .max_connections((opts.max_connections / 2).max(2))
+        .acquire_timeout(opts.acquire_timeout)
+        .after_connect(move |conn, _meta| {
+            let schema = schema.clone();
+            Box::pin(async move {
+                if let Some(s) = schema {
+                    conn.execute(format!("SET search_path TO {s}").as_str())
+                        .await?;
+                }
+                Ok(())
+            })
+        })
+        .connect_lazy_with(connect))
 }
 
 fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {

@@ -6,7 +6,8 @@ use serde::{Deserialize, Serialize};
 /// A message to insert, with its deliveries and their parts, all planned at ingress.
 #[derive(Debug, Clone)]
 pub struct NewMessage {
-    /// `msg_…`.
+    /// `msg_…`, made by `MessageId::new_at(created_at)`: the id carries the accept time, and
+    /// listing by time range relies on it (it filters on the id, not on `created_at`).
     pub id: String,
     /// The caller's tenant.
     pub tenant: String,

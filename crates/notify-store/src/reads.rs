@@ -3,6 +3,8 @@
 use notify_core::clock::ms_to_rfc3339;
 use sqlx::Row;
 
+use notify_core::MessageId;
+
 use crate::model::{AttemptView, DeliveryView, MessageFilter, MessageView, PartView};
 use crate::{Store, StoreError};
 
@@ -146,13 +148,16 @@ impl Store {
                 " AND EXISTS (SELECT 1 FROM deliveries d WHERE d.message_id = m.id AND d.channel = {p})"
             ));
         }
+        // A message's id carries its accept time (`MessageId::new_at(created_at)`), so a time
+        // range is also an id range: the primary key, or `messages_tenant_id`, serves it in
+        // the listing's order, and no index on `created_at` is kept up at every insert.
         if let Some(s) = f.since {
-            let p = next(&mut binds, BindValue::Int(s));
-            sql.push_str(&format!(" AND created_at >= {p}"));
+            let p = next(&mut binds, BindValue::Text(MessageId::first_at(s).0));
+            sql.push_str(&format!(" AND id >= {p}"));
         }
         if let Some(u) = f.until {
-            let p = next(&mut binds, BindValue::Int(u));
-            sql.push_str(&format!(" AND created_at < {p}"));
+            let p = next(&mut binds, BindValue::Text(MessageId::first_at(u).0));
+            sql.push_str(&format!(" AND id < {p}"));
         }
         if let Some(t) = &f.text {
             let p = next(

@@ -13,41 +13,26 @@ pub fn names(cols: &[(&str, &str)]) -> String {
     cols.iter().map(|(n, _)| *n).collect::<Vec<_>>().join(", ")
 }
 
-/// A `SELECT` of `cols` from the JSON array of row objects bound as `$1`: Postgres'
-/// `json_to_recordset` (typed by `cols`' second element), SQLite's `json_each` (whose
-/// `WHERE true` lets an `ON CONFLICT` clause follow the `SELECT`).
-pub fn from_json_rows(dialect: crate::Dialect, cols: &[(&str, &str)]) -> String {
-    match dialect {
-        crate::Dialect::Postgres => format!(
-            "SELECT {} FROM json_to_recordset($1::json) AS x({})",
-            names(cols),
-            cols.iter()
-                .map(|(n, t)| format!("{n} {t}"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-        crate::Dialect::Sqlite => format!(
-            "SELECT {} FROM json_each($1) WHERE true",
-            cols.iter()
-                .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
-                .collect::<Vec<_>>()
-                .join(", ")
-        ),
-    }
+/// A SQLite `SELECT` of `cols` from the JSON array of row objects bound as `$1` (`json_each`;
+/// its `WHERE true` lets an `ON CONFLICT` clause follow the `SELECT`).
+pub fn from_json_each(cols: &[(&str, &str)]) -> String {
+    format!(
+        "SELECT {} FROM json_each($1) WHERE true",
+        cols.iter()
+            .map(|(n, _)| format!("json_extract(value, '$.{n}')"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    )
 }
 
 #[cfg(test)]
 mod tests {
     #[test]
-    fn lists_and_json_selects_are_built_per_dialect() {
+    fn lists_and_json_selects_are_built() {
         assert_eq!(super::list(3, 1), "$1, $2, $3");
         let cols = [("id", "text"), ("n", "bigint")];
         assert_eq!(
-            super::from_json_rows(crate::Dialect::Postgres, &cols),
-            "SELECT id, n FROM json_to_recordset($1::json) AS x(id text, n bigint)"
-        );
-        assert_eq!(
-            super::from_json_rows(crate::Dialect::Sqlite, &cols),
+            super::from_json_each(&cols),
             "SELECT json_extract(value, '$.id'), json_extract(value, '$.n') FROM json_each($1) WHERE true"
         );
     }

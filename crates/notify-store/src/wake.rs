@@ -55,22 +55,6 @@ impl Store {
     }
 }
 
-impl Store {
-    /// Queues a NOTIFY inside `tx` (Postgres only); it is delivered when `tx` commits.
-    pub(crate) async fn notify_in(
-        &self,
-        tx: &mut sqlx::Transaction<'static, sqlx::Any>,
-    ) -> Result<(), crate::StoreError> {
-        if self.dialect == Dialect::Postgres {
-            sqlx::query("SELECT pg_notify($1, '')")
-                .bind(channel_name(self.schema.as_deref()))
-                .execute(&mut **tx)
-                .await?;
-        }
-        Ok(())
-    }
-}
-
 pub(crate) fn spawn_pg_listener(store: Store) {
     tokio::spawn(async move {
         let chan = channel_name(store.schema.as_deref());

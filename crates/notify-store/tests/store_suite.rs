@@ -13,9 +13,14 @@ fn lane() -> LaneInfo {
     LaneInfo::new("logch", "log:logch", "log", "log:logch")
 }
 
+/// When test message `n` was accepted: 1 ms apart, all before `T0`, so all are due at `T0`.
+fn accepted_at(n: usize) -> i64 {
+    common::T0 - 100_000 + n as i64
+}
+
 fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &str) -> NewMessage {
     let now = common::T0;
-    let id = notify_core::MessageId::new_at(now + n as i64).0;
+    let id = notify_core::MessageId::new_at(accepted_at(n)).0;
     let did = notify_core::DeliveryId::new_at(now).0;
     NewMessage {
         id: id.clone(),
@@ -27,7 +32,8 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
         title: format!("Disk almost full #{n}"),
         body: "{}".into(),
         response: format!("{{\"id\":\"{id}\"}}"),
-        created_at: now,
+        // Ids carry their accept time (NewMessage::id).
+        created_at: accepted_at(n),
         not_before: None,
         expires_at: now + 3_600_000,
         deliveries: vec![NewDelivery {
@@ -111,6 +117,7 @@ on_both_backends!(
     recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one,
     claim_is_fair_across_tenants,
     a_unit_is_taken_only_as_it_was_seen,
+    a_time_range_lists_the_messages_accepted_in_it,
 );
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
@@ -242,6 +249,49 @@ async fn idempotency_replays_and_conflicts(store: Store, _clock: ManualClock) {
     assert_eq!(
         store.part_counts().await.unwrap(),
         vec![("queued".to_string(), 2)]
+    );
+}
+
+async fn a_time_range_lists_the_messages_accepted_in_it(store: Store, _clock: ManualClock) {
+    // Messages 0..10 accepted 1 ms apart; two of them (4 and 7) by another tenant.
+    let mut batch: Vec<NewMessage> = (0..10).map(|i| message(i, 1, None, "h")).collect();
+    batch[4].tenant = "hr".into();
+    batch[7].tenant = "hr".into();
+    store.insert_messages(&batch).await.unwrap();
+    let titles = |page: Vec<notify_store::MessageView>| -> Vec<String> {
+        page.into_iter().map(|m| m.title).collect()
+    };
+    let range = |tenant: Option<&str>| MessageFilter {
+        tenant: tenant.map(str::to_string),
+        since: Some(accepted_at(3)),
+        until: Some(accepted_at(8)),
+        limit: 50,
+        ..Default::default()
+    };
+    // Since is inclusive, until exclusive, newest first.
+    assert_eq!(
+        titles(store.list_messages(&range(None)).await.unwrap()),
+        ["#7", "#6", "#5", "#4", "#3"].map(|n| format!("Disk almost full {n}"))
+    );
+    assert_eq!(
+        titles(store.list_messages(&range(Some("default"))).await.unwrap()),
+        ["#6", "#5", "#3"].map(|n| format!("Disk almost full {n}"))
+    );
+    assert_eq!(
+        titles(store.list_messages(&range(Some("hr"))).await.unwrap()),
+        ["#7", "#4"].map(|n| format!("Disk almost full {n}"))
+    );
+    // A page of the range, then the rest after the cursor.
+    let mut f = MessageFilter {
+        limit: 2,
+        ..range(None)
+    };
+    let first = store.list_messages(&f).await.unwrap();
+    f.before_id = first.last().map(|m| m.id.clone());
+    f.limit = 50;
+    assert_eq!(
+        titles(store.list_messages(&f).await.unwrap()),
+        ["#5", "#4", "#3"].map(|n| format!("Disk almost full {n}"))
     );
 }
 

@@ -13,7 +13,7 @@ use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
-use crate::ingress::canonical::{canonical_hash, canonical_json};
+use crate::ingress::canonical::{canonical_json, hash_of};
 use crate::state::AppState;
 use crate::views::{AcceptedDelivery, AcceptedMessage};
 
@@ -51,8 +51,8 @@ pub fn build(
         }
     }
     let value = serde_json::to_value(&input).map_err(|e| ApiError::Internal(e.to_string()))?;
-    let body_hash = canonical_hash(&value);
     let body_text = canonical_json(&value);
+    let body_hash = hash_of(&body_text);
     let limits = ValidationLimits {
         default_ttl_ms: state.config().default_ttl_ms,
         ..ValidationLimits::default()

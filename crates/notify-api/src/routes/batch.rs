@@ -1,5 +1,5 @@
 //! `POST /v1/messages/batch`: up to 1,000 messages in one request, each checked and planned on
-//! its own and all committed in one store transaction (multi-row INSERTs), each with its own
+//! its own and all committed in one store transaction (set-based inserts), each with its own
 //! result.
 
 use axum::extract::{Request, State};
@@ -15,7 +15,6 @@ use crate::extract::read_limited;
 use crate::ingress::group_commit::{commit_batch, CommitError};
 use crate::ingress::plan;
 use crate::state::AppState;
-use crate::views::AcceptedMessage;
 
 /// Most messages in one batch.
 pub const BATCH_MAX: usize = 1000;
@@ -69,14 +68,21 @@ pub struct BatchItem {
     /// Its idempotency key, when it has one.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
-    /// The single send's answer (accepted, replayed).
+    /// The single send's answer (accepted, replayed), as stored: it is passed through, not
+    /// parsed and written again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
-    pub message: Option<serde_json::Value>,
+    pub message: Option<Box<RawValue>>,
     /// Why not (invalid, conflict, error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[schema(value_type = Option<Object>)]
     pub error: Option<ErrorDetail>,
+}
+
+/// The id of a stored first answer.
+#[derive(Deserialize)]
+struct FirstAnswer {
+    id: String,
 }
 
 /// The answer of `POST /v1/messages/batch`.
@@ -163,7 +169,8 @@ pub async fn create_batch(
     }
     let now = state.store().now_ms();
     let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(batch.messages.len());
-    let mut planned: Vec<(usize, NewMessage, AcceptedMessage)> = Vec::new();
+    let mut indexes: Vec<usize> = Vec::new();
+    let mut messages: Vec<NewMessage> = Vec::new();
     for (i, raw) in batch.messages.iter().enumerate() {
         let text = raw.get();
         if text.len() > max_one {
@@ -181,14 +188,12 @@ pub async fn create_batch(
         match plan::build(&state, &caller, text.as_bytes(), None, now) {
             Ok(a) => {
                 results.push(None);
-                planned.push((i, a.message, a.answer));
+                indexes.push(i);
+                messages.push(a.message);
             }
             Err(e) => results.push(Some(BatchItem::refused(i, BatchStatus::Invalid, &e))),
         }
     }
-    let (indexes, rest): (Vec<usize>, Vec<(NewMessage, AcceptedMessage)>) =
-        planned.into_iter().map(|(i, m, a)| (i, (m, a))).unzip();
-    let (messages, answers): (Vec<NewMessage>, Vec<AcceptedMessage>) = rest.into_iter().unzip();
     let outcomes = if messages.is_empty() {
         Vec::new()
     } else {
@@ -207,25 +212,22 @@ pub async fn create_batch(
     metrics::histogram!("notify_batch_size").record(batch.messages.len() as f64);
     let mut accepted_n = 0u64;
     let mut replayed_n = 0u64;
-    for (((i, m), answer), outcome) in indexes.into_iter().zip(messages).zip(answers).zip(outcomes)
-    {
+    for ((i, m), outcome) in indexes.into_iter().zip(messages).zip(outcomes) {
         let mut item = BatchItem::new(i, BatchStatus::Accepted);
         item.idempotency_key = m.idempotency_key.clone();
         match outcome {
             Ok(InsertOutcome::Inserted) => {
                 accepted_n += 1;
                 item.id = Some(m.id);
-                item.message = serde_json::to_value(&answer).ok();
+                item.message = RawValue::from_string(m.response).ok();
             }
             Ok(InsertOutcome::Replayed { response }) => {
                 replayed_n += 1;
                 item.status = BatchStatus::Replayed;
-                let first: Option<serde_json::Value> = serde_json::from_str(&response).ok();
-                item.id = first
-                    .as_ref()
-                    .and_then(|v| v["id"].as_str())
-                    .map(str::to_string);
-                item.message = first;
+                item.id = serde_json::from_str::<FirstAnswer>(&response)
+                    .ok()
+                    .map(|a| a.id);
+                item.message = RawValue::from_string(response).ok();
             }
             Ok(InsertOutcome::Conflict { existing_id }) => {
                 item.status = BatchStatus::Conflict;

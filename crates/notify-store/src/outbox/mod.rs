@@ -7,8 +7,5 @@ mod complete;
 mod insert;
 mod sweep;
 
-/// Rows per set-based INSERT (one JSON parameter each): bounds one statement's size.
-pub(crate) const INSERT_CHUNK: usize = 1000;
-
 pub use actions::RecallStart;
 pub use sweep::SweepReport;

@@ -1,0 +1,96 @@
+//! What the tests that run the real binary share: ports, the Postgres URL, the process guard and
+//! the wait for readiness. Each test binary uses its own part of it.
+#![allow(dead_code)]
+
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::{Duration, Instant};
+
+/// The Postgres the tests make their schemas in (`NOTIFY_TEST_PG`).
+pub fn pg_url() -> String {
+    std::env::var("NOTIFY_TEST_PG")
+        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+}
+
+/// A loopback port free right now.
+pub fn free_port() -> u16 {
+    std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+/// A fresh folder under the system temp dir, named after `what`.
+pub fn scratch_dir(what: &str) -> PathBuf {
+    let dir = std::env::temp_dir().join(format!("notify-{what}-{}", ulid::Ulid::new()));
+    std::fs::create_dir_all(&dir).unwrap();
+    dir
+}
+
+/// `notify-gateway serve --config CONFIG` with `RUST_LOG` set, stderr inherited and stdout
+/// as asked (null, or piped for a test that reads the log).
+pub fn serve(config: &std::path::Path, rust_log: &str, stdout: Stdio) -> Child {
+    Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
+        .args(["serve", "--config"])
+        .arg(config)
+        .env("RUST_LOG", rust_log)
+        .stdout(stdout)
+        .stderr(Stdio::inherit())
+        .spawn()
+        .unwrap()
+}
+
+/// A gateway process, killed when dropped (also when a test fails), with the folder it owns
+/// removed after it.
+pub struct Gateway {
+    pub child: Child,
+    pub dir: Option<PathBuf>,
+}
+
+impl Drop for Gateway {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+        if let Some(dir) = &self.dir {
+            let _ = std::fs::remove_dir_all(dir);
+        }
+    }
+}
+
+/// Polls `GET {base}/readyz` until it answers 2xx (there is no event to wait for across a
+/// process boundary); fails the test after 30 s.
+pub async fn wait_ready(base: &str) {
+    let client = reqwest::Client::new();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    loop {
+        if let Ok(r) = client.get(format!("{base}/readyz")).send().await {
+            if r.status().is_success() {
+                return;
+            }
+        }
+        assert!(
+            Instant::now() < deadline,
+            "gateway at {base} did not become ready"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+}
+
+/// `GET {base}/v1/messages/{id}` as the caller with bearer `secret`, as JSON.
+pub async fn get_message(
+    client: &reqwest::Client,
+    base: &str,
+    secret: &str,
+    id: &str,
+) -> serde_json::Value {
+    client
+        .get(format!("{base}/v1/messages/{id}"))
+        .bearer_auth(secret)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap()
+}

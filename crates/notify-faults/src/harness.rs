@@ -151,6 +151,13 @@ pub struct Env {
 }
 
 impl Env {
+    /// The port the database listens on (from `--pg-url`).
+    pub fn database_port(&self) -> Res<u16> {
+        use std::str::FromStr;
+        let opts = sqlx::postgres::PgConnectOptions::from_str(&self.opts.pg_url).ctx("pg url")?;
+        Ok(opts.get_port())
+    }
+
     /// A new world for `name`.
     pub async fn new(opts: &Opts, name: &str) -> Res<Env> {
         let sim = Simulator::new();
@@ -579,11 +586,29 @@ impl Gateway {
         rss_kb(self.pid())
     }
 
-    /// Open file descriptors (from /proc).
-    pub fn fds(&self) -> usize {
-        std::fs::read_dir(format!("/proc/{}/fd", self.pid()))
-            .map(|d| d.count())
-            .unwrap_or(0)
+    /// Open file descriptors (from /proc), split into connections to the database port and
+    /// the rest: the database pools grow up to their caps under load, which is not a leak, so
+    /// the two are checked against different bounds.
+    pub fn fds(&self, database_port: u16) -> Fds {
+        let pid = self.pid();
+        let to_database = socket_inodes_to_port(pid, database_port);
+        let mut fds = Fds::default();
+        let Ok(dir) = std::fs::read_dir(format!("/proc/{pid}/fd")) else {
+            return fds;
+        };
+        for entry in dir.flatten() {
+            let target = std::fs::read_link(entry.path()).unwrap_or_default();
+            let inode = target
+                .to_str()
+                .and_then(|t| t.strip_prefix("socket:["))
+                .and_then(|t| t.strip_suffix(']'))
+                .and_then(|t| t.parse::<u64>().ok());
+            match inode {
+                Some(i) if to_database.contains(&i) => fds.database += 1,
+                _ => fds.other += 1,
+            }
+        }
+        fds
     }
 
     /// Threads (from /proc).
@@ -596,6 +621,47 @@ impl Drop for Gateway {
     fn drop(&mut self) {
         self.kill9();
     }
+}
+
+/// A process's open file descriptors, by what they hold.
+#[derive(Debug, Default, Clone, Copy)]
+pub struct Fds {
+    /// TCP connections to the database's port.
+    pub database: usize,
+    /// Everything else: listeners, upstream connections, files, pipes, the runtime's own.
+    pub other: usize,
+}
+
+impl std::fmt::Display for Fds {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}+{}db", self.other, self.database)
+    }
+}
+
+/// Socket inodes of the TCP connections (in the process's network namespace) whose remote
+/// port is `port`, from `/proc/PID/net/tcp` and `tcp6`.
+fn socket_inodes_to_port(pid: u32, port: u16) -> std::collections::HashSet<u64> {
+    let mut inodes = std::collections::HashSet::new();
+    for table in ["tcp", "tcp6"] {
+        let Ok(text) = std::fs::read_to_string(format!("/proc/{pid}/net/{table}")) else {
+            continue;
+        };
+        // Columns: sl local_address rem_address st tx:rx tr:when retrnsmt uid timeout inode …
+        for line in text.lines().skip(1) {
+            let cols: Vec<&str> = line.split_whitespace().collect();
+            let remote_port = cols
+                .get(2)
+                .and_then(|a| a.rsplit(':').next())
+                .and_then(|p| u16::from_str_radix(p, 16).ok());
+            let inode = cols.get(9).and_then(|i| i.parse::<u64>().ok());
+            if let (Some(p), Some(i)) = (remote_port, inode) {
+                if p == port {
+                    inodes.insert(i);
+                }
+            }
+        }
+    }
+    inodes
 }
 
 /// `VmRSS` of a process in KiB.

@@ -82,6 +82,22 @@ impl StoreOptions {
             acquire_timeout: Duration::from_secs(3),
         }
     }
+
+    /// Size of the main pool on Postgres.
+    pub fn postgres_pool_size(&self) -> u32 {
+        self.max_connections.max(2)
+    }
+
+    /// Size of the native Postgres pool behind the batch insert: half the main pool (ingress
+    /// has at most a few committers at a time).
+    pub fn batch_pool_size(&self) -> u32 {
+        (self.max_connections / 2).max(2)
+    }
+
+    /// The most Postgres connections one store opens: both pools and the wake-up listener.
+    pub fn postgres_connections_at_most(&self) -> u32 {
+        self.postgres_pool_size() + self.batch_pool_size() + 1
+    }
 }
 
 /// The store. Cheap to clone.
@@ -148,7 +164,7 @@ impl Store {
             .max_connections(match dialect {
                 Dialect::Sqlite if in_memory => 1,
                 Dialect::Sqlite => opts.max_connections.clamp(1, 4),
-                Dialect::Postgres => opts.max_connections.max(2),
+                Dialect::Postgres => opts.postgres_pool_size(),
             })
             .acquire_timeout(opts.acquire_timeout)
             .after_connect(move |conn, _meta| {
@@ -317,8 +333,8 @@ impl Store {
     }
 }
 
-/// The native Postgres pool behind the batch insert: half the main pool's size (ingress has at
-/// most a few committers at a time), opened lazily so a store that only reads never connects it.
+/// The native Postgres pool behind the batch insert ([`StoreOptions::batch_pool_size`]), opened
+/// lazily so a store that only reads never connects it.
 fn native_pg_pool(
     url: &str,
     opts: &StoreOptions,
@@ -328,7 +344,7 @@ fn native_pg_pool(
         .map_err(|e| StoreError::Config(format!("database.url: {e}")))?
         .disable_statement_logging();
     Ok(sqlx::postgres::PgPoolOptions::new()
-        .max_connections((opts.max_connections / 2).max(2))
+        .max_connections(opts.batch_pool_size())
         .acquire_timeout(opts.acquire_timeout)
         .after_connect(move |conn, _meta| {
             let schema = schema.clone();

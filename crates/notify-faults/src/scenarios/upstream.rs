@@ -1,10 +1,11 @@
 //! Scenario 4: upstream faults from the simulator — 2 s latency, timeouts, connection resets,
 //! 5xx bursts and a `48503` storm. No attempt is spent on a rate-limit answer, the gateway's
-//! file descriptors and threads do not grow, nothing is lost, and the lane is back at full
-//! speed within 10 s of the storm's end.
+//! file descriptors (but for database connections, up to the pools' cap) and threads do not
+//! grow, nothing is lost, and the lane is back at full speed within 10 s of the storm's end.
 
 use std::time::{Duration, Instant};
 
+use notify_store::StoreOptions;
 use serde_json::json;
 
 use crate::harness::{
@@ -92,7 +93,8 @@ async fn body(env: &Env) -> Res<Report> {
         (Some(a), Some(b)) if b > a => (base.len() - 1) as f64 * 1000.0 / (b - a) as f64,
         _ => 0.0,
     };
-    let (fds_before, threads_before, rss_before) = (gw.fds(), gw.threads(), gw.rss_kb());
+    let db_port = env.database_port()?;
+    let (fds_before, threads_before, rss_before) = (gw.fds(db_port), gw.threads(), gw.rss_kb());
 
     // Latency, timeouts, resets, 5xx: each a burst, then drained.
     let phases: Vec<(&str, serde_json::Value, usize)> = vec![
@@ -172,7 +174,7 @@ async fn body(env: &Env) -> Res<Report> {
     .await
     .ctx("storm attempts")?;
     tokio::time::sleep(Duration::from_secs(2)).await;
-    let (fds_after, threads_after, rss_after) = (gw.fds(), gw.threads(), gw.rss_kb());
+    let (fds_after, threads_after, rss_after) = (gw.fds(db_port), gw.threads(), gw.rss_kb());
     let per_user = deliveries_per_user(&env.card_calls());
     let lost = all_users
         .iter()
@@ -216,8 +218,24 @@ async fn body(env: &Env) -> Res<Report> {
             "full speed ({target} calls per {SPEED_WINDOW_MS} ms) not back within {RECOVERY_LIMIT_MS} ms: {recovery:?}"
         )
     });
-    rep.check(fds_after <= fds_before + 4, || {
-        format!("file descriptors grew {fds_before} -> {fds_after}")
+    // Database connections grow with load up to the pools' caps, which is not a leak; any
+    // other descriptor (upstream connections above all) must not grow.
+    let db_cap = StoreOptions {
+        max_connections: settings.max_connections,
+        ..StoreOptions::new(env.opts.pg_url.clone())
+    }
+    .postgres_connections_at_most() as usize;
+    rep.check(fds_after.other <= fds_before.other + 4, || {
+        format!(
+            "file descriptors other than database connections grew {} -> {}",
+            fds_before.other, fds_after.other
+        )
+    });
+    rep.check(fds_after.database <= db_cap, || {
+        format!(
+            "{} database connections, more than the pools' cap of {db_cap}",
+            fds_after.database
+        )
     });
     rep.check(threads_after <= threads_before + 2, || {
         format!("threads grew {threads_before} -> {threads_after}")

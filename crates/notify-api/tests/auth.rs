@@ -363,7 +363,7 @@ on_both_backends!(
 async fn no_clients_means_every_request_is_refused() {
     let mut config = config();
     config.clients.clear();
-    with_app_config("sqlite", config, |app| async move {
+    with_app_config(Backend::Sqlite, config, |app| async move {
         let a = app.post(&message("x")).await;
         assert_eq!(a.status, StatusCode::UNAUTHORIZED);
         let a = app

@@ -15,7 +15,8 @@ use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, Secret, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher};
 use notify_simulator::Simulator;
-use notify_store::{Store, StoreOptions};
+use notify_store::Store;
+use notify_testkit::{Backend, ScratchStore};
 use serde_json::{json, Value};
 use tokio::sync::watch;
 
@@ -27,7 +28,7 @@ struct Env {
     api_base: String,
     http: reqwest::Client,
     store: Store,
-    file: std::path::PathBuf,
+    scratch: ScratchStore,
 }
 
 fn welink(sim: &str, client_id: &str) -> ChannelConfig {
@@ -43,14 +44,8 @@ async fn start(channels: &[(&str, &str)]) -> (Env, Dispatcher) {
     let sim = Simulator::new();
     let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let sim_base = format!("http://{sim_addr}");
-    let file = std::env::temp_dir().join(format!("notify-caps-{}.db", ulid::Ulid::new()));
-    let store = Store::connect(
-        &StoreOptions::new(format!("sqlite://{}", file.display())),
-        Arc::new(SystemClock),
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
+    let scratch = ScratchStore::open(Backend::Sqlite, 4, Arc::new(SystemClock)).await;
+    let store = scratch.store.clone();
     let handles: Vec<ChannelHandle> = channels
         .iter()
         .map(|(name, client)| build_channel(name, &welink(&sim_base, client)).unwrap())
@@ -82,7 +77,7 @@ async fn start(channels: &[(&str, &str)]) -> (Env, Dispatcher) {
         api_base,
         http: reqwest::Client::new(),
         store,
-        file,
+        scratch,
     };
     (env, dispatcher)
 }
@@ -137,10 +132,8 @@ impl Env {
             .sum()
     }
 
-    fn finish(self) {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", self.file.display()));
-        }
+    async fn finish(self) {
+        self.scratch.remove().await;
     }
 }
 
@@ -226,7 +219,7 @@ async fn three_thousand_deliveries_keep_the_sliding_caps_at_full_speed() {
         elapsed.as_secs_f64(),
         stats["welink_ips"][0]["max_20s"]
     );
-    env.finish();
+    env.finish().await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -332,5 +325,5 @@ async fn a_48503_storm_spends_no_attempt_and_full_speed_returns_within_ten_secon
             }
         }
     }
-    env.finish();
+    env.finish().await;
 }

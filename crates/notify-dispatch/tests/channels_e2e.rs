@@ -8,7 +8,6 @@
 //! steered through its `/_sim` control API (faults, token revocation, clock, modes, apps).
 
 use std::collections::HashMap;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use notify_api::{ApiConfig, AppState, ClientConfig};
@@ -16,7 +15,8 @@ use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, Clock, ManualClock, Secret, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher, FetchPolicy};
 use notify_simulator::Simulator;
-use notify_store::{DeliveryView, MessageView, Store, StoreOptions};
+use notify_store::{DeliveryView, MessageView, Store};
+use notify_testkit::{Backend, ScratchStore};
 use serde_json::{json, Value};
 
 const ADMIN_KEY: &str = "sk-e2e-admin";
@@ -33,17 +33,6 @@ const PNG: &[u8] = &[
     0x42, 0x60, 0x82,
 ];
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Backend {
-    Sqlite,
-    Postgres,
-}
-
-fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 /// The API, store, dispatcher and simulator of one test.
 struct Env {
     sim: Simulator,
@@ -54,8 +43,7 @@ struct Env {
     store: Store,
     clock: ManualClock,
     dispatcher: Dispatcher,
-    schema: Option<String>,
-    file: Option<PathBuf>,
+    scratch: ScratchStore,
 }
 
 fn channel_configs(sim: &str) -> Vec<(&'static str, ChannelConfig)> {
@@ -148,26 +136,8 @@ impl Env {
         let media_url = media_server(PNG).await;
 
         let clock = ManualClock::new(SystemClock.now_ms());
-        let suffix = ulid::Ulid::new().to_string().to_lowercase();
-        let (opts, file) = match backend {
-            Backend::Postgres => {
-                let mut o = StoreOptions::new(pg_url());
-                o.schema = Some(format!("e2e_{suffix}"));
-                o.max_connections = 8;
-                (o, None)
-            }
-            Backend::Sqlite => {
-                let path = std::env::temp_dir().join(format!("notify-e2e-{suffix}.db"));
-                (
-                    StoreOptions::new(format!("sqlite://{}", path.display())),
-                    Some(path),
-                )
-            }
-        };
-        let store = Store::connect(&opts, Arc::new(clock.clone()))
-            .await
-            .expect("connect (is Postgres running?)");
-        store.migrate().await.unwrap();
+        let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
+        let store = scratch.store.clone();
 
         let channels: Vec<ChannelHandle> = channel_configs(&sim_base)
             .iter()
@@ -207,8 +177,7 @@ impl Env {
             store,
             clock,
             dispatcher,
-            schema: opts.schema.clone(),
-            file,
+            scratch,
         };
         // Concurrency tests make more calls per second than WeLink's 40/s; the simulator's
         // caps are not what these tests are about (the dispatcher's limiters are tested alone).
@@ -226,20 +195,7 @@ impl Env {
     }
 
     async fn finish(self) {
-        if let Some(schema) = &self.schema {
-            let mut o = StoreOptions::new(pg_url());
-            o.schema = Some(schema.clone());
-            if let Ok(s) = Store::connect(&o, Arc::new(ManualClock::new(0))).await {
-                let _ = s.drop_schema().await;
-                s.close().await;
-            }
-        }
-        self.store.close().await;
-        if let Some(f) = &self.file {
-            for ext in ["", "-wal", "-shm"] {
-                let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
-            }
-        }
+        self.scratch.remove().await;
     }
 
     // --- the simulator -------------------------------------------------------------------

@@ -12,10 +12,9 @@ use notify_core::{
     ChannelKind, CheckedMessage, FieldError, ManualClock, Outcome, PartOp, Plan, TargetInput,
 };
 use notify_dispatch::{DispatchConfig, Dispatcher};
-use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart, Store, StoreOptions};
+use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart, Store};
+use notify_testkit::{on_both_backends, T0};
 use parking_lot::Mutex;
-
-const T0: i64 = 1_795_428_000_000;
 
 /// A channel whose calls answer from a script and are logged.
 #[derive(Debug, Default)]
@@ -65,25 +64,9 @@ impl Channel for Scripted {
     }
 }
 
-async fn setup(
-    parts: usize,
-) -> (
-    Store,
-    ManualClock,
-    Arc<Scripted>,
-    Dispatcher,
-    String,
-    std::path::PathBuf,
-) {
-    let clock = ManualClock::new(T0);
-    let path = std::env::temp_dir().join(format!("notify-dispatch-{}.db", ulid::Ulid::new()));
-    let store = Store::connect(
-        &StoreOptions::new(format!("sqlite://{}", path.display())),
-        Arc::new(clock.clone()),
-    )
-    .await
-    .unwrap();
-    store.migrate().await.unwrap();
+/// A scripted channel, a dispatcher over it and one queued message of `parts` parts on `store`:
+/// the channel, the dispatcher and the message id.
+async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String) {
     let channel = Arc::new(Scripted::default());
     let handle = ChannelHandle {
         name: "scripted".into(),
@@ -131,18 +114,20 @@ async fn setup(
         }],
     };
     store.insert_messages(&[m]).await.unwrap();
-    (store, clock, channel, dispatcher, id, path)
+    (channel, dispatcher, id)
 }
 
-fn cleanup(path: &std::path::Path) {
-    for ext in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{ext}", path.display()));
-    }
-}
+on_both_backends!(
+    notify_testkit::with_store,
+    2;
+    a_failed_second_part_is_retried_alone,
+    rate_limits_spend_no_attempt_and_permanent_errors_fail,
+    attempts_run_out_into_failed,
+    a_part_past_its_deadline_expires_without_a_call,
+);
 
-#[tokio::test]
-async fn a_failed_second_part_is_retried_alone() {
-    let (store, clock, channel, dispatcher, id, path) = setup(3).await;
+async fn a_failed_second_part_is_retried_alone(store: Store, clock: ManualClock) {
+    let (channel, dispatcher, id) = seed(&store, 3).await;
     // The second call fails once.
     channel
         .script
@@ -175,12 +160,10 @@ async fn a_failed_second_part_is_retried_alone() {
         4,
         "every attempt is recorded"
     );
-    cleanup(&path);
 }
 
-#[tokio::test]
-async fn rate_limits_spend_no_attempt_and_permanent_errors_fail() {
-    let (store, clock, channel, dispatcher, id, path) = setup(1).await;
+async fn rate_limits_spend_no_attempt_and_permanent_errors_fail(store: Store, clock: ManualClock) {
+    let (channel, dispatcher, id) = seed(&store, 1).await;
     channel
         .script
         .lock()
@@ -214,12 +197,10 @@ async fn rate_limits_spend_no_attempt_and_permanent_errors_fail() {
         .as_deref()
         .unwrap_or("")
         .contains("51062"));
-    cleanup(&path);
 }
 
-#[tokio::test]
-async fn attempts_run_out_into_failed() {
-    let (store, clock, channel, _d, id, path) = setup(1).await;
+async fn attempts_run_out_into_failed(store: Store, clock: ManualClock) {
+    let (channel, _d, id) = seed(&store, 1).await;
     let mut cfg = DispatchConfig::default();
     cfg.policy.max_attempts = 2;
     let handle = ChannelHandle {
@@ -243,12 +224,10 @@ async fn attempts_run_out_into_failed() {
     let m = store.get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.deliveries[0].status, "failed");
     assert!(m.deliveries[0].attempts[0].possible_duplicate);
-    cleanup(&path);
 }
 
-#[tokio::test]
-async fn a_part_past_its_deadline_expires_without_a_call() {
-    let (store, clock, channel, dispatcher, id, path) = setup(1).await;
+async fn a_part_past_its_deadline_expires_without_a_call(store: Store, clock: ManualClock) {
+    let (channel, dispatcher, id) = seed(&store, 1).await;
     clock.advance_ms(3_600_000);
     dispatcher.run_once().await.unwrap();
     assert!(channel.calls.lock().is_empty());
@@ -256,5 +235,4 @@ async fn a_part_past_its_deadline_expires_without_a_call() {
         store.get_message(None, &id).await.unwrap().unwrap().status,
         "expired"
     );
-    cleanup(&path);
 }

@@ -14,7 +14,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{app_state, close_store, open_store, serve, SECRET};
+use common::{app_state, open_store, serve, Backend, SECRET};
 use notify_api::auth::{Caller, Scheme};
 use notify_core::{Clock, SystemClock};
 use notify_store::Store;
@@ -150,19 +150,22 @@ async fn main() {
     println!("|---|---|---|---|---|---|");
     let mut profile = Vec::new();
     let backends = std::env::var("BENCH_BACKENDS").unwrap_or_else(|_| "postgres,sqlite".into());
-    for backend in ["postgres", "sqlite"] {
-        if !backends.split(',').any(|b| b == backend) {
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        if !backends.split(',').any(|b| b == backend.name()) {
             continue;
         }
-        let (store, file) = open_store(backend).await;
+        let scratch = open_store(backend).await;
+        let store = scratch.store.clone();
         let addr = serve(store.clone()).await;
         // One warm-up batch (statement caches, lane registration).
         level(addr, 1, 1).await;
         // SQLite has one writer: concurrent batches only queue on its lock (and past the
         // pool's acquire timeout they are 503), so it runs with one caller.
         let levels: Vec<usize> = match (backend, std::env::var("BENCH_CALLERS")) {
-            ("postgres", Ok(list)) => list.split(',').filter_map(|c| c.parse().ok()).collect(),
-            ("postgres", Err(_)) => vec![1, 2, 4],
+            (Backend::Postgres, Ok(list)) => {
+                list.split(',').filter_map(|c| c.parse().ok()).collect()
+            }
+            (Backend::Postgres, Err(_)) => vec![1, 2, 4],
             _ => vec![1],
         };
         for callers in levels {
@@ -175,7 +178,7 @@ async fn main() {
         }
         let (plan, insert) = phases(&store, 10).await;
         profile.push((backend, plan, insert));
-        close_store(store, file).await;
+        scratch.remove().await;
     }
     println!();
     println!("| backend | plan 1,000 (parse, check, plan) | insert_messages of 1,000 |");

@@ -11,7 +11,7 @@ mod common;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{close_store, open_store, serve, SECRET};
+use common::{open_store, serve, Backend, SECRET};
 
 async fn level(addr: SocketAddr, callers: usize, total: usize) -> (f64, Duration, Duration) {
     let client = reqwest::Client::builder()
@@ -79,8 +79,9 @@ async fn main() {
         .unwrap_or(20_000);
     println!("| backend | callers | accepted msg/s | p50 | p99 | RSS after (MB) |");
     println!("|---|---|---|---|---|---|");
-    for backend in ["postgres", "sqlite"] {
-        let (store, file) = open_store(backend).await;
+    for backend in [Backend::Postgres, Backend::Sqlite] {
+        let scratch = open_store(backend).await;
+        let store = scratch.store.clone();
         let mut rt = Vec::new();
         for _ in 0..200 {
             let t = Instant::now();
@@ -104,6 +105,6 @@ async fn main() {
             rt[100].as_secs_f64() * 1e3,
             rt[198].as_secs_f64() * 1e3
         );
-        close_store(store, file).await;
+        scratch.remove().await;
     }
 }

@@ -23,12 +23,13 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use common::{pg_url, serve_state, state_with, SECRET};
+use common::{serve_state, state_with, SECRET};
 use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, Clock, Secret, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher};
 use notify_simulator::Simulator;
 use notify_store::{Store, StoreOptions};
+use notify_testkit::pg_url;
 use serde_json::{json, Value};
 use tokio::sync::watch;
 

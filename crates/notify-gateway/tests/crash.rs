@@ -9,7 +9,8 @@ use std::net::SocketAddr;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{free_port, get_message, pg_url, serve, wait_ready, Gateway};
+use common::{get_message, serve, wait_ready, Gateway};
+use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
 const SECRET: &str = "crash-test-secret";

@@ -11,7 +11,8 @@ use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{free_port, get_message, scratch_dir, serve, wait_ready, Gateway};
+use common::{get_message, serve, wait_ready, Gateway};
+use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
 const SECRET: &str = "log-spans-secret";

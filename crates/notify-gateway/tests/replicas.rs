@@ -9,14 +9,12 @@
 //!   simulator's clock and the gateway's `NOTIFY_TIME_TRAVEL_MS` move together): never more
 //!   than 5 calls in a day, the rest go on the next day.
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, pg_url};
+use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
 const SECRET: &str = "replicas-test-secret";

@@ -10,7 +10,8 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{free_port, scratch_dir, serve, wait_ready, Gateway};
+use common::{serve, wait_ready, Gateway};
+use notify_testkit::{free_port, scratch_dir};
 
 use serde_json::Value;
 

@@ -8,6 +8,7 @@ use std::sync::Arc;
 use notify_core::{ManualClock, PartOp};
 use notify_store::outbox::RecallStart;
 use notify_store::*;
+use notify_testkit::T0;
 
 fn lane() -> LaneInfo {
     LaneInfo::new("logch", "log:logch", "log", "log:logch")
@@ -15,11 +16,11 @@ fn lane() -> LaneInfo {
 
 /// When test message `n` was accepted: 1 ms apart, all before `T0`, so all are due at `T0`.
 fn accepted_at(n: usize) -> i64 {
-    common::T0 - 100_000 + n as i64
+    T0 - 100_000 + n as i64
 }
 
 fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &str) -> NewMessage {
-    let now = common::T0;
+    let now = T0;
     let id = notify_core::MessageId::new_at(accepted_at(n)).0;
     let did = notify_core::DeliveryId::new_at(now).0;
     NewMessage {
@@ -75,7 +76,7 @@ fn done(p: &ClaimedPart, upstream: &str) -> Completion {
 
 fn attempt(outcome: &str) -> AttemptRecord {
     AttemptRecord {
-        at: common::T0,
+        at: T0,
         endpoint: "log".into(),
         http_status: Some(200),
         upstream_code: Some("0".into()),
@@ -350,7 +351,7 @@ async fn a_retry_resumes_at_the_unfinished_part(store: Store, clock: ManualClock
         part_id: by_seq(1).id.clone(),
         lease_token: by_seq(1).lease_token.clone(),
         result: PartResult::Retry {
-            at_ms: common::T0 + 1_000,
+            at_ms: T0 + 1_000,
             spend_attempt: true,
             error: "502".into(),
             possible_duplicate: false,
@@ -489,12 +490,7 @@ async fn one_token_fetch_at_a_time(store: Store, clock: ManualClock) {
         .await
         .unwrap());
     store
-        .store_token(
-            "welink:a",
-            "tok-1",
-            common::T0 + 7_200_000,
-            common::T0 + 6_900_000,
-        )
+        .store_token("welink:a", "tok-1", T0 + 7_200_000, T0 + 6_900_000)
         .await
         .unwrap();
     assert_eq!(

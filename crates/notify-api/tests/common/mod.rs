@@ -11,12 +11,11 @@ use axum::Router;
 use notify_api::{ApiConfig, AppState, ClientConfig};
 use notify_channels::{build_channel, ChannelConfig};
 use notify_core::{ChannelKind, ManualClock, Secret};
-use notify_store::{Store, StoreOptions};
+use notify_store::Store;
+use notify_testkit::ScratchStore;
+pub use notify_testkit::{Backend, T0};
 use serde_json::{json, Value};
 use tower::ServiceExt;
-
-/// 2026-11-23T10:00:00Z.
-pub const T0: i64 = 1_795_428_000_000;
 
 /// Tenant t1, scopes send/read/recall.
 pub const SENDER: (&str, &str) = ("AK-SEND", "sk-send-secret");
@@ -186,69 +185,27 @@ pub fn message(title: &str) -> Value {
     json!({"title": title, "content": "body text", "targets": [{"channel": "logch", "users": ["alice"]}]})
 }
 
-/// The Postgres the tests use (`NOTIFY_TEST_PG` overrides).
-pub fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
 /// Runs `body` against a router over a fresh store of `backend` with `config`.
-pub async fn with_app_config<F, Fut>(backend: &str, config: ApiConfig, body: F)
+pub async fn with_app_config<F, Fut>(backend: Backend, config: ApiConfig, body: F)
 where
     F: FnOnce(TestApp) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let clock = ManualClock::new(T0);
-    let suffix = ulid::Ulid::new().to_string().to_lowercase();
-    let (opts, file) = match backend {
-        "postgres" => {
-            let mut o = StoreOptions::new(pg_url());
-            o.schema = Some(format!("t_{suffix}"));
-            o.max_connections = 8;
-            (o, None)
-        }
-        _ => {
-            let path = std::env::temp_dir().join(format!("notify-api-test-{suffix}.db"));
-            (
-                StoreOptions::new(format!("sqlite://{}", path.display())),
-                Some(path),
-            )
-        }
-    };
-    let store = Store::connect(&opts, Arc::new(clock.clone()))
-        .await
-        .expect("connect (is Postgres running?)");
-    store.migrate().await.expect("migrate");
+    let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
+    let store = scratch.store.clone();
     let channel = build_channel("logch", &ChannelConfig::of_kind(ChannelKind::Log)).unwrap();
     let state = AppState::new(store.clone(), vec![channel], config, None);
     let app = TestApp {
         router: notify_api::router(state),
-        store: store.clone(),
+        store,
         clock,
     };
-    let result = tokio::spawn(body(app)).await;
-    // A test may have closed the store; clean up through a fresh connection then.
-    if let Some(schema) = opts.schema.clone() {
-        let mut o = StoreOptions::new(pg_url());
-        o.schema = Some(schema);
-        if let Ok(s) = Store::connect(&o, Arc::new(ManualClock::new(T0))).await {
-            let _ = s.drop_schema().await;
-            s.close().await;
-        }
-    }
-    store.close().await;
-    if let Some(f) = file {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
-        }
-    }
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    scratch.run(body(app)).await;
 }
 
 /// Runs `body` against a router over a fresh store of `backend` with the test callers.
-pub async fn with_app<F, Fut>(backend: &str, body: F)
+pub async fn with_app<F, Fut>(backend: Backend, body: F)
 where
     F: FnOnce(TestApp) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
@@ -260,17 +217,6 @@ where
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    $crate::common::with_app("sqlite", super::$name).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    $crate::common::with_app("postgres", super::$name).await;
-                }
-            }
-        )+
+        notify_testkit::on_both_backends!($crate::common::with_app, 2; $($name),+);
     };
 }

@@ -1,16 +1,16 @@
 //! What the benchmarks share: the binary's allocator, a store on a fresh Postgres schema or
-//! SQLite file, and the real router with one bearer caller on 127.0.0.1:0. Each bench uses its
+//! SQLite file (notify-testkit), and the real router with one bearer caller on 127.0.0.1:0. Each bench uses its
 //! own part of it.
 #![allow(dead_code)]
 
 use std::net::SocketAddr;
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use notify_api::{ApiConfig, AppState, ClientConfig};
 use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, Secret, SystemClock};
-use notify_store::{Store, StoreOptions};
+use notify_store::Store;
+pub use notify_testkit::{Backend, ScratchStore};
 
 /// The allocator the binary uses (src/main.rs), so the figures are the binary's.
 #[global_allocator]
@@ -19,46 +19,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
 /// The bench caller's bearer secret.
 pub const SECRET: &str = "bench-secret";
 
-/// The Postgres the benchmarks make their schemas in (`NOTIFY_TEST_PG`).
-pub fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A migrated store of `backend` ("postgres": a fresh schema, 16 connections; "sqlite": a fresh
-/// file), and the file to remove afterwards.
-pub async fn open_store(backend: &str) -> (Store, Option<PathBuf>) {
-    let (opts, file) = if backend == "postgres" {
-        let mut o = StoreOptions::new(pg_url());
-        o.schema = Some(format!(
-            "bench_{}",
-            ulid::Ulid::new().to_string().to_lowercase()
-        ));
-        o.max_connections = 16;
-        (o, None)
-    } else {
-        let p = std::env::temp_dir().join(format!("notify-bench-{}.db", ulid::Ulid::new()));
-        (
-            StoreOptions::new(format!("sqlite://{}", p.display())),
-            Some(p),
-        )
-    };
-    let store = Store::connect(&opts, Arc::new(SystemClock))
-        .await
-        .expect("connect");
-    store.migrate().await.expect("migrate");
-    (store, file)
-}
-
-/// Drops the Postgres schema or removes the SQLite file (and its WAL) of [`open_store`].
-pub async fn close_store(store: Store, file: Option<PathBuf>) {
-    store.drop_schema().await.expect("drop schema");
-    store.close().await;
-    if let Some(f) = file {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
-        }
-    }
+/// A migrated store of `backend` on the system clock with 16 connections: a fresh Postgres
+/// schema or SQLite file, removed by [`ScratchStore::remove`].
+pub async fn open_store(backend: Backend) -> ScratchStore {
+    ScratchStore::open(backend, 16, Arc::new(SystemClock)).await
 }
 
 /// The bench caller (bearer [`SECRET`], tenant `default`) with `scopes`.

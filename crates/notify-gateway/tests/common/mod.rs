@@ -1,32 +1,10 @@
-//! What the tests that run the real binary share: ports, the Postgres URL, the process guard and
-//! the wait for readiness. Each test binary uses its own part of it.
+//! What the tests that run the real binary share: the process guard and the wait for readiness
+//! (ports, scratch folders and the Postgres URL come from notify-testkit). Each test binary uses its own part of it.
 #![allow(dead_code)]
 
 use std::path::PathBuf;
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
-
-/// The Postgres the tests make their schemas in (`NOTIFY_TEST_PG`).
-pub fn pg_url() -> String {
-    std::env::var("NOTIFY_TEST_PG")
-        .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
-}
-
-/// A loopback port free right now.
-pub fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// A fresh folder under the system temp dir, named after `what`.
-pub fn scratch_dir(what: &str) -> PathBuf {
-    let dir = std::env::temp_dir().join(format!("notify-{what}-{}", ulid::Ulid::new()));
-    std::fs::create_dir_all(&dir).unwrap();
-    dir
-}
 
 /// `notify-gateway serve --config CONFIG` with `RUST_LOG` set, stderr inherited and stdout
 /// as asked (null, or piped for a test that reads the log).

@@ -11,11 +11,11 @@ use notify_api::{ApiConfig, AppState, ClientConfig};
 use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
 use notify_core::{ChannelKind, ManualClock, Secret};
 use notify_sidebar::{SidebarConfig, SidebarState};
-use notify_store::{Store, StoreOptions};
+use notify_store::Store;
+pub use notify_testkit::T0;
+use notify_testkit::{Backend, ScratchStore};
 use serde_json::Value;
 
-/// 2026-11-23T10:00:00Z.
-pub const T0: i64 = 1_795_428_000_000;
 /// Tenant t1: send, read, recall.
 pub const SENDER: (&str, &str) = ("AK-SEND", "sk-send-secret");
 /// Tenant t2: send, read, recall.
@@ -109,34 +109,14 @@ pub struct Agent {
 }
 
 /// Runs `body` against a fresh environment on `backend` and cleans up even when it panics.
-pub async fn with_env<F, Fut>(backend: &str, body: F)
+pub async fn with_env<F, Fut>(backend: Backend, body: F)
 where
     F: FnOnce(Env) -> Fut + Send + 'static,
     Fut: Future<Output = ()> + Send + 'static,
 {
     let clock = ManualClock::new(T0);
-    let suffix = ulid::Ulid::new().to_string().to_lowercase();
-    let (opts, file) = match backend {
-        "postgres" => {
-            let url = std::env::var("NOTIFY_TEST_PG")
-                .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into());
-            let mut o = StoreOptions::new(url);
-            o.schema = Some(format!("t_{suffix}"));
-            o.max_connections = 8;
-            (o, None)
-        }
-        _ => {
-            let path = std::env::temp_dir().join(format!("notify-sidebar-{suffix}.db"));
-            (
-                StoreOptions::new(format!("sqlite://{}", path.display())),
-                Some(path),
-            )
-        }
-    };
-    let store = Store::connect(&opts, Arc::new(clock.clone()))
-        .await
-        .expect("connect (is Postgres running? scripts/test starts it)");
-    store.migrate().await.expect("migrate");
+    let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
+    let store = scratch.store.clone();
     let sim = notify_simulator::Simulator::new();
     let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let channels = channels(sim_addr);
@@ -144,7 +124,7 @@ where
     let env = Env {
         base,
         sim: format!("http://{sim_addr}"),
-        store: store.clone(),
+        store,
         clock,
         channels,
         http: reqwest::Client::builder()
@@ -152,35 +132,14 @@ where
             .build()
             .unwrap(),
     };
-    let result = tokio::spawn(body(env)).await;
-    store.drop_schema().await.expect("drop schema");
-    store.close().await;
-    if let Some(f) = file {
-        for ext in ["", "-wal", "-shm"] {
-            let _ = std::fs::remove_file(format!("{}{ext}", f.display()));
-        }
-    }
-    if let Err(e) = result {
-        std::panic::resume_unwind(e.into_panic());
-    }
+    scratch.run(body(env)).await;
 }
 
 /// Declares one test per backend for each async fn `name(Env)`.
 #[macro_export]
 macro_rules! on_both_backends {
     ($($name:ident),+ $(,)?) => {
-        $(
-            mod $name {
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn sqlite() {
-                    $crate::common::with_env("sqlite", super::$name).await;
-                }
-                #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-                async fn postgres() {
-                    $crate::common::with_env("postgres", super::$name).await;
-                }
-            }
-        )+
+        notify_testkit::on_both_backends!($crate::common::with_env, 2; $($name),+);
     };
 }
 

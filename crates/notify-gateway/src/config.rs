@@ -12,6 +12,8 @@ use notify_api::ClientConfig;
 use notify_channels::ChannelConfig;
 use serde::{Deserialize, Serialize};
 
+use crate::error::GatewayError;
+
 /// The whole configuration.
 #[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
@@ -219,12 +221,15 @@ pub enum Source {
 
 /// Loads the configuration: `--config FILE`, else `config/local.toml` if present, else the
 /// built-in defaults; the environment overrides all. The error is one line naming the key.
-pub fn load(path: Option<&Path>) -> Result<(Config, Source), String> {
+pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
     let local = Path::new("config/local.toml");
     let source = match path {
         Some(p) => {
             if !p.exists() {
-                return Err(format!("--config {}: no such file", p.display()));
+                return Err(GatewayError::Config(format!(
+                    "--config {}: no such file",
+                    p.display()
+                )));
             }
             Source::File(p.to_path_buf())
         }
@@ -239,35 +244,36 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), String> {
     let config: Config = fig.extract().map_err(|e| {
         let key = e.path.join(".");
         let msg = e.kind.to_string();
-        if key.is_empty() {
-            format!("config: {msg}")
+        GatewayError::Config(if key.is_empty() {
+            msg
         } else {
-            format!("config: {key}: {msg}")
-        }
+            format!("{key}: {msg}")
+        })
     })?;
     validate(&config)?;
     Ok((config, source))
 }
 
-fn validate(c: &Config) -> Result<(), String> {
+fn validate(c: &Config) -> Result<(), GatewayError> {
+    let bad = |text: String| GatewayError::Config(text);
     c.server
         .listen
         .parse::<std::net::SocketAddr>()
-        .map_err(|e| format!("config: server.listen: {e}"))?;
-    notify_store::Dialect::of_url(&c.database.url).map_err(|e| format!("config: {e}"))?;
+        .map_err(|e| bad(format!("server.listen: {e}")))?;
+    notify_store::Dialect::of_url(&c.database.url).map_err(|e| bad(e.to_string()))?;
     if c.delivery.max_attempts == 0 {
-        return Err("config: delivery.max_attempts: must be at least 1".into());
+        return Err(bad("delivery.max_attempts: must be at least 1".into()));
     }
     for (i, client) in c.auth.clients.iter().enumerate() {
         if client.access_key.is_empty() {
-            return Err(format!("config: auth.clients[{i}].access_key: is required"));
+            return Err(bad(format!("auth.clients[{i}].access_key: is required")));
         }
         if client.secret_key.is_empty() {
-            return Err(format!("config: auth.clients[{i}].secret_key: is required"));
+            return Err(bad(format!("auth.clients[{i}].secret_key: is required")));
         }
     }
     for (name, ch) in &c.channels {
-        notify_channels::build_channel(name, ch).map_err(|e| format!("config: {e}"))?;
+        notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?;
     }
     Ok(())
 }
@@ -282,7 +288,7 @@ mod tests {
     fn defaults_need_no_file() {
         figment::Jail::expect_with(|jail| {
             let _ = jail;
-            let (c, source) = load(None).map_err(figment::Error::from)?;
+            let (c, source) = load(None).map_err(|e| figment::Error::from(e.to_string()))?;
             assert_eq!(source, Source::Defaults);
             assert_eq!(c.server.listen, "127.0.0.1:8080");
             assert_eq!(c.database.url, "sqlite://data/notify.db");
@@ -310,7 +316,8 @@ mod tests {
             jail.set_env("MON_SK", "s3cret");
             jail.set_env("NOTIFY__DATABASE__URL", "postgres://u@h/db");
             jail.set_env("NOTIFY__DELIVERY__MAX_ATTEMPTS", "5");
-            let (c, _) = load(Some(Path::new("gw.toml"))).map_err(figment::Error::from)?;
+            let (c, _) = load(Some(Path::new("gw.toml")))
+                .map_err(|e| figment::Error::from(e.to_string()))?;
             assert_eq!(c.database.url, "postgres://u@h/db");
             assert_eq!(c.delivery.max_attempts, 5);
             assert_eq!(c.auth.clients[0].secret_key.expose(), "s3cret");
@@ -322,13 +329,13 @@ mod tests {
     fn a_bad_key_is_named() {
         figment::Jail::expect_with(|jail| {
             jail.create_file("bad.toml", "[delivery]\nmax_atempts = 3\n")?;
-            let e = load(Some(Path::new("bad.toml"))).unwrap_err();
+            let e = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
             assert!(e.contains("max_atempts"), "{e}");
             jail.create_file("bad2.toml", "[delivery]\ndefault_ttl = \"soon\"\n")?;
-            let e = load(Some(Path::new("bad2.toml"))).unwrap_err();
+            let e = load(Some(Path::new("bad2.toml"))).unwrap_err().to_string();
             assert!(e.contains("delivery.default_ttl"), "{e}");
             jail.create_file("bad3.toml", "[database]\nurl = \"mysql://x\"\n")?;
-            let e = load(Some(Path::new("bad3.toml"))).unwrap_err();
+            let e = load(Some(Path::new("bad3.toml"))).unwrap_err().to_string();
             assert!(e.contains("database.url"), "{e}");
             Ok(())
         });
@@ -341,7 +348,7 @@ mod tests {
                 "c.toml",
                 "[channels.welink]\nkind = \"welink\"\nclient_id = \"a\"\nclient_secret = \"env:NOPE_UNSET\"\n",
             )?;
-            let e = load(Some(Path::new("c.toml"))).unwrap_err();
+            let e = load(Some(Path::new("c.toml"))).unwrap_err().to_string();
             assert!(
                 e.contains("NOPE_UNSET") && e.contains("client_secret"),
                 "{e}"

@@ -2,6 +2,7 @@
 //! upstream simulator (`simulate`) and an operator's signed `send`.
 
 mod config;
+mod error;
 mod sandbox;
 mod send;
 mod serve;
@@ -12,6 +13,8 @@ use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+
+use crate::error::GatewayError;
 
 /// mimalloc instead of the system allocator: ingress allocates many small, short-lived strings
 /// and JSON values per message, and glibc malloc/free were about a fifth of the gateway's time
@@ -84,7 +87,7 @@ fn main() -> ExitCode {
                 );
                 notify_simulator::run(listen)
                     .await
-                    .map_err(|e| format!("simulate: {e}"))
+                    .map_err(|e| GatewayError::io(format!("simulate {listen}"), e))
             }
             Command::Send(args) => send::send(args).await,
             Command::Healthcheck { url } => healthcheck(&url).await,
@@ -94,21 +97,24 @@ fn main() -> ExitCode {
         Ok(()) => ExitCode::SUCCESS,
         Err(e) => {
             eprintln!("{e}");
-            ExitCode::FAILURE
+            e.exit_code()
         }
     }
 }
 
-async fn healthcheck(url: &str) -> Result<(), String> {
+async fn healthcheck(url: &str) -> Result<(), GatewayError> {
     let resp = reqwest::Client::new()
         .get(url)
         .timeout(std::time::Duration::from_secs(3))
         .send()
         .await
-        .map_err(|e| format!("unhealthy: {e}"))?;
+        .map_err(|e| GatewayError::Remote(format!("unhealthy: {e}")))?;
     if resp.status().is_success() {
         Ok(())
     } else {
-        Err(format!("unhealthy: {}", resp.status()))
+        Err(GatewayError::Remote(format!(
+            "unhealthy: {}",
+            resp.status()
+        )))
     }
 }

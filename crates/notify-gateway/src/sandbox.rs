@@ -10,13 +10,14 @@ use notify_core::{ChannelKind, Secret};
 use rand::Rng;
 
 use crate::config::Config;
+use crate::error::GatewayError;
 
 /// Starts the simulator on a free loopback port.
-pub async fn start_simulator() -> Result<SocketAddr, String> {
+pub async fn start_simulator() -> Result<SocketAddr, GatewayError> {
     let sim = notify_simulator::Simulator::new();
     sim.spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .map_err(|e| format!("sandbox simulator: {e}"))
+        .map_err(|e| GatewayError::io("sandbox simulator", e))
 }
 
 /// Fills `config` with sandbox channels (when none are configured) and a demo caller (when

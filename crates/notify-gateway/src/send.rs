@@ -3,11 +3,8 @@
 use std::path::PathBuf;
 use std::time::{Duration, SystemTime, UNIX_EPOCH};
 
-use base64::Engine;
-use hmac::{Hmac, Mac};
-use sha2::{Digest, Sha256};
-
 use crate::config;
+use crate::error::GatewayError;
 
 /// Flags of `send`.
 #[derive(clap::Args)]
@@ -42,12 +39,18 @@ pub struct SendArgs {
 }
 
 /// Signs and posts one message.
-pub async fn send(args: SendArgs) -> Result<(), String> {
+pub async fn send(args: SendArgs) -> Result<(), GatewayError> {
     let (ak, sk) = match (args.access_key.clone(), args.secret_key.clone()) {
         (Some(a), Some(s)) => (a, s),
         _ => {
             let (c, _) = config::load(args.config.as_deref())?;
-            let client = c.auth.clients.first().ok_or("no caller key: give --access-key and --secret-key, or a config with [[auth.clients]]")?;
+            let client = c.auth.clients.first().ok_or_else(|| {
+                GatewayError::Config(
+                    "no caller key: give --access-key and --secret-key, or a config with \
+                     [[auth.clients]]"
+                        .into(),
+                )
+            })?;
             (
                 client.access_key.clone(),
                 client.secret_key.expose().to_string(),
@@ -56,9 +59,9 @@ pub async fn send(args: SendArgs) -> Result<(), String> {
     };
     let mut targets = Vec::new();
     for t in &args.to {
-        let (channel, recipient) = t
-            .split_once(':')
-            .ok_or_else(|| format!("--to {t:?}: expected channel:recipient"))?;
+        let (channel, recipient) = t.split_once(':').ok_or_else(|| {
+            GatewayError::Config(format!("--to {t:?}: expected channel:recipient"))
+        })?;
         let field = if recipient.starts_with("wr") || channel.contains("juzi") {
             "chat_id"
         } else if channel.contains("workid") {
@@ -78,7 +81,7 @@ pub async fn send(args: SendArgs) -> Result<(), String> {
     if let Some(k) = &args.idempotency_key {
         body["idempotency_key"] = serde_json::json!(k);
     }
-    let body = serde_json::to_vec(&body).map_err(|e| e.to_string())?;
+    let body = body.to_string().into_bytes();
     let client = reqwest::Client::new();
     let answer = signed(&client, &args.url, "POST", "/v1/messages", &ak, &sk, body).await?;
     println!(
@@ -88,7 +91,7 @@ pub async fn send(args: SendArgs) -> Result<(), String> {
     if args.wait {
         let id = answer["id"]
             .as_str()
-            .ok_or("the answer has no id")?
+            .ok_or_else(|| GatewayError::Remote(format!("the answer has no id: {answer}")))?
             .to_string();
         for _ in 0..120 {
             let m = signed(
@@ -107,25 +110,11 @@ pub async fn send(args: SendArgs) -> Result<(), String> {
             }
             tokio::time::sleep(Duration::from_millis(500)).await;
         }
-        return Err("still not delivered after 60 s".into());
+        return Err(GatewayError::Remote(format!(
+            "{id}: still not delivered after 60 s"
+        )));
     }
     Ok(())
-}
-
-/// The signature of contract §3.
-pub fn signature(
-    sk: &str,
-    ak: &str,
-    ts: &str,
-    method: &str,
-    path_and_query: &str,
-    body: &[u8],
-) -> String {
-    let body_hash = hex::encode(Sha256::digest(body));
-    let text = format!("{ak}\n{ts}\n{method}\n{path_and_query}\n{body_hash}");
-    let mut mac = Hmac::<Sha256>::new_from_slice(sk.as_bytes()).expect("HMAC takes any key length");
-    mac.update(text.as_bytes());
-    base64::engine::general_purpose::STANDARD.encode(mac.finalize().into_bytes())
 }
 
 async fn signed(
@@ -136,13 +125,13 @@ async fn signed(
     ak: &str,
     sk: &str,
     body: Vec<u8>,
-) -> Result<serde_json::Value, String> {
+) -> Result<serde_json::Value, GatewayError> {
     let ts = SystemTime::now()
         .duration_since(UNIX_EPOCH)
         .map(|d| d.as_millis())
         .unwrap_or(0)
         .to_string();
-    let sig = signature(sk, ak, &ts, method, path, &body);
+    let sig = notify_api::auth::signature::sign(sk, ak, &ts, method, path, &body);
     let url = format!("{}{}", base.trim_end_matches('/'), path);
     let req = if method == "POST" {
         client
@@ -158,12 +147,12 @@ async fn signed(
         .header("X-Signature", sig)
         .send()
         .await
-        .map_err(|e| format!("gateway unreachable: {e}"))?;
+        .map_err(|e| GatewayError::Remote(format!("gateway unreachable: {e}")))?;
     let status = resp.status();
     let v: serde_json::Value = resp.json().await.unwrap_or(serde_json::Value::Null);
     if status.is_success() {
         Ok(v)
     } else {
-        Err(format!("{status}: {v}"))
+        Err(GatewayError::Remote(format!("{status}: {v}")))
     }
 }

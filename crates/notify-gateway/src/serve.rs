@@ -12,12 +12,13 @@ use notify_store::{DatabaseClock, Store, StoreOptions};
 use tokio::sync::watch;
 
 use crate::config::{self, Config, Source};
+use crate::error::GatewayError;
 use crate::{sandbox, telemetry};
 
 /// The host clock: the system clock, shifted by `NOTIFY_CLOCK_OFFSET_MS` when set — a test hook
 /// that plays a replica whose host clock is off (issue 8's skew scenario). The gateway corrects
 /// it against the database's clock.
-fn host_clock() -> Result<Arc<dyn Clock>, String> {
+fn host_clock() -> Result<Arc<dyn Clock>, GatewayError> {
     match env_ms("NOTIFY_CLOCK_OFFSET_MS")? {
         Some(offset) => {
             tracing::warn!(
@@ -31,13 +32,13 @@ fn host_clock() -> Result<Arc<dyn Clock>, String> {
 }
 
 /// Milliseconds from an environment variable, if set.
-fn env_ms(var: &str) -> Result<Option<i64>, String> {
+fn env_ms(var: &str) -> Result<Option<i64>, GatewayError> {
     match std::env::var(var) {
         Ok(v) if !v.trim().is_empty() => v
             .trim()
             .parse()
             .map(Some)
-            .map_err(|e| format!("{var}={v:?}: {e}")),
+            .map_err(|e| GatewayError::Config(format!("{var}={v:?}: {e}"))),
         _ => Ok(None),
     }
 }
@@ -45,7 +46,7 @@ fn env_ms(var: &str) -> Result<Option<i64>, String> {
 /// Opens and migrates the store on the database's clock (see `notify_store::db_clock`), kept
 /// calibrated every 30 s. `NOTIFY_TIME_TRAVEL_MS` moves the gateway's time on purpose, after
 /// the correction: a test hook for a simulated day change; production leaves it unset.
-async fn open_store(config: &Config) -> Result<Store, String> {
+async fn open_store(config: &Config) -> Result<Store, GatewayError> {
     let mut opts = StoreOptions::new(config.database.url.clone());
     opts.max_connections = config.database.max_connections;
     opts.schema = config.database.schema.clone();
@@ -59,11 +60,11 @@ async fn open_store(config: &Config) -> Result<Store, String> {
     let clock = Arc::new(DatabaseClock::new(host_clock()?, travel));
     let store = Store::connect(&opts, clock.clone())
         .await
-        .map_err(|e| format!("database.url: {e}"))?;
+        .map_err(|e| GatewayError::store("database.url", e))?;
     let offset = clock
         .calibrate(&store)
         .await
-        .map_err(|e| format!("database.url: {e}"))?;
+        .map_err(|e| GatewayError::store("database.url", e))?;
     if offset.abs() > 1_000 {
         tracing::warn!(
             offset_ms = offset,
@@ -85,7 +86,7 @@ async fn open_store(config: &Config) -> Result<Store, String> {
     store
         .migrate()
         .await
-        .map_err(|e| format!("migrations: {e}"))?;
+        .map_err(|e| GatewayError::store("migrations", e))?;
     Ok(store)
 }
 
@@ -103,7 +104,7 @@ macro_rules! banner {
 }
 
 /// `notify-gateway migrate`.
-pub async fn migrate(path: Option<&Path>) -> Result<(), String> {
+pub async fn migrate(path: Option<&Path>) -> Result<(), GatewayError> {
     let (config, _) = config::load(path)?;
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
@@ -117,7 +118,7 @@ pub async fn migrate(path: Option<&Path>) -> Result<(), String> {
 }
 
 /// `notify-gateway serve`.
-pub async fn serve(path: Option<&Path>) -> Result<(), String> {
+pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let (mut config, source) = config::load(path)?;
     telemetry::init(&config.log.format, &config.log.level);
     // Buckets make latencies Prometheus histograms (summable over replicas) instead of the
@@ -135,9 +136,8 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
                 &[1.0, 2.0, 5.0, 10.0, 25.0, 50.0, 100.0, 250.0, 500.0, 1000.0],
             )
         })
-        .map_err(|e| format!("metrics: {e}"))?
-        .install_recorder()
-        .map_err(|e| format!("metrics: {e}"))?;
+        .and_then(|b| b.install_recorder())
+        .map_err(|e| GatewayError::Start(format!("metrics: {e}")))?;
 
     let mut fetch = FetchPolicy::default();
     let mut demo = None;
@@ -151,7 +151,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
     let channels: Vec<ChannelHandle> = config
         .channels
         .iter()
-        .map(|(name, c)| build_channel(name, c).map_err(|e| format!("config: {e}")))
+        .map(|(name, c)| build_channel(name, c).map_err(|e| GatewayError::Config(e.to_string())))
         .collect::<Result<_, _>>()?;
 
     let store = open_store(&config).await?;
@@ -184,15 +184,17 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
         ..DispatchConfig::default()
     };
     let dispatcher = Dispatcher::new(store.clone(), channels, dispatch_config)
-        .map_err(|e| format!("config: {e}"))?;
+        .map_err(|e| GatewayError::Config(e.to_string()))?;
     let replica = dispatcher.replica_id().to_string();
     let (stop_tx, stop_rx) = watch::channel(false);
     let workers = tokio::spawn(dispatcher.run(stop_rx));
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
-        .map_err(|e| format!("server.listen {}: {e}", config.server.listen))?;
-    let local = listener.local_addr().map_err(|e| e.to_string())?;
+        .map_err(|e| GatewayError::io(format!("server.listen {}", config.server.listen), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| GatewayError::io("server.listen", e))?;
     if let Some(sidebar) = sidebar_state(&config, &store, &sidebar_channels, local)? {
         app = app.merge(notify_sidebar::router(sidebar));
     }
@@ -222,7 +224,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), String> {
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown_signal())
         .await
-        .map_err(|e| format!("server: {e}"))?;
+        .map_err(|e| GatewayError::io("server", e))?;
     // Stop claiming, finish in-flight calls, write their results, release the lanes.
     tracing::info!("shutting down: draining in-flight calls");
     let _ = stop_tx.send(true);
@@ -242,7 +244,7 @@ fn sidebar_state(
     store: &Store,
     channels: &[ChannelHandle],
     local: std::net::SocketAddr,
-) -> Result<Option<notify_sidebar::SidebarState>, String> {
+) -> Result<Option<notify_sidebar::SidebarState>, GatewayError> {
     let public_url = match config.server.public_url.trim() {
         "" => format!("http://{local}"),
         url => url.to_string(),
@@ -262,7 +264,7 @@ fn sidebar_state(
     let sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
-            .map_err(|e| format!("config: {e}"))?;
+            .map_err(|e| GatewayError::Config(e.to_string()))?;
     if state.is_some() {
         banner!(config, "  Juzi sidebar: {public_url}/sidebar/");
     }

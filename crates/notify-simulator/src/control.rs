@@ -100,6 +100,19 @@ fn bad(msg: impl std::fmt::Display) -> Response {
         .into_response()
 }
 
+/// Parses a body that is one `what` object or an array of them; nothing is applied unless all
+/// of them parse.
+fn one_or_many<T: DeserializeOwned>(body: &Bytes, what: &str) -> Result<Vec<T>, String> {
+    let items = match parse::<Value>(body)? {
+        Value::Array(a) => a,
+        other => vec![other],
+    };
+    items
+        .into_iter()
+        .map(|item| serde_json::from_value(item).map_err(|e| format!("bad {what}: {e}")))
+        .collect()
+}
+
 /// Parses a JSON body; an empty body is `{}`.
 fn parse<T: DeserializeOwned>(body: &Bytes) -> Result<T, String> {
     let slice: &[u8] = if body.iter().all(u8::is_ascii_whitespace) {
@@ -150,20 +163,12 @@ async fn list_faults(State(sim): State<Simulator>) -> Response {
 
 /// `POST /_sim/faults`: one fault object, or an array of them.
 async fn add_fault(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let v: Value = match parse(&body) {
-        Ok(v) => v,
+    let list: Vec<FaultSpec> = match one_or_many(&body, "fault") {
+        Ok(l) => l,
         Err(e) => return bad(e),
     };
-    let list = match v {
-        Value::Array(a) => a,
-        other => vec![other],
-    };
     let mut specs = Vec::new();
-    for item in list {
-        let spec: FaultSpec = match serde_json::from_value(item) {
-            Ok(s) => s,
-            Err(e) => return bad(format!("bad fault: {e}")),
-        };
+    for spec in list {
         if spec.count == Some(0) {
             return bad("count must be at least 1 (omit it for \"until cleared\")");
         }
@@ -298,21 +303,15 @@ async fn list_apps(State(sim): State<Simulator>) -> Response {
 
 /// `POST /_sim/apps`: one app or an array of them.
 async fn add_apps(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let v: Value = match parse(&body) {
-        Ok(v) => v,
+    let specs: Vec<AppSpec> = match one_or_many(&body, "app") {
+        Ok(l) => l,
         Err(e) => return bad(e),
     };
-    let list = match v {
-        Value::Array(a) => a,
-        other => vec![other],
-    };
-    let mut specs = Vec::new();
-    for item in list {
-        match serde_json::from_value::<AppSpec>(item) {
-            Ok(s) if !s.client_id.is_empty() && !s.client_secret.is_empty() => specs.push(s),
-            Ok(_) => return bad("client_id and client_secret must not be empty"),
-            Err(e) => return bad(format!("bad app: {e}")),
-        }
+    if specs
+        .iter()
+        .any(|s| s.client_id.is_empty() || s.client_secret.is_empty())
+    {
+        return bad("client_id and client_secret must not be empty");
     }
     for s in specs {
         sim.inner.apps.register(s);

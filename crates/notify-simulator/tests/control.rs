@@ -100,3 +100,74 @@ async fn call_page_lists_latest_calls() {
         assert!(!html.contains("<script>@"));
     }
 }
+
+#[tokio::test]
+async fn a_list_of_faults_or_apps_is_applied_whole_or_not_at_all() {
+    let s = common::start().await;
+    // The second fault is malformed: 400 naming it, and the first is not applied either.
+    let (st, v) = s
+        .post(
+            "/_sim/faults",
+            json!([
+                {"kind": "http_status", "http_status": 500},
+                {"kind": "no_such_kind"}
+            ]),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(v["error"].as_str().unwrap().contains("bad fault"), "{v}");
+    assert_eq!(s.get("/_sim/faults").await.1["faults"], json!([]));
+    let (st, v) = s
+        .post(
+            "/_sim/faults",
+            json!({"kind": "http_status", "http_status": 500, "count": 0}),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert_eq!(s.get("/_sim/faults").await.1["faults"], json!([]));
+    // Two faults in one call are both applied.
+    let (st, v) = s
+        .post(
+            "/_sim/faults",
+            json!([
+                {"kind": "http_status", "http_status": 500, "count": 1},
+                {"kind": "http_status", "http_status": 502, "count": 1}
+            ]),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert_eq!(v["faults"].as_array().unwrap().len(), 2, "{v}");
+
+    // Apps: one with an empty secret spoils the list.
+    let before = s.get("/_sim/apps").await.1["apps"].clone();
+    let (st, v) = s
+        .post(
+            "/_sim/apps",
+            json!([
+                {"kind": "welink", "client_id": "ok-app", "client_secret": "s"},
+                {"kind": "welink", "client_id": "no-secret", "client_secret": ""}
+            ]),
+        )
+        .await;
+    assert_eq!(st, 400, "{v}");
+    assert!(
+        v["error"].as_str().unwrap().contains("client_secret"),
+        "{v}"
+    );
+    assert_eq!(s.get("/_sim/apps").await.1["apps"], before);
+    let (st, v) = s
+        .post(
+            "/_sim/apps",
+            json!({"kind": "welink", "client_id": "ok-app", "client_secret": "s"}),
+        )
+        .await;
+    assert_eq!(st, 200, "{v}");
+    assert!(
+        v["apps"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|a| a["client_id"] == "ok-app"),
+        "{v}"
+    );
+}

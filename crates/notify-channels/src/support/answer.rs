@@ -4,7 +4,7 @@
 
 use serde_json::Value;
 
-use crate::UpstreamAnswer;
+use crate::{TokenAnswer, UpstreamAnswer};
 
 /// `v[key]` as a string: strings as they are (trimmed), numbers printed; absent, `null` or empty
 /// is `None`.
@@ -14,6 +14,27 @@ pub fn str_of(v: &Value, key: &str) -> Option<String> {
         Value::Number(n) => Some(n.to_string()),
         Value::Bool(b) => Some(b.to_string()),
         _ => None,
+    }
+}
+
+/// A token answer that carries `token`: its lifetime from `expires_in` (a number or a numeric
+/// string; absent, zero or negative means `default_expires_s`), refreshed `refresh_ahead_s`
+/// before expiry, but a short-lived token still gets half its life.
+pub fn issued(
+    v: &Value,
+    token: String,
+    default_expires_s: i64,
+    refresh_ahead_s: i64,
+) -> TokenAnswer {
+    let expires_in_s = v
+        .get("expires_in")
+        .and_then(|e| e.as_i64().or_else(|| e.as_str()?.parse().ok()))
+        .filter(|e| *e > 0)
+        .unwrap_or(default_expires_s);
+    TokenAnswer::Issued {
+        token,
+        expires_in_s,
+        refresh_ahead_s: refresh_ahead_s.min(expires_in_s / 2),
     }
 }
 
@@ -60,6 +81,27 @@ pub fn original_spelling(returned: &str, sent: &[String]) -> String {
 mod tests {
     use super::*;
     use serde_json::json;
+
+    #[test]
+    fn a_token_lives_as_long_as_expires_in_says_however_it_is_written() {
+        let at = |v: serde_json::Value| match issued(&v, "t".into(), 7200, 300) {
+            TokenAnswer::Issued {
+                expires_in_s,
+                refresh_ahead_s,
+                ..
+            } => (expires_in_s, refresh_ahead_s),
+            other => panic!("{other:?}"),
+        };
+        assert_eq!(at(json!({"expires_in": 3600})), (3600, 300));
+        assert_eq!(at(json!({"expires_in": "1800"})), (1800, 300));
+        // Absent, zero, negative or unreadable: the upstream's documented lifetime.
+        assert_eq!(at(json!({})), (7200, 300));
+        assert_eq!(at(json!({"expires_in": 0})), (7200, 300));
+        assert_eq!(at(json!({"expires_in": -5})), (7200, 300));
+        assert_eq!(at(json!({"expires_in": "soon"})), (7200, 300));
+        // A short-lived token is refreshed at half its life, not before it was issued.
+        assert_eq!(at(json!({"expires_in": 400})), (400, 200));
+    }
 
     #[test]
     fn codes_are_read_from_strings_and_numbers() {

@@ -3,7 +3,7 @@
 
 use notify_core::Secret;
 
-use crate::support::answer::{excerpt, str_of};
+use crate::support::answer::{excerpt, issued, str_of};
 use crate::support::classes::{lookup, Class};
 use crate::support::join_url;
 use crate::{TokenAnswer, UpstreamAnswer, UpstreamRequest};
@@ -46,16 +46,7 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
     let message = str_of(&v, "errmsg").unwrap_or_default();
     match (code.as_deref(), str_of(&v, "access_token")) {
         (Some("0") | None, Some(token)) if answer.http_status < 300 => {
-            let expires_in_s = v
-                .get("expires_in")
-                .and_then(|e| e.as_i64().or_else(|| e.as_str()?.parse().ok()))
-                .filter(|e| *e > 0)
-                .unwrap_or(DEFAULT_EXPIRES_S);
-            TokenAnswer::Issued {
-                token,
-                expires_in_s,
-                refresh_ahead_s: REFRESH_AHEAD_S.min(expires_in_s / 2),
-            }
+            issued(&v, token, DEFAULT_EXPIRES_S, REFRESH_AHEAD_S)
         }
         (Some(code), _) => {
             let code = code.to_string();

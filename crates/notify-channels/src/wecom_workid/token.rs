@@ -4,7 +4,7 @@
 use notify_core::Secret;
 
 use crate::config::TokenAuth;
-use crate::support::answer::{excerpt, str_of};
+use crate::support::answer::{excerpt, issued, str_of};
 use crate::{Body, Method, TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
 /// Used when the answer leaves `expires_in` out (it is optional in RFC 6749 §5.1).
@@ -55,16 +55,7 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
     let status = answer.http_status;
     if (200..300).contains(&status) {
         if let Some(token) = str_of(&v, "access_token") {
-            let expires_in_s = v
-                .get("expires_in")
-                .and_then(|e| e.as_i64().or_else(|| e.as_str()?.parse().ok()))
-                .filter(|e| *e > 0)
-                .unwrap_or(DEFAULT_EXPIRES_S);
-            return TokenAnswer::Issued {
-                token,
-                expires_in_s,
-                refresh_ahead_s: REFRESH_AHEAD_S.min(expires_in_s / 2),
-            };
+            return issued(&v, token, DEFAULT_EXPIRES_S, REFRESH_AHEAD_S);
         }
     }
     let error = str_of(&v, "error").unwrap_or_else(|| status.to_string());

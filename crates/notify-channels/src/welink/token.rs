@@ -4,7 +4,7 @@
 use notify_core::Secret;
 use serde_json::json;
 
-use crate::support::answer::{excerpt, str_of};
+use crate::support::answer::{excerpt, issued, str_of};
 use crate::support::classes::{lookup, rule, Class, Rule};
 use crate::support::join_url;
 use crate::{TokenAnswer, UpstreamAnswer, UpstreamRequest};
@@ -68,17 +68,7 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
     let token = str_of(&v, "access_token");
     match (code.as_deref(), token) {
         (Some("0") | None, Some(token)) if answer.http_status < 300 => {
-            let expires_in_s = v
-                .get("expires_in")
-                .and_then(|e| e.as_i64().or_else(|| e.as_str()?.parse().ok()))
-                .filter(|e| *e > 0)
-                .unwrap_or(DEFAULT_EXPIRES_S);
-            TokenAnswer::Issued {
-                token,
-                expires_in_s,
-                // A short-lived token still gets half its life.
-                refresh_ahead_s: REFRESH_AHEAD_S.min(expires_in_s / 2),
-            }
+            issued(&v, token, DEFAULT_EXPIRES_S, REFRESH_AHEAD_S)
         }
         (Some(code), _) => {
             let upstream = str_of(&v, "message").unwrap_or_default();

@@ -292,16 +292,43 @@ async fn shutdown_signal() {
     }
 }
 
-/// The URL without its password, for logs.
+/// The URL with its password (if it has one) shown as `***`, for logs. A URL that does not
+/// parse is not shown at all: it may hold a password in a shape the parser missed.
 fn redact_url(url: &str) -> String {
-    match url.split_once("://") {
-        Some((scheme, rest)) => match rest.split_once('@') {
-            Some((cred, host)) => {
-                let user = cred.split(':').next().unwrap_or("");
-                format!("{scheme}://{user}:***@{host}")
+    match reqwest::Url::parse(url) {
+        Ok(mut parsed) => {
+            if parsed.password().is_some() {
+                // Only fails for URLs that cannot have credentials, which this one has.
+                let _ = parsed.set_password(Some("***"));
             }
-            None => url.to_string(),
-        },
-        None => url.to_string(),
+            parsed.to_string()
+        }
+        Err(_) => "(unparsable database.url)".into(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::redact_url;
+
+    #[test]
+    fn only_a_password_is_hidden() {
+        assert_eq!(
+            redact_url("postgres://notify:s3cr%40t@db:5432/notify"),
+            "postgres://notify:***@db:5432/notify"
+        );
+        assert_eq!(
+            redact_url("postgres://postgres@127.0.0.1:5432/test"),
+            "postgres://postgres@127.0.0.1:5432/test"
+        );
+        assert_eq!(
+            redact_url("postgres://db/notify?application_name=a@b"),
+            "postgres://db/notify?application_name=a@b"
+        );
+        assert_eq!(
+            redact_url("sqlite://data/notify.db"),
+            "sqlite://data/notify.db"
+        );
+        assert!(!redact_url("postgres://u:pw@[bad").contains("pw"));
     }
 }

@@ -158,6 +158,9 @@ async fn stats_and_channels(app: TestApp) {
     assert_eq!(ch["queue_depth"], 3);
     assert_eq!(ch["lanes"][0]["lane"], "log:logch|log");
     assert_eq!(ch["lanes"][0]["depth"]["queued"], 3);
+    // Nothing was sent, and the log kind has no per-lane cap.
+    assert_eq!(ch["lanes"][0]["calls_last_minute"], 0);
+    assert_eq!(ch["lanes"][0]["cap_per_minute"], serde_json::Value::Null);
     assert_eq!(ch["token"], serde_json::Value::Null);
 }
 

@@ -956,3 +956,84 @@ async fn state_update_of_a_card_sent_in_several_calls_updates_each_call() {
     }
     env.finish().await;
 }
+
+// --- the admin view of calls against the caps --------------------------------------------
+
+async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backend) {
+    let env = Env::start(backend).await;
+    for i in 0..3 {
+        env.send(to("welink", &format!("card {i}"))).await;
+    }
+    for i in 0..2 {
+        env.send(to("xiaowei", &format!("reminder {i}"))).await;
+    }
+    env.drain().await;
+    let card_lane = "welink:e2e-welink|/messages/v2/card/common";
+    let lane_of = |view: &Value, channel: &str, lane: &str| -> Value {
+        view["channels"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|c| c["name"] == channel)
+            .and_then(|c| {
+                c["lanes"]
+                    .as_array()
+                    .unwrap()
+                    .iter()
+                    .find(|l| l["lane"] == lane)
+                    .cloned()
+            })
+            .unwrap_or_else(|| panic!("no lane {lane} on {channel}: {view}"))
+    };
+    let (status, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    assert_eq!(status, 200, "{view}");
+    let card = lane_of(&view, "welink", card_lane);
+    assert_eq!(
+        card["calls_last_minute"],
+        env.calls("/api/messages/v2/card/common").len(),
+        "{card}"
+    );
+    assert_eq!(card["calls_last_minute"], 3, "{card}");
+    assert_eq!(card["cap_per_minute"], 1500, "{card}");
+    assert_eq!(card["cap_per_second"], 40, "{card}");
+    let xiaowei = view["channels"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["name"] == "xiaowei")
+        .cloned()
+        .unwrap();
+    assert_eq!(xiaowei["quota"]["used_today"], 2, "{xiaowei}");
+    assert_eq!(xiaowei["quota"]["left_today"], 98, "{xiaowei}");
+    // WeCom app lanes have no per-lane cap to show.
+    let wecom_sent = env.send(to("wecom", "app message")).await;
+    env.drain().await;
+    assert_eq!(env.message(&wecom_sent).await.status, "sent");
+    let (_, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    let wecom = lane_of(
+        &view,
+        "wecom",
+        "wecom_app:wwe2ecorp:1000002|/cgi-bin/message/send",
+    );
+    assert_eq!(wecom["calls_last_minute"], 1, "{wecom}");
+    assert_eq!(wecom["cap_per_minute"], Value::Null, "{wecom}");
+    // A minute later the calls have left the window.
+    env.clock.advance_ms(60_001);
+    let (_, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    assert_eq!(
+        lane_of(&view, "welink", card_lane)["calls_last_minute"],
+        0,
+        "{view}"
+    );
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_show_calls_in_the_last_minute_against_the_caps_sqlite() {
+    channels_show_calls_in_the_last_minute_against_the_caps(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn channels_show_calls_in_the_last_minute_against_the_caps_postgres() {
+    channels_show_calls_in_the_last_minute_against_the_caps(Backend::Postgres).await;
+}

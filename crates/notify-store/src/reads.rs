@@ -218,6 +218,24 @@ impl Store {
         row.map(|r| Ok((r.try_get(0)?, r.try_get(1)?))).transpose()
     }
 
+    /// Upstream calls per lane that started at or after `since_ms`, by every replica
+    /// (`GET /v1/channels`: calls in the last minute against the lane's cap).
+    pub async fn lane_calls_since(
+        &self,
+        since_ms: i64,
+    ) -> Result<std::collections::HashMap<String, i64>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT p.lane, COUNT(*) FROM attempts a JOIN parts p ON p.id = a.part_id \
+             WHERE a.at >= $1 GROUP BY p.lane",
+        )
+        .bind(since_ms)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
+            .collect()
+    }
+
     /// Queue depth by lane and part status (`GET /v1/channels`, metrics).
     pub async fn lane_depths(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(

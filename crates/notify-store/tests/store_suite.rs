@@ -119,6 +119,7 @@ on_both_backends!(
     claim_is_fair_across_tenants,
     a_unit_is_taken_only_as_it_was_seen,
     a_time_range_lists_the_messages_accepted_in_it,
+    calls_per_lane_are_counted_from_the_attempt_log_since_an_instant,
 );
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
@@ -1012,4 +1013,30 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
         0,
         "too late: requeued"
     );
+}
+
+async fn calls_per_lane_are_counted_from_the_attempt_log_since_an_instant(
+    store: Store,
+    _clock: ManualClock,
+) {
+    store
+        .insert_messages(&[message(0, 3, None, "h")])
+        .await
+        .unwrap();
+    let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    assert_eq!(claimed.len(), 3);
+    // One call started 90 s ago, two just now (at T0).
+    let mut early = done(&claimed[0], "u0");
+    if let Some(a) = early.attempt.as_mut() {
+        a.at = T0 - 90_000;
+    }
+    store
+        .complete(&[early, done(&claimed[1], "u1"), done(&claimed[2], "u2")])
+        .await
+        .unwrap();
+    let last_minute = store.lane_calls_since(T0 - 60_000).await.unwrap();
+    assert_eq!(last_minute.get(&lane().lane), Some(&2), "{last_minute:?}");
+    let last_two = store.lane_calls_since(T0 - 120_000).await.unwrap();
+    assert_eq!(last_two.get(&lane().lane), Some(&3), "{last_two:?}");
+    assert!(store.lane_calls_since(T0 + 1).await.unwrap().is_empty());
 }

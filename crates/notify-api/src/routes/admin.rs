@@ -30,6 +30,12 @@ pub struct LaneStatus {
     pub backoff_ms: i64,
     /// Rate-limit answers (48503, 58602, 45009) seen on this lane.
     pub rate_limited: i64,
+    /// Upstream calls on this lane in the last 60 s, by every replica.
+    pub calls_last_minute: i64,
+    /// The lane's cap per 60 s (`limits.per_minute`), for kinds that have one.
+    pub cap_per_minute: Option<u32>,
+    /// The lane's cap per second (`limits.per_second`), for kinds that have one.
+    pub cap_per_second: Option<u32>,
     /// The replica draining it, when its lease is live.
     pub owner: Option<String>,
 }
@@ -54,6 +60,8 @@ pub struct QuotaStatus {
     pub daily_quota: u32,
     /// Used today.
     pub used_today: i64,
+    /// Left today (0 once upstream closed the day).
+    pub left_today: i64,
     /// Upstream closed the day (58604).
     pub closed: bool,
 }
@@ -86,7 +94,8 @@ pub struct ChannelsAnswer {
     pub channels: Vec<ChannelStatus>,
 }
 
-/// Per channel: kind, queue depth, rate-limit state, token, quota and owner.
+/// Per channel: kind, queue depth, calls in the last minute against the caps, rate-limit state,
+/// token, quota and owner.
 #[utoipa::path(
     get,
     path = "/v1/channels",
@@ -108,9 +117,11 @@ pub async fn channels(
     let lanes = store.lanes().await?;
     let depths = store.lane_depths().await?;
     let owners = store.unit_owners().await?;
+    let calls = store.lane_calls_since(now - 60_000).await?;
     let mut out = Vec::new();
     for h in state.channels() {
         let credential = h.adapter.credential();
+        let caps = h.rate_limits();
         let mut lane_views = Vec::new();
         let mut queue_depth = 0;
         for l in lanes.iter().filter(|l| l.info.credential == credential) {
@@ -132,6 +143,9 @@ pub async fn channels(
                 paused_until: (l.paused_until > now).then(|| ms_to_rfc3339(l.paused_until)),
                 backoff_ms: l.backoff_ms,
                 rate_limited: l.rate_limited,
+                calls_last_minute: calls.get(&l.info.lane).copied().unwrap_or(0),
+                cap_per_minute: caps.map(|c| c.per_minute),
+                cap_per_second: caps.map(|c| c.per_second),
                 owner,
             });
         }
@@ -152,6 +166,11 @@ pub async fn channels(
                 Some(QuotaStatus {
                     daily_quota: q,
                     used_today: used,
+                    left_today: if closed {
+                        0
+                    } else {
+                        (i64::from(q) - used).max(0)
+                    },
                     closed,
                 })
             }

@@ -1,0 +1,11 @@
+-- `GET /v1/channels` shows each lane's upstream calls in the last minute against its cap,
+-- counted from the attempt log (every replica's calls). Without an index on the call time that
+-- count would read the whole log, which keeps `retention.finished_days` of calls.
+--
+-- Not CONCURRENTLY: a concurrent build waits for every older transaction in the database,
+-- including another replica's migrator waiting on sqlx's advisory lock, which this migration
+-- holds: a deadlock when replicas start together. The plain build blocks only writes to
+-- `attempts` (completions wait; ingress does not write there) for its duration: about 0.4 s
+-- per million attempts (docs/operations.md §10); create it by hand with CONCURRENTLY first
+-- on a large log, and this migration skips it.
+CREATE INDEX IF NOT EXISTS attempts_at ON attempts (at);

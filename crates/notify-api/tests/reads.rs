@@ -67,6 +67,46 @@ async fn pages_are_newest_first_and_complete(app: TestApp) {
     assert_eq!(a.body["messages"].as_array().unwrap().len(), 3);
 }
 
+async fn an_admin_lists_one_tenant_and_a_caller_only_its_own(app: TestApp) {
+    for (who, title) in [(SENDER, "t1 a"), (SENDER, "t1 b"), (OTHER, "t2 a")] {
+        let body = serde_json::to_vec(&message(title)).unwrap();
+        let a = app.bearer(who, "POST", "/v1/messages", &body).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    }
+    let titles = |a: &Answer| -> Vec<String> {
+        let mut t: Vec<String> = a.body["messages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|m| m["title"].as_str().unwrap().to_string())
+            .collect();
+        t.sort();
+        t
+    };
+    let a = app.bearer(ADMIN, "GET", "/v1/messages", b"").await;
+    assert_eq!(titles(&a), ["t1 a", "t1 b", "t2 a"], "{}", a.text);
+    let a = app
+        .bearer(ADMIN, "GET", "/v1/messages?tenant=t2", b"")
+        .await;
+    assert_eq!(titles(&a), ["t2 a"], "{}", a.text);
+    let a = app
+        .bearer(ADMIN, "GET", "/v1/messages?tenant=nobody", b"")
+        .await;
+    assert_eq!(a.body["messages"], json!([]), "{}", a.text);
+    // A caller may name its own tenant, never another.
+    let a = app
+        .bearer(SENDER, "GET", "/v1/messages?tenant=t1", b"")
+        .await;
+    assert_eq!(titles(&a), ["t1 a", "t1 b"], "{}", a.text);
+    let a = app
+        .bearer(SENDER, "GET", "/v1/messages?tenant=t2", b"")
+        .await;
+    assert_eq!(a.status, StatusCode::FORBIDDEN, "{}", a.text);
+    assert_eq!(a.code(), "forbidden");
+    let a = app.bearer(SENDER, "GET", "/v1/messages", b"").await;
+    assert_eq!(titles(&a), ["t1 a", "t1 b"], "{}", a.text);
+}
+
 async fn bad_list_parameters_are_named(app: TestApp) {
     for (query, field) in [
         ("limit=0", "limit"),
@@ -77,6 +117,7 @@ async fn bad_list_parameters_are_named(app: TestApp) {
         ("until=soon", "until"),
         ("cursor=xyz", "cursor"),
         ("q=%00", "q"),
+        ("tenant=%01", "tenant"),
         ("limit=1&limit=2", "query"),
     ] {
         let a = app
@@ -169,6 +210,7 @@ on_both_backends!(
     bad_list_parameters_are_named,
     health_request_ids_and_fallbacks,
     stats_and_channels,
+    an_admin_lists_one_tenant_and_a_caller_only_its_own,
 );
 
 #[test]

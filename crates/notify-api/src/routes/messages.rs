@@ -149,6 +149,9 @@ pub struct ListParams {
     pub cursor: Option<String>,
     /// Title contains (case-insensitive).
     pub q: Option<String>,
+    /// Only this tenant's messages. For admins, who otherwise see every tenant; any other
+    /// caller sees its own tenant only, and naming another one is 403.
+    pub tenant: Option<String>,
 }
 
 /// A page of messages.
@@ -203,7 +206,7 @@ pub async fn list(
             ));
         }
     }
-    for (name, v) in [("channel", &p.channel), ("q", &p.q)] {
+    for (name, v) in [("channel", &p.channel), ("q", &p.q), ("tenant", &p.tenant)] {
         if v.as_deref()
             .is_some_and(|s| s.chars().any(char::is_control) || s.len() > 200)
         {
@@ -233,8 +236,19 @@ pub async fn list(
         .as_deref()
         .map(|s| parse_instant(s, "until"))
         .transpose()?;
+    let asked = p.tenant.as_deref().filter(|t| !t.is_empty());
+    let tenant = match (caller.tenant_filter(), asked) {
+        (None, asked) => asked.map(str::to_string),
+        (Some(own), Some(other)) if other != own => {
+            tracing::warn!(access_key = %caller.access_key, tenant = other, "refused: another tenant's messages");
+            return Err(ApiError::Forbidden(
+                "tenant: only an admin lists another tenant's messages".into(),
+            ));
+        }
+        (Some(own), _) => Some(own.to_string()),
+    };
     let filter = MessageFilter {
-        tenant: caller.tenant_filter().map(str::to_string),
+        tenant,
         status: p.status.clone(),
         channel: p.channel.clone().filter(|c| !c.is_empty()),
         since,

@@ -186,8 +186,10 @@ impl Store {
             .collect()
     }
 
-    /// Delivery counts by channel and status for messages created since `since_ms`
-    /// (`GET /v1/stats`).
+    /// Delivery counts by channel and status for messages accepted since `since_ms`
+    /// (`GET /v1/stats`, and the `notify_deliveries` gauge every few seconds on every replica).
+    /// The bound is on the id, which carries the accept time, so the primary key serves it and
+    /// the count reads the window rather than the whole retained history.
     pub async fn stats(
         &self,
         tenant: Option<&str>,
@@ -195,9 +197,9 @@ impl Store {
     ) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT channel, status, COUNT(*) FROM deliveries \
-             WHERE created_at >= $1 AND ($2 IS NULL OR tenant = $2) GROUP BY channel, status ORDER BY channel, status",
+             WHERE id >= $1 AND ($2 IS NULL OR tenant = $2) GROUP BY channel, status ORDER BY channel, status",
         )
-        .bind(since_ms)
+        .bind(notify_core::DeliveryId::first_at(since_ms).0)
         .bind(tenant)
         .fetch_all(&self.pool)
         .await?;

@@ -120,6 +120,7 @@ on_both_backends!(
     a_unit_is_taken_only_as_it_was_seen,
     a_time_range_lists_the_messages_accepted_in_it,
     calls_per_lane_are_counted_from_the_attempt_log_since_an_instant,
+    stats_count_the_deliveries_accepted_in_the_window,
 );
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
@@ -1039,4 +1040,34 @@ async fn calls_per_lane_are_counted_from_the_attempt_log_since_an_instant(
     let last_two = store.lane_calls_since(T0 - 120_000).await.unwrap();
     assert_eq!(last_two.get(&lane().lane), Some(&3), "{last_two:?}");
     assert!(store.lane_calls_since(T0 + 1).await.unwrap().is_empty());
+}
+
+async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock: ManualClock) {
+    // Six messages accepted a minute apart, the delivery ids carrying the accept time as
+    // ingress makes them; the last two by another tenant.
+    let batch: Vec<NewMessage> = (0..6)
+        .map(|i| {
+            let mut m = message(i, 1, None, "h");
+            let at = T0 - 600_000 + i as i64 * 60_000;
+            m.created_at = at;
+            m.deliveries[0].id = notify_core::DeliveryId::new_at(at).0;
+            if i >= 4 {
+                m.tenant = "hr".into();
+            }
+            m
+        })
+        .collect();
+    store.insert_messages(&batch).await.unwrap();
+    let total = |rows: Vec<(String, String, i64)>| -> i64 { rows.iter().map(|r| r.2).sum() };
+    assert_eq!(total(store.stats(None, 0).await.unwrap()), 6);
+    // From the third accept time on: messages 2..6, the bound inclusive.
+    let since = T0 - 600_000 + 2 * 60_000;
+    assert_eq!(total(store.stats(None, since).await.unwrap()), 4);
+    assert_eq!(total(store.stats(None, since + 1).await.unwrap()), 3);
+    assert_eq!(total(store.stats(Some("default"), since).await.unwrap()), 2);
+    assert_eq!(
+        store.stats(Some("hr"), since).await.unwrap(),
+        vec![("logch".to_string(), "queued".to_string(), 2)]
+    );
+    assert!(store.stats(None, T0).await.unwrap().is_empty());
 }

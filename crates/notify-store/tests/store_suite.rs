@@ -121,6 +121,7 @@ on_both_backends!(
     a_time_range_lists_the_messages_accepted_in_it,
     calls_per_lane_are_counted_from_the_attempt_log_since_an_instant,
     stats_count_the_deliveries_accepted_in_the_window,
+    lane_depths_count_open_parts_by_status,
 );
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
@@ -1070,4 +1071,52 @@ async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock:
         vec![("logch".to_string(), "queued".to_string(), 2)]
     );
     assert!(store.stats(None, T0).await.unwrap().is_empty());
+}
+
+async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualClock) {
+    // An upload with a send waiting for it, and two plain one-part messages.
+    let mut with_upload = message(0, 2, None, "h");
+    with_upload.deliveries[0].parts[0].op = PartOp::Upload;
+    with_upload.deliveries[0].parts[1].depends_on = Some(0);
+    store
+        .insert_messages(&[
+            with_upload,
+            message(1, 1, None, "h"),
+            message(2, 1, None, "h"),
+        ])
+        .await
+        .unwrap();
+    let depth = |rows: Vec<(String, String, i64)>, status: &str| -> i64 {
+        rows.iter()
+            .filter(|(l, s, _)| *l == lane().lane && s == status)
+            .map(|r| r.2)
+            .sum()
+    };
+    let rows = store.lane_depths().await.unwrap();
+    assert_eq!(
+        (
+            depth(rows.clone(), "queued"),
+            depth(rows.clone(), "blocked")
+        ),
+        (3, 1),
+        "{rows:?}"
+    );
+    assert_eq!(depth(rows, "sending"), 0);
+    // The oldest two are claimed: the upload and message 1's part.
+    let claimed = store.claim(&lane().lane, "w", 2, 30_000).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    assert_eq!(claimed[0].op, PartOp::Upload);
+    let rows = store.lane_depths().await.unwrap();
+    assert_eq!(depth(rows.clone(), "queued"), 1, "{rows:?}");
+    assert_eq!(depth(rows.clone(), "sending"), 2, "{rows:?}");
+    assert_eq!(depth(rows, "blocked"), 1);
+    // The upload done: it leaves the counts and its send is queued, no longer blocked.
+    store
+        .complete(&[done(&claimed[0], "media-1")])
+        .await
+        .unwrap();
+    let rows = store.lane_depths().await.unwrap();
+    assert_eq!(depth(rows.clone(), "queued"), 2, "{rows:?}");
+    assert_eq!(depth(rows.clone(), "sending"), 1, "{rows:?}");
+    assert_eq!(depth(rows, "blocked"), 0);
 }

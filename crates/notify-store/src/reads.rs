@@ -34,9 +34,11 @@ impl Store {
         .bind(id)
         .fetch_all(&self.pool)
         .await?;
+        // Through the deliveries: `parts` has no index on `message_id` (one less to write per
+        // part at ingress), and `parts_delivery` serves this.
         let prows = sqlx::query(
             "SELECT delivery_id, id, seq, op, interface, status, attempts, upstream_id, last_error, recipients \
-             FROM parts WHERE message_id = $1 ORDER BY seq",
+             FROM parts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id = $1) ORDER BY seq",
         )
         .bind(id)
         .fetch_all(&self.pool)

@@ -96,7 +96,8 @@ impl Store {
         let mut tx = self.begin_tx().await?;
         for table_sql in [
             format!("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
-            format!("DELETE FROM parts WHERE message_id IN ({list})"),
+            // Through the deliveries, as for attempts: `parts` has no index on `message_id`.
+            format!("DELETE FROM parts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
             format!("DELETE FROM deliveries WHERE message_id IN ({list})"),
             format!("DELETE FROM messages WHERE id IN ({list})"),
         ] {

@@ -255,7 +255,7 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
 }
 
 fn validate(c: &Config) -> Result<(), GatewayError> {
-    let bad = |text: String| GatewayError::Config(text);
+    let bad = GatewayError::Config;
     c.server
         .listen
         .parse::<std::net::SocketAddr>()

@@ -96,12 +96,17 @@ impl ScratchStore {
         let store = Store::connect(&options, clock)
             .await
             .expect("connect (is Postgres running? scripts/test starts it)");
-        store.migrate().await.expect("migrate");
-        Self {
+        let scratch = Self {
             store,
             options,
             file,
+        };
+        // A failed migration must not leave its half-made schema behind.
+        if let Err(e) = scratch.store.migrate().await {
+            scratch.remove().await;
+            panic!("migrate: {e}");
         }
+        scratch
     }
 
     /// Drops the schema or deletes the file. Works when the test closed the store (through a

@@ -628,12 +628,7 @@ async fn welink_10007_stops_token_fetching_and_shows_in_channels() {
     assert!(env.calls("/api/messages/v2/card/common").is_empty());
     let (status, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
     assert_eq!(status, 200);
-    let ch = view["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "welink_locked")
-        .unwrap();
+    let ch = channel_in(&view, "welink_locked");
     assert_eq!(ch["token"]["rejected_code"], "10007", "{ch}");
     assert_eq!(ch["token"]["held"], false);
     env.finish().await;
@@ -959,6 +954,24 @@ async fn state_update_of_a_card_sent_in_several_calls_updates_each_call() {
 
 // --- the admin view of calls against the caps --------------------------------------------
 
+/// One channel of a `GET /v1/channels` answer.
+fn channel_in(view: &Value, name: &str) -> Value {
+    view["channels"]
+        .as_array()
+        .and_then(|cs| cs.iter().find(|c| c["name"] == name))
+        .cloned()
+        .unwrap_or_else(|| panic!("no channel {name}: {view}"))
+}
+
+/// One lane of a channel of a `GET /v1/channels` answer.
+fn lane_in(view: &Value, channel: &str, lane: &str) -> Value {
+    channel_in(view, channel)["lanes"]
+        .as_array()
+        .and_then(|ls| ls.iter().find(|l| l["lane"] == lane))
+        .cloned()
+        .unwrap_or_else(|| panic!("no lane {lane} on {channel}: {view}"))
+}
+
 async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backend) {
     let env = Env::start(backend).await;
     for i in 0..3 {
@@ -969,25 +982,9 @@ async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backen
     }
     env.drain().await;
     let card_lane = "welink:e2e-welink|/messages/v2/card/common";
-    let lane_of = |view: &Value, channel: &str, lane: &str| -> Value {
-        view["channels"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .find(|c| c["name"] == channel)
-            .and_then(|c| {
-                c["lanes"]
-                    .as_array()
-                    .unwrap()
-                    .iter()
-                    .find(|l| l["lane"] == lane)
-                    .cloned()
-            })
-            .unwrap_or_else(|| panic!("no lane {lane} on {channel}: {view}"))
-    };
     let (status, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
     assert_eq!(status, 200, "{view}");
-    let card = lane_of(&view, "welink", card_lane);
+    let card = lane_in(&view, "welink", card_lane);
     assert_eq!(
         card["calls_last_minute"],
         env.calls("/api/messages/v2/card/common").len(),
@@ -996,13 +993,7 @@ async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backen
     assert_eq!(card["calls_last_minute"], 3, "{card}");
     assert_eq!(card["cap_per_minute"], 1500, "{card}");
     assert_eq!(card["cap_per_second"], 40, "{card}");
-    let xiaowei = view["channels"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|c| c["name"] == "xiaowei")
-        .cloned()
-        .unwrap();
+    let xiaowei = channel_in(&view, "xiaowei");
     assert_eq!(xiaowei["quota"]["used_today"], 2, "{xiaowei}");
     assert_eq!(xiaowei["quota"]["left_today"], 98, "{xiaowei}");
     // WeCom app lanes have no per-lane cap to show.
@@ -1010,7 +1001,7 @@ async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backen
     env.drain().await;
     assert_eq!(env.message(&wecom_sent).await.status, "sent");
     let (_, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
-    let wecom = lane_of(
+    let wecom = lane_in(
         &view,
         "wecom",
         "wecom_app:wwe2ecorp:1000002|/cgi-bin/message/send",
@@ -1021,7 +1012,7 @@ async fn channels_show_calls_in_the_last_minute_against_the_caps(backend: Backen
     env.clock.advance_ms(60_001);
     let (_, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
     assert_eq!(
-        lane_of(&view, "welink", card_lane)["calls_last_minute"],
+        lane_in(&view, "welink", card_lane)["calls_last_minute"],
         0,
         "{view}"
     );

@@ -163,19 +163,17 @@ async fn list_faults(State(sim): State<Simulator>) -> Response {
 
 /// `POST /_sim/faults`: one fault object, or an array of them.
 async fn add_fault(State(sim): State<Simulator>, body: Bytes) -> Response {
-    let list: Vec<FaultSpec> = match one_or_many(&body, "fault") {
+    let specs: Vec<FaultSpec> = match one_or_many(&body, "fault") {
         Ok(l) => l,
         Err(e) => return bad(e),
     };
-    let mut specs = Vec::new();
-    for spec in list {
+    for spec in &specs {
         if spec.count == Some(0) {
             return bad("count must be at least 1 (omit it for \"until cleared\")");
         }
         if let Err(e) = spec.validate() {
             return bad(e);
         }
-        specs.push(spec);
     }
     for s in specs {
         sim.inner.faults.add(s);

@@ -68,8 +68,8 @@ impl fmt::Display for Backend {
 pub struct ScratchStore {
     /// The store.
     pub store: Store,
-    /// How it was opened (the schema or file to remove).
-    pub options: StoreOptions,
+    /// How it was opened (the schema to drop).
+    options: StoreOptions,
     file: Option<PathBuf>,
 }
 
@@ -113,10 +113,7 @@ impl ScratchStore {
     /// fresh connection then).
     pub async fn remove(self) {
         if self.options.schema.is_some() {
-            let dropped = match self.store.is_closed() {
-                false => self.store.drop_schema().await.is_ok(),
-                true => false,
-            };
+            let dropped = !self.store.is_closed() && self.store.drop_schema().await.is_ok();
             if !dropped {
                 if let Ok(s) = Store::connect(&self.options, Arc::new(ManualClock::new(T0))).await {
                     let _ = s.drop_schema().await;

@@ -10,7 +10,7 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
 /// The document.
 #[derive(OpenApi)]
 #[openapi(
-    info(title = "notify-gateway", description = "One API for WeLink, Xiaowei, WeCom and Juzi notifications (see CONTRACT.md)."),
+    info(title = "notify-gateway", description = "One API for WeLink, Xiaowei, WeCom and Juzi notifications (see crates/notify-api/README.md)."),
     paths(
         messages::create,
         batch::create_batch,

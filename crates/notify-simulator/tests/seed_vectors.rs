@@ -1,6 +1,7 @@
-//! Every request example of /work/shared/seed-vectors.json is accepted and answered in the
-//! documented shape. Each vector names its seed document and lines; the assertions compare
-//! the answer's keys and value types with the vector's first (success) answer.
+//! Every request example of `tests/data/upstream-examples.json` (repository root) is accepted
+//! and answered in the documented shape. Each example names its upstream document (short id,
+//! listed in `docs/upstream.md`) and lines; the assertions compare the answer's keys and value
+//! types with the example's first (success) answer.
 
 mod common;
 
@@ -9,9 +10,9 @@ use serde_json::{json, Value};
 fn vectors() -> Vec<Value> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/seed-vectors.json"
+        "/../../tests/data/upstream-examples.json"
     );
-    let text = std::fs::read_to_string(path).expect("seed-vectors.json");
+    let text = std::fs::read_to_string(path).expect("tests/data/upstream-examples.json");
     let v: Value = serde_json::from_str(&text).unwrap();
     v["vectors"].as_array().unwrap().clone()
 }

@@ -34,7 +34,7 @@ pub fn batch_body_limit(max_body_bytes: usize) -> usize {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// 1 to 1,000 unified messages (CONTRACT §4), each with its own `idempotency_key`.
+    /// 1 to 1,000 unified messages (crates/notify-api/README.md), each with its own `idempotency_key`.
     #[schema(value_type = Vec<Object>)]
     pub messages: Vec<Box<RawValue>>,
 }

@@ -21,7 +21,7 @@ use crate::views::AcceptedMessage;
     post,
     path = "/v1/messages",
     tag = "messages",
-    request_body(content = Object, description = "The unified message (CONTRACT §4)", content_type = "application/json"),
+    request_body(content = Object, description = "The unified message (crates/notify-api/README.md)", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Sets (or must equal) the body's idempotency_key")),
     responses(
         (status = 202, description = "Accepted and committed", body = AcceptedMessage),

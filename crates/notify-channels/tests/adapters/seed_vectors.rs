@@ -1,5 +1,6 @@
-//! The seed documents' request and answer examples (`/work/shared/seed-vectors.json`): our
-//! bodies carry the same field names and shapes, and every answer and code is classified.
+//! The upstream documents' request and answer examples (`tests/data/upstream-examples.json` at
+//! the repository root; the documents are listed in `docs/upstream.md`): our bodies carry the
+//! same field names and shapes, and every answer and code is classified.
 
 use std::collections::BTreeSet;
 
@@ -13,9 +14,9 @@ use super::common::{answer, call, channel, plan};
 fn vectors() -> Vec<Value> {
     let path = concat!(
         env!("CARGO_MANIFEST_DIR"),
-        "/../../../shared/seed-vectors.json"
+        "/../../tests/data/upstream-examples.json"
     );
-    let text = std::fs::read_to_string(path).expect("seed-vectors.json");
+    let text = std::fs::read_to_string(path).expect("tests/data/upstream-examples.json");
     let v: Value = serde_json::from_str(&text).expect("JSON");
     v["vectors"].as_array().expect("vectors").clone()
 }

@@ -44,6 +44,9 @@ pub struct Opts {
     pub bin: PathBuf,
     /// Postgres URL (a database the suite may create schemas in).
     pub pg_url: String,
+    /// A `pg_ctl` bound to the cluster behind `pg_url` (data directory and log file given), for
+    /// the scenarios that restart Postgres; `None`: the machine's Debian clusters.
+    pub pg_ctl: Option<PathBuf>,
     /// Long form (by hand) instead of the short CI form.
     pub long: bool,
 }

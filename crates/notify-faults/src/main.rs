@@ -43,6 +43,12 @@ struct Cli {
         default_value = "postgres://postgres@127.0.0.1:5432/test"
     )]
     pg_url: String,
+    /// A command that runs `pg_ctl` for the cluster behind `--pg-url`, its data directory and
+    /// log file (`-D`, `-l`) bound in: `postgres_restart` restarts Postgres with it
+    /// (`CMD restart -m fast|immediate -w`). `scripts/test` sets it for its private cluster.
+    /// Unset: every Debian cluster under /etc/postgresql, by `pg_ctlcluster`.
+    #[arg(long, env = "NOTIFY_TEST_PG_CTL")]
+    pg_ctl: Option<PathBuf>,
     /// List the scenarios and exit.
     #[arg(long)]
     list: bool,
@@ -73,6 +79,7 @@ fn main() -> ExitCode {
     let opts = Opts {
         bin: cli.bin_path.clone(),
         pg_url: cli.pg_url.clone(),
+        pg_ctl: cli.pg_ctl.clone(),
         long: cli.long,
     };
     let runtime = match tokio::runtime::Builder::new_multi_thread()
@@ -125,7 +132,7 @@ fn main() -> ExitCode {
         }
     }
     // The database restarts must never leave Postgres down, whatever happened above.
-    scenarios::pg_restart::ensure_postgres_running();
+    scenarios::pg_restart::ensure_postgres_running(&opts);
     eprintln!("total {:.1}s", started.elapsed().as_secs_f64());
     println!("{passed} passed, {failed} failed");
     if failed == 0 {

@@ -3,7 +3,8 @@
 //! request timeout); it accepts again within 5 s of Postgres being back; nothing it accepted is
 //! lost.
 
-use std::process::Command;
+use std::path::Path;
+use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
@@ -19,7 +20,7 @@ pub async fn run(opts: Opts) -> Res<Report> {
     let env = Env::new(&opts, "pgrestart").await?;
     let r = body(&env).await;
     // Whatever happened, leave Postgres running before touching it again.
-    ensure_postgres_running();
+    ensure_postgres_running(&opts);
     env.finish().await;
     r
 }
@@ -102,7 +103,8 @@ async fn body(env: &Env) -> Res<Report> {
     let mut recoveries = Vec::new();
     for mode in ["fast", "immediate"] {
         let before = Instant::now();
-        let out = tokio::task::spawn_blocking(move || restart(mode))
+        let opts = env.opts.clone();
+        let out = tokio::task::spawn_blocking(move || restart(mode, &opts))
             .await
             .map_err(|e| e.to_string())?;
         if let Err(e) = out {
@@ -227,7 +229,17 @@ fn clusters() -> Vec<String> {
         .unwrap_or_default()
 }
 
-fn restart(mode: &str) -> Res<()> {
+/// Restarts the server behind `opts.pg_url` in `mode` and waits until it answers: with the
+/// `pg_ctl` command given (a private cluster) if any, else every Debian cluster.
+fn restart(mode: &str, opts: &Opts) -> Res<()> {
+    match &opts.pg_ctl {
+        Some(pg_ctl) => ctl_restart(pg_ctl, mode)?,
+        None => clusters_restart(mode)?,
+    }
+    wait_ready(&opts.pg_url, Duration::from_secs(30))
+}
+
+fn clusters_restart(mode: &str) -> Res<()> {
     let versions = clusters();
     if versions.is_empty() {
         return Err("no cluster under /etc/postgresql".into());
@@ -251,14 +263,38 @@ fn restart(mode: &str) -> Res<()> {
             ));
         }
     }
-    wait_ready(Duration::from_secs(30))
+    Ok(())
 }
 
-fn wait_ready(limit: Duration) -> Res<()> {
+/// `pg_ctl restart -m mode -w`. The command sends the server's output to a log file (`-l`),
+/// so the server holds none of our pipes and `output()` returns when `pg_ctl` does.
+fn ctl_restart(pg_ctl: &Path, mode: &str) -> Res<()> {
+    ctl(pg_ctl, &["restart", "-m", mode, "-w"])
+}
+
+fn ctl(pg_ctl: &Path, args: &[&str]) -> Res<()> {
+    let out = Command::new(pg_ctl)
+        .args(args)
+        .stdin(Stdio::null())
+        .output()
+        .map_err(|e| format!("{}: {e}", pg_ctl.display()))?;
+    if !out.status.success() {
+        return Err(format!(
+            "{} {}: {}",
+            pg_ctl.display(),
+            args.join(" "),
+            String::from_utf8_lossy(&out.stderr).trim()
+        ));
+    }
+    Ok(())
+}
+
+/// Waits until the server of `pg_url` accepts connections (`pg_isready` takes the URL).
+fn wait_ready(pg_url: &str, limit: Duration) -> Res<()> {
     let deadline = Instant::now() + limit;
     loop {
         let ok = Command::new("pg_isready")
-            .args(["-h", "127.0.0.1", "-p", "5432", "-q"])
+            .args(["-q", "-d", pg_url])
             .status()
             .map(|s| s.success())
             .unwrap_or(false);
@@ -272,15 +308,101 @@ fn wait_ready(limit: Duration) -> Res<()> {
     }
 }
 
-/// Starts every local Postgres cluster that is not answering (after a failed restart).
-pub fn ensure_postgres_running() {
-    if wait_ready(Duration::from_millis(200)).is_ok() {
+/// Starts the server behind `opts.pg_url` if it is not answering (after a failed restart).
+pub fn ensure_postgres_running(opts: &Opts) {
+    if wait_ready(&opts.pg_url, Duration::from_millis(200)).is_ok() {
         return;
     }
-    for v in clusters() {
-        let _ = Command::new("pg_ctlcluster")
-            .args(["--skip-systemctl-redirect", &v, "main", "start"])
-            .status();
+    match &opts.pg_ctl {
+        Some(pg_ctl) => {
+            let _ = ctl(pg_ctl, &["start", "-w"]);
+        }
+        None => {
+            for v in clusters() {
+                let _ = Command::new("pg_ctlcluster")
+                    .args(["--skip-systemctl-redirect", &v, "main", "start"])
+                    .status();
+            }
+        }
     }
-    let _ = wait_ready(Duration::from_secs(30));
+    let _ = wait_ready(&opts.pg_url, Duration::from_secs(30));
+}
+
+#[cfg(test)]
+mod tests {
+    //! Only the `pg_ctl`-command path is exercised, with a stand-in script: nothing here
+    //! restarts a real server.
+
+    use std::os::unix::fs::PermissionsExt;
+    use std::path::PathBuf;
+
+    use super::*;
+
+    /// A stand-in `pg_ctl` that appends its arguments to `calls` and exits with `status`.
+    fn fake_pg_ctl(name: &str, status: i32) -> (PathBuf, PathBuf) {
+        let dir = std::env::temp_dir().join(format!("pg-ctl-{}-{name}", std::process::id()));
+        std::fs::create_dir_all(&dir).expect("temp dir");
+        let calls = dir.join("calls");
+        let _ = std::fs::remove_file(&calls);
+        let script = dir.join("pg_ctl");
+        std::fs::write(
+            &script,
+            format!(
+                "#!/bin/sh\necho \"$*\" >> '{}'\necho 'refused by the stand-in' >&2\nexit {status}\n",
+                calls.display()
+            ),
+        )
+        .expect("script");
+        std::fs::set_permissions(&script, std::fs::Permissions::from_mode(0o755)).expect("chmod");
+        (script, calls)
+    }
+
+    fn test_pg_url() -> String {
+        std::env::var("NOTIFY_TEST_PG")
+            .unwrap_or_else(|_| "postgres://postgres@127.0.0.1:5432/test".into())
+    }
+
+    /// A URL on a loopback port where nothing listens.
+    fn dead_pg_url() -> String {
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .and_then(|l| l.local_addr())
+            .expect("free port")
+            .port();
+        format!("postgres://postgres@127.0.0.1:{port}/test")
+    }
+
+    #[test]
+    fn pg_ctl_restart_passes_the_mode_and_waits() {
+        let (pg_ctl, calls) = fake_pg_ctl("restart", 0);
+        ctl_restart(&pg_ctl, "immediate").expect("restart");
+        let seen = std::fs::read_to_string(calls).expect("calls");
+        assert_eq!(seen, "restart -m immediate -w\n");
+    }
+
+    #[test]
+    fn pg_ctl_failure_names_the_command_and_its_error() {
+        let (pg_ctl, _) = fake_pg_ctl("fails", 1);
+        let e = ctl_restart(&pg_ctl, "fast").expect_err("must fail");
+        assert!(e.contains("pg_ctl restart -m fast -w"), "{e}");
+        assert!(e.contains("refused by the stand-in"), "{e}");
+    }
+
+    #[test]
+    fn pg_ctl_readiness_is_checked_on_the_url_given() {
+        assert!(wait_ready(&test_pg_url(), Duration::from_secs(5)).is_ok());
+        assert!(wait_ready(&dead_pg_url(), Duration::from_millis(200)).is_err());
+    }
+
+    #[test]
+    fn pg_ctl_is_not_run_when_the_server_answers() {
+        let (pg_ctl, calls) = fake_pg_ctl("running", 0);
+        let opts = Opts {
+            bin: PathBuf::new(),
+            pg_url: test_pg_url(),
+            pg_ctl: Some(pg_ctl),
+            long: false,
+        };
+        ensure_postgres_running(&opts);
+        assert!(!calls.exists(), "pg_ctl was run for a server that answers");
+    }
 }

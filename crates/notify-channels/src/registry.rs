@@ -121,6 +121,7 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
                 .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
             safe: safe(name, config.safe)?.unwrap_or(0),
             markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
+            allow_all: config.allow_all,
         }),
         ChannelKind::Juzi => Arc::new(JuziChannel {
             name: name.to_string(),

@@ -28,7 +28,7 @@ impl Fitter {
 
     /// WeLink text for the fields that take either a plain string or a bilingual JSON string
     /// (`msgTitle`, `msgContent`: 000_… lines 816–817, 940): a plain string when there is one
-    /// language and WeLink cannot read it as JSON, else the JSON string `{"CN": …, "EN": …}`
+    /// language and WeLink does not read it as JSON, else the JSON string `{"CN": …, "EN": …}`
     /// ([`Fitter::json_text`]). WeLink parses text that looks like JSON and refuses it (51062,
     /// line 890) when it is not that object, so `"{prod} disk full"` goes out as
     /// `{"CN":"{prod} disk full","EN":"{prod} disk full"}`.
@@ -102,11 +102,12 @@ fn welink_pair(s: &str) -> Option<(String, String)> {
     }
 }
 
-/// Whether WeLink could take `s` for JSON: it opens an object or array (after blanks), or it
-/// parses as JSON at all (`42`, `true`, `"quoted"`).
+/// Whether WeLink takes `s` for its JSON form: it opens with `{` (after blanks, which WeLink may
+/// trim). WeLink decides by that opening, not by whether the text is valid JSON: it refuses
+/// `"{prod} disk full"` (51062) instead of showing it. Other openings (`[FIRING]`, `42`) are
+/// plain text and keep their whole byte budget.
 fn reads_as_json(s: &str) -> bool {
-    let t = s.trim_start();
-    t.starts_with('{') || t.starts_with('[') || serde_json::from_str::<serde_json::Value>(s).is_ok()
+    s.trim_start().starts_with('{')
 }
 
 fn escaped_len(s: &str) -> usize {
@@ -155,16 +156,9 @@ mod tests {
     }
 
     #[test]
-    fn text_welink_could_read_as_json_goes_in_the_json_form() {
+    fn text_opening_with_a_brace_goes_in_the_json_form() {
         let mut f = Fitter::default();
-        for s in [
-            "{prod} disk full",
-            "  {x",
-            "[1] down",
-            "42",
-            "true",
-            "\"quoted\"",
-        ] {
+        for s in ["{prod} disk full", "  {x", r#"{"CN":1}"#, "{"] {
             let out = f.bilingual(&Text::Plain(s.into()), 128);
             let v: serde_json::Value = serde_json::from_str(&out).unwrap();
             assert_eq!(
@@ -173,10 +167,9 @@ mod tests {
                 "{s}"
             );
         }
-        assert_eq!(
-            f.bilingual(&Text::Plain("disk {prod}".into()), 128),
-            "disk {prod}"
-        );
+        for s in ["disk {prod}", "[FIRING:1] DiskFull", "42"] {
+            assert_eq!(f.bilingual(&Text::Plain(s.into()), 128), s);
+        }
         // WeLink's own form from a caller is its two languages, not wrapped again.
         assert_eq!(
             f.bilingual(&Text::Plain(r#"{"EN":"hi","CN":"你好"}"#.into()), 128),

@@ -71,7 +71,8 @@ fn welink_card_truncated() {
 }
 
 /// Text that opens with `{` is JSON to WeLink (000_… lines 816–817): it goes in the JSON form,
-/// the same text in both languages, so that WeLink does not refuse it (51062).
+/// the same text in both languages, so that WeLink does not refuse it (51062). Text opening
+/// with `[` stays plain.
 #[test]
 fn welink_card_text_that_looks_like_json() {
     golden(

@@ -88,8 +88,12 @@ impl WecomType {
     }
 }
 
-/// A WeCom link (textcard `url`, news article `url`): http or https only (UPSTREAM-FACTS line
-/// 26). The unified message also takes WeLink's `h5://` links, which WeCom cannot open.
+/// A WeCom link's longest form in bytes (UPSTREAM-FACTS line 26).
+pub const URL_MAX: usize = 2048;
+
+/// A WeCom link (textcard `url`, news article `url`): http or https, at most [`URL_MAX`] bytes
+/// (UPSTREAM-FACTS line 26). The unified message also takes WeLink's `h5://` links, which WeCom
+/// cannot open; a link cannot be shortened, so a longer one is refused too.
 pub fn http_link(url: &str, field: &str) -> Result<(), FieldError> {
     notify_core::validate::check_url(url, &["http", "https"]).map_err(|_| {
         super::target::msg_err(
@@ -97,7 +101,15 @@ pub fn http_link(url: &str, field: &str) -> Result<(), FieldError> {
             "invalid_url",
             "WeCom links must be http or https URLs",
         )
-    })
+    })?;
+    if url.len() > URL_MAX {
+        return Err(super::target::msg_err(
+            field,
+            "too_long",
+            format!("WeCom links take at most {URL_MAX} bytes"),
+        ));
+    }
+    Ok(())
 }
 
 fn text_of(t: &Option<Text>) -> Option<&str> {

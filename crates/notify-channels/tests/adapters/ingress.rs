@@ -339,6 +339,10 @@ fn wecom_links_are_http_or_https() {
             );
         }
     }
+    // A link cannot be shortened: one over 2048 bytes is refused.
+    let long = format!("https://x.example/{}", "a".repeat(2048));
+    let e = plan_err(WecomApp, json!({"title": "t", "url": long, "targets": app}));
+    assert_eq!((e.field.as_str(), e.code.as_str()), ("/url", "too_long"));
     // A text message may still mention such a link: it is text, not a link field.
     assert!(super::common::plan_on(
         &super::common::channel(WecomApp),

@@ -247,6 +247,131 @@ async fn a_closed_store_is_503_with_retry_after(app: TestApp) {
     assert_eq!(h.status, StatusCode::OK);
 }
 
+/// Upstream-kind channels beside `logch` (never contacted: these tests only post), the
+/// `wecom_app` one without `allow_all`.
+async fn with_upstream_channels<F, Fut>(backend: common::Backend, body: F)
+where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: std::future::Future<Output = ()> + Send + 'static,
+{
+    use notify_channels::{build_channel, ChannelConfig};
+    use notify_core::{ChannelKind, ManualClock, Secret};
+    let clock = ManualClock::new(common::T0);
+    let scratch =
+        notify_testkit::ScratchStore::open(backend, 8, std::sync::Arc::new(clock.clone())).await;
+    let store = scratch.store.clone();
+    let upstream = "http://127.0.0.1:9";
+    let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
+    welink.base_url = Some(format!("{upstream}/api"));
+    welink.client_id = Some("wl-client".into());
+    welink.client_secret = Some(Secret::new("wl-secret"));
+    welink.owner = Some("Ops".into());
+    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+    wecom.base_url = Some(upstream.into());
+    wecom.corp_id = Some("corp".into());
+    wecom.corp_secret = Some(Secret::new("wecom-secret"));
+    wecom.agent_id = Some(1000002);
+    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+    workid.base_url = Some(upstream.into());
+    workid.token_url = Some(format!("{upstream}/oauth/token"));
+    workid.client_id = Some("workid-client".into());
+    workid.client_secret = Some(Secret::new("workid-secret"));
+    let channels = [
+        ("logch", ChannelConfig::of_kind(ChannelKind::Log)),
+        ("welink", welink),
+        ("wecom", wecom),
+        ("workid", workid),
+    ]
+    .iter()
+    .map(|(name, c)| build_channel(name, c).unwrap())
+    .collect();
+    let state = notify_api::AppState::new(store.clone(), channels, common::config(), None);
+    let app = TestApp {
+        router: notify_api::router(state),
+        store,
+        clock,
+    };
+    scratch.run(body(app)).await;
+}
+
+/// What the upstreams would refuse is a 422 at ingress naming the field (issue 13, items 6,
+/// 10, 11), and nothing is stored.
+async fn upstream_refusals_are_422_at_ingress(app: TestApp) {
+    let wecom = json!({"channel": "wecom", "users": ["zhangsan"]});
+    let workid = json!({"channel": "workid", "work_ids": ["ww0517"]});
+    let welink = json!({"channel": "welink", "users": ["zhangsan@welink"]});
+    let cases: Vec<(Value, &str)> = vec![
+        // '|' would split one id into several WeCom recipients.
+        (
+            json!({"title": "t", "targets": [welink, {"channel": "wecom", "users": ["a|b|c"]}]}),
+            "targets[1].users[0]",
+        ),
+        (
+            json!({"title": "t", "targets": [{"channel": "wecom", "users": ["a"], "parties": ["1", "2|3"]}]}),
+            "targets[0].parties[1]",
+        ),
+        (
+            json!({"title": "t", "targets": [{"channel": "wecom", "users": ["a"], "tags": ["7|8"]}]}),
+            "targets[0].tags[0]",
+        ),
+        (
+            json!({"title": "t", "targets": [{"channel": "workid", "work_ids": ["ww1|ww2"]}]}),
+            "targets[0].work_ids[0]",
+        ),
+        // '@all' reaches the whole app: not without the channel's allow_all.
+        (
+            json!({"title": "t", "targets": [{"channel": "wecom", "users": ["@all"]}]}),
+            "targets[0].users[0]",
+        ),
+        // WeLink app-card lines need a value.
+        (
+            json!({"title": "t", "url": "https://x", "fields": [{"key": "Host", "value": ""}], "targets": [welink]}),
+            "fields[0].value",
+        ),
+        // WeCom links are http(s); h5:// is WeLink's.
+        (
+            json!({"title": "t", "url": "h5://demo.com", "targets": [welink, wecom]}),
+            "url",
+        ),
+        (
+            json!({"title": "t", "url": "h5://demo.com", "targets": [workid]}),
+            "url",
+        ),
+        (
+            json!({"title": "t", "buttons": [{"title": "b", "url": "h5://demo.com"}],
+                   "targets": [{"channel": "wecom", "users": ["a"], "type": "textcard"}]}),
+            "buttons[0].url",
+        ),
+        (
+            json!({"articles": [{"title": "a", "url": "h5://demo.com", "image_url": "https://x/a.png"}],
+                   "targets": [wecom]}),
+            "articles[0].url",
+        ),
+    ];
+    for (body, field) in cases {
+        let a = app.post(&body).await;
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{body} → {}",
+            a.text
+        );
+        assert_eq!(a.field(), field, "{body} → {}", a.text);
+    }
+    let listed = app.bearer(SENDER, "GET", "/v1/messages", b"").await;
+    assert_eq!(listed.status, StatusCode::OK, "{}", listed.text);
+    assert_eq!(
+        listed.body["messages"],
+        json!([]),
+        "nothing refused is stored"
+    );
+    // The same link is fine where it is only WeLink's.
+    let a = app
+        .post(&json!({"title": "t", "url": "h5://demo.com", "targets": [welink]}))
+        .await;
+    assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+}
+
 on_both_backends!(
     accepted_message_has_the_contract_shape,
     each_rule_is_a_422_naming_its_field,
@@ -255,3 +380,5 @@ on_both_backends!(
     concurrent_requests_share_commits,
     a_closed_store_is_503_with_retry_after,
 );
+
+notify_testkit::on_both_backends!(crate::with_upstream_channels, 2; upstream_refusals_are_422_at_ingress);

@@ -94,6 +94,10 @@ pub struct ChannelConfig {
     /// UPSTREAM-FACTS).
     #[serde(default)]
     pub markdown_max_bytes: Option<usize>,
+    /// WeCom app: whether a target may send to `users: ["@all"]`, every member of the app.
+    /// Off by default, so that one caller's typo or injection cannot reach the whole company.
+    #[serde(default)]
+    pub allow_all: bool,
     /// Juzi: send waiting messages without a click.
     #[serde(default)]
     pub auto_send: bool,
@@ -128,6 +132,7 @@ impl ChannelConfig {
             agent_id: None,
             safe: None,
             markdown_max_bytes: None,
+            allow_all: false,
             auto_send: false,
             jssdk_channel: None,
             tenant: None,

@@ -87,6 +87,15 @@ pub const WECOM_BASE_URL: &str = "https://qyapi.weixin.qq.com";
 
 /// Builds the adapter of `[channels.NAME]`, checking the keys its kind needs.
 pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle, ConfigError> {
+    if config.allow_all && config.kind != ChannelKind::WecomApp {
+        // Only WeCom's app API has an "everyone" recipient; elsewhere the key would be a
+        // promise nothing keeps.
+        return Err(ConfigError::new(
+            name,
+            "allow_all",
+            "only wecom_app channels take it",
+        ));
+    }
     let adapter: Arc<dyn Channel> = match config.kind {
         ChannelKind::Log => Arc::new(LogChannel::new(name)),
         ChannelKind::Welink => Arc::new(WelinkChannel {
@@ -121,6 +130,7 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
                 .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
             safe: safe(name, config.safe)?.unwrap_or(0),
             markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
+            allow_all: config.allow_all,
         }),
         ChannelKind::Juzi => Arc::new(JuziChannel {
             name: name.to_string(),
@@ -202,6 +212,19 @@ mod tests {
             build_channel("j", &cfg(ChannelKind::Juzi)).unwrap_err().key,
             "base_url"
         );
+    }
+
+    #[test]
+    fn allow_all_is_for_wecom_app_only() {
+        let mut c = cfg(ChannelKind::WecomWorkid);
+        c.allow_all = true;
+        assert_eq!(build_channel("w", &c).unwrap_err().key, "allow_all");
+        let mut c = cfg(ChannelKind::WecomApp);
+        c.corp_id = Some("corp".into());
+        c.corp_secret = Some(Secret::new("s"));
+        c.agent_id = Some(1000002);
+        c.allow_all = true;
+        assert!(build_channel("wecom", &c).is_ok());
     }
 
     #[test]

@@ -72,6 +72,7 @@ const CONFIG_KEYS: &[&str] = &[
     "channels.*.agent_id",
     "channels.*.safe",
     "channels.*.markdown_max_bytes",
+    "channels.*.allow_all",
     "channels.*.auto_send",
     "channels.*.jssdk_channel",
     "channels.*.tenant",

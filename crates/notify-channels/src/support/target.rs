@@ -52,6 +52,51 @@ pub fn ids(list: &Option<Vec<String>>, field: &str) -> Result<Vec<String>, Field
     Ok(out)
 }
 
+/// WeCom joins each recipient list with `|` into one string (`touser` "UserID1|UserID2", 003_…
+/// line 603; the work-ID platform forwards to the same `message/send`), so an id holding a `|`
+/// would become several recipients, uncounted by the per-member limit.
+pub fn no_separator(list: &Option<Vec<String>>, field: &str) -> Result<(), FieldError> {
+    match list.iter().flatten().position(|id| id.contains('|')) {
+        Some(i) => Err(FieldError::new(
+            format!("{field}[{i}]"),
+            "invalid",
+            "a WeCom recipient id cannot contain '|': WeCom reads it as a list separator",
+        )),
+        None => Ok(()),
+    }
+}
+
+/// WeCom's `touser: "@all"` reaches every member of the app. It is refused in `field` unless
+/// `allowed` (a channel's `allow_all`); where it is allowed it must be the target's only
+/// recipient (WeCom ignores every other id once `touser` is `@all`). `others` says whether the
+/// target names any other recipient list.
+pub fn all_members(
+    list: &Option<Vec<String>>,
+    field: &str,
+    allowed: bool,
+    others: bool,
+) -> Result<(), FieldError> {
+    let list = list.as_deref().unwrap_or_default();
+    let Some(i) = list.iter().position(|id| id.trim() == "@all") else {
+        return Ok(());
+    };
+    if !allowed {
+        return Err(FieldError::new(
+            format!("{field}[{i}]"),
+            "not_allowed",
+            "@all reaches every member of the app: this channel does not allow it (allow_all)",
+        ));
+    }
+    if others || list.iter().any(|id| id.trim() != "@all") {
+        return Err(FieldError::new(
+            format!("{field}[{i}]"),
+            "invalid",
+            "@all must be the target's only recipient",
+        ));
+    }
+    Ok(())
+}
+
 /// `list` in chunks of at most `size` (no chunk when the list is empty).
 pub fn chunks(list: &[String], size: usize) -> Vec<Vec<String>> {
     list.chunks(size.max(1)).map(<[String]>::to_vec).collect()

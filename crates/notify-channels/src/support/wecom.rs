@@ -2,7 +2,7 @@
 //! picked, and the texts with their limits (UPSTREAM-FACTS.md lines 25–28, WeCom's app-message
 //! limits, which the work-ID platform forwards to).
 
-use notify_core::{Format, MessageInput, Text};
+use notify_core::{FieldError, Format, MessageInput, Text};
 
 use super::fit::Fitter;
 
@@ -88,6 +88,30 @@ impl WecomType {
     }
 }
 
+/// A WeCom link's longest form in bytes (UPSTREAM-FACTS line 26).
+pub const URL_MAX: usize = 2048;
+
+/// A WeCom link (textcard `url`, news article `url`): http or https, at most [`URL_MAX`] bytes
+/// (UPSTREAM-FACTS line 26). The unified message also takes WeLink's `h5://` links, which WeCom
+/// cannot open; a link cannot be shortened, so a longer one is refused too.
+pub fn http_link(url: &str, field: &str) -> Result<(), FieldError> {
+    notify_core::validate::check_url(url, &["http", "https"]).map_err(|_| {
+        super::target::msg_err(
+            field,
+            "invalid_url",
+            "WeCom links must be http or https URLs",
+        )
+    })?;
+    if url.len() > URL_MAX {
+        return Err(super::target::msg_err(
+            field,
+            "too_long",
+            format!("WeCom links take at most {URL_MAX} bytes"),
+        ));
+    }
+    Ok(())
+}
+
 fn text_of(t: &Option<Text>) -> Option<&str> {
     t.as_ref().map(|t| t.zh().trim()).filter(|s| !s.is_empty())
 }
@@ -151,13 +175,16 @@ pub fn button_text(m: &MessageInput, f: &mut Fitter) -> Option<String> {
 /// One news article: (title, description, url, picture).
 pub type ArticleParts = (String, Option<String>, Option<String>, Option<String>);
 
-/// The message's articles, or one article made of its title, content, url and image.
-pub fn articles(m: &MessageInput, f: &mut Fitter) -> Vec<ArticleParts> {
+/// The message's articles, or one article made of its title, content, url and image. Each
+/// article's `url` must be http(s) ([`http_link`]).
+pub fn articles(m: &MessageInput, f: &mut Fitter) -> Result<Vec<ArticleParts>, FieldError> {
     match m.articles.as_ref().filter(|a| !a.is_empty()) {
         Some(list) => list
             .iter()
-            .map(|a| {
-                (
+            .enumerate()
+            .map(|(i, a)| {
+                http_link(&a.url, &format!("articles[{i}].url"))?;
+                Ok((
                     f.bytes(a.title.zh(), TITLE_MAX),
                     a.description
                         .as_ref()
@@ -165,36 +192,42 @@ pub fn articles(m: &MessageInput, f: &mut Fitter) -> Vec<ArticleParts> {
                         .map(|d| f.bytes(d.zh(), DESCRIPTION_MAX)),
                     Some(a.url.clone()),
                     a.image_url.clone(),
-                )
+                ))
             })
             .collect(),
         None => match text_of(&m.title) {
-            Some(t) => vec![(
-                f.bytes(t, TITLE_MAX),
-                text_of(&m.content).map(|c| f.bytes(c, DESCRIPTION_MAX)),
-                m.url.clone(),
-                m.image_url.clone(),
-            )],
-            None => Vec::new(),
+            Some(t) => {
+                if let Some(u) = &m.url {
+                    http_link(u, "url")?;
+                }
+                Ok(vec![(
+                    f.bytes(t, TITLE_MAX),
+                    text_of(&m.content).map(|c| f.bytes(c, DESCRIPTION_MAX)),
+                    m.url.clone(),
+                    m.image_url.clone(),
+                )])
+            }
+            None => Ok(Vec::new()),
         },
     }
 }
 
 /// The WeCom textcard (`title`, `description`, `url`, `btntxt`), the same for the app API and
 /// the work-ID platform (which sends app messages underneath): the title is required, the URL is
-/// the message's `url` or else its first button's.
+/// the message's `url` or else its first button's, and must be http(s) ([`http_link`]).
 pub fn textcard(
     m: &MessageInput,
     f: &mut Fitter,
-) -> Result<serde_json::Map<String, serde_json::Value>, notify_core::FieldError> {
+) -> Result<serde_json::Map<String, serde_json::Value>, FieldError> {
     use super::target::msg_err;
     let title =
         card_title(m, f).ok_or_else(|| msg_err("title", "required", "a textcard needs a title"))?;
-    let url = m
-        .url
-        .clone()
-        .or_else(|| m.buttons.as_ref()?.first().map(|b| b.url.clone()))
-        .ok_or_else(|| msg_err("url", "required", "a textcard needs a url"))?;
+    let (url, field) = match (&m.url, m.buttons.as_ref().and_then(|b| b.first())) {
+        (Some(u), _) => (u.clone(), "url"),
+        (None, Some(b)) => (b.url.clone(), "buttons[0].url"),
+        (None, None) => return Err(msg_err("url", "required", "a textcard needs a url")),
+    };
+    http_link(&url, field)?;
     let mut card = serde_json::Map::new();
     card.insert("title".into(), title.into());
     card.insert("description".into(), card_description(m, f).into());

@@ -111,7 +111,7 @@ pub fn build(
 
 /// `news.articles`: `title`, `description`, `url`, `picurl` (003_… lines 659–676).
 fn articles(m: &MessageInput, f: &mut Fitter) -> Result<Vec<Value>, FieldError> {
-    let list = wecom::articles(m, f);
+    let list = wecom::articles(m, f)?;
     if list.is_empty() {
         return Err(msg_err(
             "articles",

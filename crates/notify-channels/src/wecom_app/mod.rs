@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
-use crate::support::target::{ids, known_type, only, raw_object};
+use crate::support::target::{all_members, ids, known_type, no_separator, only, raw_object};
 use crate::support::wecom::{WecomType, MARKDOWN_MAX};
 use crate::{Body, Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
 use body::AppSettings;
@@ -28,6 +28,9 @@ pub struct WecomAppChannel {
     pub safe: u8,
     /// Markdown limit in bytes (2048 unless configured).
     pub markdown_max: usize,
+    /// Whether a target may name `users: ["@all"]`, every member of the app (config
+    /// `allow_all`, off by default).
+    pub allow_all: bool,
 }
 
 impl WecomAppChannel {
@@ -65,6 +68,17 @@ impl Channel for WecomAppChannel {
             "wecom_app",
             &["users", "parties", "tags", "safe", "raw"],
         )?;
+        for (list, field) in [
+            (&target.users, "users"),
+            (&target.parties, "parties"),
+            (&target.tags, "tags"),
+        ] {
+            no_separator(list, field)?;
+        }
+        let others = [&target.parties, &target.tags]
+            .iter()
+            .any(|l| l.as_ref().is_some_and(|l| !l.is_empty()));
+        all_members(&target.users, "users", self.allow_all, others)?;
         let users = ids(&target.users, "users")?;
         let parties = ids(&target.parties, "parties")?;
         let tags = ids(&target.tags, "tags")?;

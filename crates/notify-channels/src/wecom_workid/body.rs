@@ -107,7 +107,7 @@ pub fn build(
 /// and `image_url`.
 fn images(t: WecomType, m: &MessageInput, f: &mut Fitter) -> Result<Vec<Value>, FieldError> {
     let from_articles = t == WecomType::News && m.articles.as_ref().is_some_and(|a| !a.is_empty());
-    let list = wecom::articles(m, f);
+    let list = wecom::articles(m, f)?;
     if list.is_empty() {
         return Err(msg_err(
             "title",

@@ -11,7 +11,9 @@ use serde_json::{json, Map, Value};
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
-use crate::support::target::{chunks, ids, known_type, only, raw_object};
+use crate::support::target::{
+    all_members, chunks, ids, known_type, no_separator, only, raw_object,
+};
 use crate::support::wecom::WecomType;
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
@@ -61,6 +63,9 @@ impl Channel for WorkIdChannel {
             "wecom_workid",
             &["work_ids", "company_id", "safe", "raw"],
         )?;
+        no_separator(&target.work_ids, "work_ids")?;
+        // The platform takes work IDs, not WeCom user ids: it documents no "everyone" value.
+        all_members(&target.work_ids, "work_ids", false, false)?;
         let work_ids = ids(&target.work_ids, "work_ids")?;
         if work_ids.is_empty() {
             return Err(FieldError::new(

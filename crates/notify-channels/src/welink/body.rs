@@ -23,7 +23,8 @@ const OWNER_MAX: usize = 18;
 const TITLE_MAX: usize = 128;
 /// `msgContent` ≤ 512 bytes (line 817).
 const CONTENT_MAX: usize = 512;
-/// `contentList` at most 5 lines (line 941); key ≤ 128, value ≤ 256 bytes (lines 956–957).
+/// `contentList` at most 5 lines (line 941); key ≤ 128, value ≤ 256 bytes (lines 956–957), the
+/// JSON string as a whole.
 const LINES_MAX: usize = 5;
 const KEY_MAX: usize = 128;
 const VALUE_MAX: usize = 256;
@@ -238,7 +239,9 @@ fn card(
 }
 
 /// App card: `msgTitle`, `urlPath` and `contentList` are required (lines 940–944). Lines come
-/// from `fields`; without fields, the content is the one line.
+/// from `fields`; without fields, the content is the one line. A line's `key` and `value` and a
+/// button's `btnTitle` are JSON strings `{"CN": …, "EN": …}` (lines 956, 957, 962), never plain
+/// text; `msgTitle` may be either (line 940).
 fn app_card(m: &MessageInput, f: &mut Fitter) -> Result<Map<String, Value>, FieldError> {
     let title = non_empty(&m.title).ok_or_else(|| {
         msg_err(
@@ -264,12 +267,24 @@ fn app_card(m: &MessageInput, f: &mut Fitter) -> Result<Map<String, Value>, Fiel
         }
         Some(fields) => fields
             .iter()
-            .map(
-                |l| json!({"key": f.bytes(&l.key, KEY_MAX), "value": f.bytes(&l.value, VALUE_MAX)}),
-            )
-            .collect(),
+            .enumerate()
+            .map(|(i, l)| {
+                // `value` is required (line 957): an empty one is refused upstream.
+                if l.value.trim().is_empty() {
+                    return Err(msg_err(
+                        &format!("fields[{i}].value"),
+                        "required",
+                        "a WeLink app card line needs a value (contentList value is required)",
+                    ));
+                }
+                Ok(json!({
+                    "key": f.json_text(&Text::Plain(l.key.clone()), KEY_MAX),
+                    "value": f.json_text(&Text::Plain(l.value.clone()), VALUE_MAX),
+                }))
+            })
+            .collect::<Result<_, _>>()?,
         None => match non_empty(&m.content) {
-            Some(c) => vec![json!({"value": f.bilingual(c, VALUE_MAX)})],
+            Some(c) => vec![json!({"value": f.json_text(c, VALUE_MAX)})],
             None => {
                 return Err(msg_err(
                     "fields",
@@ -295,7 +310,7 @@ fn app_card(m: &MessageInput, f: &mut Fitter) -> Result<Map<String, Value>, Fiel
             .iter()
             .map(|btn| {
                 json!({
-                    "btnTitle": f.bilingual(&btn.title, BTN_TITLE_MAX),
+                    "btnTitle": f.json_text(&btn.title, BTN_TITLE_MAX),
                     "urlType": "html",
                     "btnUrl": btn.url,
                 })

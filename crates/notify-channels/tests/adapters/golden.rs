@@ -70,6 +70,21 @@ fn welink_card_truncated() {
     assert_golden("welink", "card_truncated", &plan);
 }
 
+/// Text that opens with `{` is JSON to WeLink (000_… lines 816–817): it goes in the JSON form,
+/// the same text in both languages, so that WeLink does not refuse it (51062). Text opening
+/// with `[` stays plain.
+#[test]
+fn welink_card_text_that_looks_like_json() {
+    golden(
+        Welink,
+        "card_braces",
+        json!({
+            "title": "{prod} disk full", "content": "[db-3] /var at 95%", "owner": "Monitoring",
+            "targets": welink(json!(["zhangsan@welink"]))
+        }),
+    );
+}
+
 #[test]
 fn welink_card_to_departments_and_roles() {
     golden(

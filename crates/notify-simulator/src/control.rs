@@ -90,6 +90,12 @@ pub(crate) fn routes() -> Router<Simulator> {
         )
         .route("/_sim/juzi/user", get(get_juzi_user).post(set_juzi_user))
         .route("/_sim/stats", get(get_stats))
+        .route("/_sim/rules", get(get_rules))
+}
+
+/// `GET /_sim/rules`: every document rule the simulator enforces, with its line and code.
+async fn get_rules() -> Json<Value> {
+    Json(crate::rules::table_json())
 }
 
 fn bad(msg: impl std::fmt::Display) -> Response {

@@ -245,15 +245,21 @@ fn app_card() -> Value {
     })
 }
 
-// 000 lines 930-970: app card contentList required, <= 5 lines, key 128 / value 256 bytes;
-// urlPath required; btnList 2 horizontal / 3 vertical; btnTitle 128 bytes.
+/// A JSON-type string `{"EN": en, "CN": cn}` without spaces (17 bytes plus the texts').
+fn bi(en: &str, cn: &str) -> String {
+    format!("{{\"EN\":\"{en}\",\"CN\":\"{cn}\"}}")
+}
+
+// 000 lines 934–964: app card contentList required, <= 5 lines, key 128 / value 256 bytes,
+// both JSON-type strings (956–957); urlPath required; btnList 2 horizontal / 3 vertical;
+// btnTitle a JSON-type string of at most 128 bytes (962).
 #[tokio::test]
 async fn app_card_rules() {
     let s = common::start().await;
     let tok = s.welink_token("app").await;
     let p = "/api/messages/v1/card/wecode";
     assert_eq!(s.wl(&tok, p, app_card()).await["code"], "0");
-    let line = json!({"key": "k", "value": "v"});
+    let line = json!({"key": bi("k", "键"), "value": bi("v", "值")});
     let mut c = app_card();
     c["contentList"] = json!(vec![line.clone(); 5]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
@@ -261,16 +267,18 @@ async fn app_card_rules() {
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     c["contentList"] = json!([]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["contentList"] = json!([{"key": "k".repeat(129), "value": "v"}]);
+    c["contentList"] = json!([{"key": bi(&"k".repeat(111), "v"), "value": bi("v", "v")}]);
+    assert_eq!(bi(&"k".repeat(111), "v").len(), 129);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["contentList"] = json!([{"value": "v".repeat(256)}]);
+    c["contentList"] = json!([{"value": bi(&"v".repeat(238), "v")}]);
+    assert_eq!(bi(&"v".repeat(238), "v").len(), 256);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
-    c["contentList"] = json!([{"value": "v".repeat(257)}]);
+    c["contentList"] = json!([{"value": bi(&"v".repeat(239), "v")}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     let mut c = app_card();
     c.as_object_mut().unwrap().remove("urlPath");
     assert_eq!(s.wl(&tok, p, c).await["code"], "51062");
-    let btn = json!({"btnTitle": "b", "btnUrl": "https://x"});
+    let btn = json!({"btnTitle": bi("go", "前往"), "btnUrl": "https://x"});
     let mut c = app_card();
     c["btnList"] = json!(vec![btn.clone(); 3]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
@@ -278,9 +286,9 @@ async fn app_card_rules() {
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
     c["btnList"] = json!(vec![btn.clone(); 4]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["btnList"] = json!([{"btnTitle": "b".repeat(129), "btnUrl": "https://x"}]);
+    c["btnList"] = json!([{"btnTitle": bi(&"b".repeat(111), "b"), "btnUrl": "https://x"}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["btnList"] = json!([{"btnTitle": "b"}]);
+    c["btnList"] = json!([{"btnTitle": bi("go", "前往")}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     let mut c = app_card();
     c["messageStatus"] = json!({"EN": "x", "CN": "待处理"});

@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::control::NonfanMode;
 use crate::fields::{
-    bilingual, chars, max_bytes, opt_obj_list, opt_str, opt_str_list, req_str, Obj,
+    bilingual, chars, json_text, max_bytes, opt_obj_list, opt_str, opt_str_list, req_str, Obj,
 };
 use crate::reply::{welink, Incoming, Reply};
 use crate::welink::{gate, Api, Message};
@@ -210,15 +210,17 @@ fn check_app_card(o: &Obj) -> Result<bool, Reply> {
         )));
     }
     for (i, line) in lines.iter().enumerate() {
+        // key: optional, "传入json类型的string", ≤ 128 bytes (000 line 956).
         if let Some(key) = opt_str(line, "key").map_err(bad)? {
-            max_bytes(&format!("contentList[{i}].key"), key, 128).map_err(bad)?;
-            bilingual("key", key).map_err(bad)?;
+            let k = format!("contentList[{i}].key");
+            max_bytes(&k, key, 128).map_err(bad)?;
+            json_text(&k, key, false).map_err(bad)?;
         }
-        text(line, "value", 256).map_err(|_| {
-            bad(format!(
-                "contentList[{i}].value is required, at most 256 bytes"
-            ))
-        })?;
+        // value: required, "传入json类型的string", ≤ 256 bytes (000 line 957).
+        let k = format!("contentList[{i}].value");
+        let value = req_str(line, "value").map_err(|_| bad(format!("{k} is required")))?;
+        max_bytes(&k, value, 256).map_err(bad)?;
+        json_text(&k, value, true).map_err(bad)?;
     }
     req_str(o, "urlPath").map_err(bad)?;
     url_type(o, "urlType")?;
@@ -241,8 +243,12 @@ fn check_app_card(o: &Obj) -> Result<bool, Reply> {
             layout.unwrap_or("horizontal")
         )));
     }
-    for b in &buttons {
-        text(b, "btnTitle", 128)?;
+    for (i, b) in buttons.iter().enumerate() {
+        // btnTitle: required, "json类型的string", ≤ 128 bytes (000 line 962).
+        let k = format!("btnList[{i}].btnTitle");
+        let title = req_str(b, "btnTitle").map_err(|_| bad(format!("{k} is required")))?;
+        max_bytes(&k, title, 128).map_err(bad)?;
+        json_text(&k, title, true).map_err(|e| bad(e))?;
         req_str(b, "btnUrl").map_err(bad)?;
         url_type(b, "urlType")?;
     }

@@ -248,7 +248,7 @@ fn check_app_card(o: &Obj) -> Result<bool, Reply> {
         let k = format!("btnList[{i}].btnTitle");
         let title = req_str(b, "btnTitle").map_err(|_| bad(format!("{k} is required")))?;
         max_bytes(&k, title, 128).map_err(bad)?;
-        json_text(&k, title, true).map_err(|e| bad(e))?;
+        json_text(&k, title, true).map_err(bad)?;
         req_str(b, "btnUrl").map_err(bad)?;
         url_type(b, "urlType")?;
     }

@@ -19,13 +19,13 @@ pub(crate) const SECOND_US: u64 = 1_000_000;
 /// The settable limits. Defaults are the documented values.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Caps {
-    /// WeLink, per client_id per interface, calls in any 1 s (000 lines 716–726).
+    /// WeLink, per client_id per interface, calls in any 1 s (000 lines 716–725).
     pub per_second: u64,
-    /// WeLink, per client_id per interface, calls in any 60 s (000 line 726).
+    /// WeLink, per client_id per interface, calls in any 60 s (000 line 725).
     pub per_minute: u64,
     /// WeLink host, per caller IP over all interfaces, calls in any 20 s (000 line 723).
     pub per_ip_20s: u64,
-    /// Xiaowei calls per enterprise per Asia/Shanghai day (000 lines 754, 1523).
+    /// Xiaowei calls per enterprise per Asia/Shanghai day (000 lines 750, 1523).
     pub xiaowei_daily: u64,
     /// WeCom messages per member per app in any 60 s (UPSTREAM-FACTS).
     pub member_per_minute: u64,

@@ -81,7 +81,7 @@ pub(crate) fn opt_obj<'a>(o: &'a Obj, k: &str) -> Result<Option<&'a Obj>, String
 }
 
 /// An optional integer, given as a JSON number or (leniently) as a numeric string — the WeCom
-/// Node library sends `"safe":"0"` and `agentid` as strings (003 lines 610–615, 232).
+/// Node library sends `"safe":"0"` and `agentid` as strings (003 lines 614, 232, 252).
 pub(crate) fn opt_int_lenient(o: &Obj, k: &str) -> Result<Option<i64>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),

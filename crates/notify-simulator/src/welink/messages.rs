@@ -30,7 +30,7 @@ pub(crate) fn bad(reason: impl AsRef<str>) -> Reply {
     welink("51062", &format!("参数非法: {}", reason.as_ref()), None)
 }
 
-/// Who a send addresses (`msgRange`, 000 lines 805–808).
+/// Who a send addresses (`msgRange`, 000 lines 812–815).
 enum Range {
     Users(Vec<String>),
     Groups,
@@ -40,7 +40,7 @@ fn recipients(o: &Obj) -> Result<Range, Reply> {
     let range = match o.get("msgRange") {
         None | Some(Value::Null) => "0",
         Some(Value::String(s)) => s.as_str(),
-        // "msgRange参数类型值不支持": a number is an unsupported type (000 line 888).
+        // "msgRange参数类型值不支持": a number is an unsupported type (000 line 892).
         Some(_) => return Err(welink("51059", "msgRange参数类型值不支持", None)),
     };
     match range {
@@ -85,7 +85,7 @@ fn recipients(o: &Obj) -> Result<Range, Reply> {
 }
 
 /// A `messageStatus`: `{"EN":"processed","CN":"已处理"}` with CN 2–5 characters and EN 2–10
-/// (000 lines 820, 935, 1362). The field is typed String (a JSON text) but the format line
+/// (000 lines 824, 947, 1364). The field is typed String (a JSON text) but the format line
 /// shows an object, so both are accepted.
 pub(crate) fn check_status(v: &Value) -> Result<(), String> {
     let parsed;
@@ -138,7 +138,7 @@ fn card_state(o: &Obj) -> Result<bool, Reply> {
     if let Some(v) = status {
         check_status(v).map_err(bad_status)?;
     }
-    // statusColor "1 (蓝色), 2 (灰色), 3 (橙色)" (000 lines 821, 940).
+    // statusColor "1 (蓝色), 2 (灰色), 3 (橙色)" (000 lines 825, 950).
     match o.get("statusColor") {
         None | Some(Value::Null) => {}
         Some(Value::String(c)) if matches!(c.as_str(), "1" | "2" | "3") => {}
@@ -153,7 +153,7 @@ fn card_state(o: &Obj) -> Result<bool, Reply> {
 
 fn check_common(o: &Obj) -> Result<(), Reply> {
     opt_str(o, "publicAccID").map_err(bad)?;
-    // receiveDeviceType "0：PC；1：Mobile；2：PC+MOBILE" (000 line 815).
+    // receiveDeviceType "0：PC；1：Mobile；2：PC+MOBILE" (000 line 820).
     match opt_str(o, "receiveDeviceType").map_err(bad)? {
         None | Some("0" | "1" | "2") => {}
         Some(other) => return Err(bad(format!("receiveDeviceType {other:?} is not 0, 1 or 2"))),
@@ -169,7 +169,7 @@ fn url_type(o: &Obj, k: &str) -> Result<(), Reply> {
     }
 }
 
-/// `isForceTips`: Integer, 0 or 1 (000 lines 822, 941).
+/// `isForceTips`: Integer, 0 or 1 (000 lines 826, 951).
 fn force_tips(o: &Obj) -> Result<(), Reply> {
     match o.get("isForceTips") {
         None | Some(Value::Null) => Ok(()),
@@ -320,7 +320,7 @@ pub(crate) fn send(sim: &Inner, inc: &Incoming, kind: SendKind) -> Reply {
             let (fans, nonfans): (Vec<String>, Vec<String>) =
                 users.into_iter().partition(|u| !u.contains("nonfan"));
             let mode = sim.modes.read().welink_nonfan;
-            // 000 lines 857–870: 51019 names the non-fans in failedUserId. With no fan at all
+            // 000 lines 843–847 and 883: 51019 names the non-fans in failedUserId. With no fan at all
             // (or in `reject_all` mode, which reads the document's example literally) nothing is
             // sent and there is no itemId.
             if !nonfans.is_empty() && (fans.is_empty() || mode == NonfanMode::RejectAll) {

@@ -140,7 +140,7 @@ impl Rule {
             "says": self.says,
             "code": self.code,
             "request": self.request(),
-            "setup_steps": self.setup.len(),
+            "setup": self.setup.iter().map(|s| format!("{s:?}")).collect::<Vec<_>>(),
         })
     }
 }
@@ -563,6 +563,10 @@ pub const RULES: &[Rule] = &[
         &[("/body/msgOwner", GONE)], "51062"),
     r("wl_card_msg_owner_18_bytes", "000", 810, "welink_card", "msgOwner 长度不超过18字节",
         &[("/body/msgOwner", r#""$rep(19,a)""#)], "51062"),
+    r("wl_card_public_acc_id_string", "000", 811, "welink_card", "publicAccID is a String",
+        &[("/body/publicAccID", "5")], "51062"),
+    r("wl_card_desktop_url_path_string", "000", 823, "welink_card",
+        "desktopUrlPath is a String", &[("/body/desktopUrlPath", "true")], "51062"),
     r("wl_card_msg_title_required", "000", 816, "welink_card", "msgTitle 是",
         &[("/body/msgTitle", GONE)], "51062"),
     r("wl_card_msg_title_128_bytes", "000", 816, "welink_card", "msgTitle 长度不超过128字节",
@@ -775,6 +779,8 @@ pub const RULES: &[Rule] = &[
         &[("/body/toUserList", GONE)], "58601"),
     r("xw_to_user_list_5000", "000", 1556, "xiaowei", "toUserList 最多支持5000个",
         &[("/body/toUserList", r#""$ids(5001)""#)], "58601"),
+    r("xw_to_user_list_type", "000", 1556, "xiaowei", "toUserList 接收人ID数组",
+        &[("/body/toUserList", r#""u1,u2""#)], "58601"),
     r("xw_title_cn_required", "000", 1557, "xiaowei", "titleCn 是",
         &[("/body/titleCn", GONE)], "58601"),
     r("xw_title_cn_32_characters", "000", 1557, "xiaowei", "titleCn 1~32字符",
@@ -816,6 +822,8 @@ pub const RULES: &[Rule] = &[
         &[("/body", GONE), ("/raw", r#""touser=u1""#)], "47001"),
     r("wecom_send_recipients_required", "FACTS", 19, "wecom_text", "all empty → 82001",
         &[("/body/touser", r#""""#)], "82001"),
+    r("wecom_send_touser_type", "FACTS", 19, "wecom_text", "touser ids joined by |",
+        &[("/body/touser", r#"["u1", "u2"]"#)], "40058"),
     r("wecom_send_1000_users", "FACTS", 19, "wecom_text", "touser (≤ 1000 ids)",
         &[("/body/touser", r#""$rep(1001,u|)""#)], "40032"),
     r("wecom_send_100_parties", "FACTS", 19, "wecom_text", "toparty (≤ 100)",
@@ -873,6 +881,9 @@ pub const RULES: &[Rule] = &[
     r("wecom_image_media_id_3_days", "FACTS", 52, "wecom_image", "media_id lives 3 days",
         NO_PATCH, "40007")
         .after(&[Step::AdvanceClockMs(3 * 24 * 3600 * 1000 + 1000)]),
+    r("wecom_file_media_id_known", "FACTS", 46, "wecom_image", "40007 invalid media_id",
+        &[("/body/msgtype", r#""file""#), ("/body/image", GONE),
+            ("/body/file", r#"{"media_id": "3unknown"}"#)], "40007"),
     r("wecom_rate_company_counts_refused_calls", "FACTS", 35, "wecom_text",
         "per company per API 10,000/min (45009); a refused call still counts", NO_PATCH, "45009")
         .after(&[

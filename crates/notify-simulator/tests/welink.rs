@@ -199,6 +199,10 @@ async fn card_byte_limits() {
     let mut c = card(&["a"]);
     c["msgTitle"] = json!("{\"CN\": 1}");
     assert_eq!(s.wl(&tok, CARD, c).await["code"], "51062");
+    // msgOwner has no bilingual form (line 810): a `{` in it is plain text.
+    let mut c = card(&["a"]);
+    c["msgOwner"] = json!("{ops} team");
+    assert_eq!(s.wl(&tok, CARD, c).await["code"], "0");
 }
 
 // 000 lines 824-825 (card) and 947-950 (app card): messageStatus CN 2-5 / EN 2-10 chars,

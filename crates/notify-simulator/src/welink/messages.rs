@@ -185,7 +185,10 @@ fn text(o: &Obj, k: &str, max: usize) -> Result<(), Reply> {
 }
 
 fn check_card(o: &Obj) -> Result<bool, Reply> {
-    text(o, "msgOwner", 18)?;
+    // msgOwner is a plain String (000 line 810, "如“考勤”"): unlike the title and the content the
+    // document gives it no bilingual form, so a `{` in it is just text.
+    let owner = req_str(o, "msgOwner").map_err(bad)?;
+    max_bytes("msgOwner", owner, 18).map_err(bad)?;
     text(o, "msgTitle", 128)?;
     text(o, "msgContent", 512)?;
     url_type(o, "urlType")?;

@@ -3,7 +3,7 @@
 //! Without registration any non-empty credential works, so the gateway's defaults run against
 //! the simulator untouched. A registered app requires its exact secret, which is how tests
 //! reach the credential errors (WeLink 10007 then 41403 after five failures, WeCom 40001,
-//! OAuth `invalid_client`), and may deny WeLink interfaces (`501`, 000 lines 505–509).
+//! OAuth `invalid_client`), and may deny WeLink interfaces (`501`, 000 line 514).
 
 use std::collections::HashMap;
 

@@ -1,9 +1,10 @@
-//! Caps (the settable limits) and exact sliding windows over admitted-call timestamps.
+//! Caps (the settable limits) and exact sliding windows over call timestamps.
 //!
-//! A window keeps, per key, the monotonic timestamps of the calls it admitted inside the
-//! window; a call is admitted when fewer than `limit` remain. Calls it refuses are not stored,
-//! so a refused burst does not extend the block: that is the usual "N calls in any T" reading
-//! of the WeLink and WeCom documents, and the call log can prove it (see `stats.rs`).
+//! A window keeps, per key, the monotonic timestamps of the calls made inside it; a call is
+//! admitted when fewer than `limit` are there. The real services count every call, the ones
+//! they refuse included (000 lines 722–725: "每个接口每秒能被调用的次数都有一个上限"), so a refused
+//! call is stored too and a client that keeps calling into a block keeps itself blocked. The
+//! per-member WeCom caps are the exception (see [`Windows::admit_each`]).
 
 use std::collections::{HashMap, VecDeque};
 
@@ -18,13 +19,13 @@ pub(crate) const SECOND_US: u64 = 1_000_000;
 /// The settable limits. Defaults are the documented values.
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Caps {
-    /// WeLink, per client_id per interface, calls in any 1 s (000 lines 716–726).
+    /// WeLink, per client_id per interface, calls in any 1 s (000 lines 716–725).
     pub per_second: u64,
-    /// WeLink, per client_id per interface, calls in any 60 s (000 line 726).
+    /// WeLink, per client_id per interface, calls in any 60 s (000 line 725).
     pub per_minute: u64,
     /// WeLink host, per caller IP over all interfaces, calls in any 20 s (000 line 723).
     pub per_ip_20s: u64,
-    /// Xiaowei calls per enterprise per Asia/Shanghai day (000 lines 754, 1523).
+    /// Xiaowei calls per enterprise per Asia/Shanghai day (000 lines 750, 1523).
     pub xiaowei_daily: u64,
     /// WeCom messages per member per app in any 60 s (UPSTREAM-FACTS).
     pub member_per_minute: u64,
@@ -120,10 +121,10 @@ fn push(map: &mut HashMap<String, VecDeque<u64>>, c: &Check<'_>, now: u64) {
 
 impl Windows {
     /// Passes the stages in order at one instant (read under the lock, so timestamps in each
-    /// window only grow): a stage is recorded when all its checks have room; the first stage
-    /// that has no room ends the walk and is returned as `Err(index)`, leaving later stages
-    /// untouched. Returns the instant used, which the call log keeps so that statistics
-    /// computed from the log see exactly what the windows saw.
+    /// window only grow). The call is stored in every window of every stage, admitted or not,
+    /// because the upstream counts every call it receives; the first stage that had no room is
+    /// returned as `Err(index)`. Returns the instant used, which the call log keeps so that
+    /// statistics computed from the log see exactly what the windows saw.
     pub fn admit_staged(
         &self,
         clock: &SimClock,
@@ -131,19 +132,23 @@ impl Windows {
     ) -> (u64, Result<(), usize>) {
         let mut map = self.map.lock();
         let now = clock.mono_us();
+        let mut verdict = Ok(());
         for (i, stage) in stages.iter().enumerate() {
-            if !stage.iter().all(|c| room(&mut map, c, now)) {
-                return (now, Err(i));
+            let fits = stage.iter().all(|c| room(&mut map, c, now));
+            if !fits && verdict.is_ok() {
+                verdict = Err(i);
             }
             for c in stage.iter() {
                 push(&mut map, c, now);
             }
         }
-        (now, Ok(()))
+        (now, verdict)
     }
 
     /// Admits each group on its own at one instant (WeCom members: one member over the cap
     /// does not stop the others). Returns the instant and, per group, whether it was admitted.
+    /// Only admitted groups are stored: the WeCom cap is on messages a member receives
+    /// ("每个成员...接收"), and a dropped message is not received.
     pub fn admit_each(&self, clock: &SimClock, groups: &[[Check<'_>; 2]]) -> (u64, Vec<bool>) {
         let mut map = self.map.lock();
         let now = clock.mono_us();
@@ -188,7 +193,7 @@ mod tests {
     }
 
     #[test]
-    fn later_stage_untouched_when_earlier_is_full() {
+    fn refused_calls_are_counted_in_every_stage() {
         let clock = SimClock::new();
         let w = Windows::default();
         let ip = [Check {
@@ -203,6 +208,24 @@ mod tests {
         }];
         assert!(w.admit_staged(&clock, &[&ip, &lane]).1.is_ok());
         assert_eq!(w.admit_staged(&clock, &[&ip, &lane]).1, Err(0));
-        assert_eq!(w.map.lock().get("lane").map(|q| q.len()), Some(1));
+        assert_eq!(w.map.lock().get("lane").map(|q| q.len()), Some(2));
+        assert_eq!(w.map.lock().get("ip").map(|q| q.len()), Some(2));
+    }
+
+    #[test]
+    fn a_refused_call_prolongs_the_block() {
+        let clock = SimClock::new();
+        let w = Windows::default();
+        let c = [Check {
+            key: "k",
+            window_us: SECOND_US,
+            limit: 1,
+        }];
+        assert!(w.admit_staged(&clock, &[&c]).1.is_ok());
+        clock.advance_mono_ms(600);
+        assert_eq!(w.admit_staged(&clock, &[&c]).1, Err(0));
+        // The admitted call slid out, the refused one (600 ms old) has not.
+        clock.advance_mono_ms(600);
+        assert_eq!(w.admit_staged(&clock, &[&c]).1, Err(0));
     }
 }

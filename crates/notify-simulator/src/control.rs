@@ -34,7 +34,7 @@ pub(crate) enum NonfanMode {
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 pub(crate) struct Modes {
     pub welink_nonfan: NonfanMode,
-    /// `expires_in` of WeLink tokens (000 line 467: 7200, "可能会随平台调整而动态变化").
+    /// `expires_in` of WeLink tokens (000 lines 485, 495: 7200, "可能会随平台调整而动态变化").
     pub welink_token_ttl_s: i64,
     /// `expires_in` of WeCom tokens.
     pub wecom_token_ttl_s: i64,
@@ -90,6 +90,12 @@ pub(crate) fn routes() -> Router<Simulator> {
         )
         .route("/_sim/juzi/user", get(get_juzi_user).post(set_juzi_user))
         .route("/_sim/stats", get(get_stats))
+        .route("/_sim/rules", get(get_rules))
+}
+
+/// `GET /_sim/rules`: every document rule the simulator enforces, with its line and code.
+async fn get_rules() -> Json<Value> {
+    Json(crate::rules::table_json())
 }
 
 fn bad(msg: impl std::fmt::Display) -> Response {

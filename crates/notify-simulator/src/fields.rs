@@ -81,7 +81,7 @@ pub(crate) fn opt_obj<'a>(o: &'a Obj, k: &str) -> Result<Option<&'a Obj>, String
 }
 
 /// An optional integer, given as a JSON number or (leniently) as a numeric string — the WeCom
-/// Node library sends `"safe":"0"` and `agentid` as strings (003 lines 610–615, 232).
+/// Node library sends `"safe":"0"` and `agentid` as strings (003 lines 614, 232, 252).
 pub(crate) fn opt_int_lenient(o: &Obj, k: &str) -> Result<Option<i64>, String> {
     match o.get(k) {
         None | Some(Value::Null) => Ok(None),
@@ -106,23 +106,48 @@ pub(crate) fn has_scheme(s: &str, schemes: &[&str]) -> bool {
         .any(|p| lower.starts_with(p) && lower.len() > p.len())
 }
 
+/// Whether `s` is an absolute `http://` or `https://` URL with a host: what WeCom takes for a
+/// text card's, a news article's and the work-ID platform's links (UPSTREAM-FACTS: "url ≤ 2048
+/// and http(s)"). `h5://`, `javascript:` or `https:///x` are not.
+pub(crate) fn is_http_url(s: &str) -> bool {
+    url::Url::parse(s.trim()).is_ok_and(|u| {
+        matches!(u.scheme(), "http" | "https") && u.host_str().is_some_and(|h| !h.is_empty())
+    })
+}
+
+/// The `{"CN": ..., "EN": ...}` object of a WeLink JSON-type string (000 lines 816–817, 857–858,
+/// 956–962, 998–1022): both keys, string values, no other key. Returns (CN, EN).
+fn bilingual_pair(k: &str, s: &str) -> Result<(String, String), String> {
+    let shape = || format!("{k} must be the JSON text {{\"CN\": \"...\", \"EN\": \"...\"}}");
+    let Ok(Value::Object(m)) = serde_json::from_str::<Value>(s.trim()) else {
+        return Err(shape());
+    };
+    if m.len() != 2 {
+        return Err(shape());
+    }
+    match (m.get("CN"), m.get("EN")) {
+        (Some(Value::String(cn)), Some(Value::String(en))) => Ok((cn.clone(), en.clone())),
+        _ => Err(shape()),
+    }
+}
+
 /// A WeLink bilingual text: a plain string, or a JSON string `{"CN": ..., "EN": ...}`
-/// (000 lines 816–817). When it looks like JSON it must be that object, with string values.
+/// (000 lines 816–817). WeLink reads any text that starts with `{` as JSON, so such a text must
+/// be that object.
 pub(crate) fn bilingual(k: &str, s: &str) -> Result<(), String> {
-    let t = s.trim_start();
-    if !t.starts_with('{') {
+    if !s.trim_start().starts_with('{') {
         return Ok(());
     }
-    match serde_json::from_str::<Value>(t) {
-        Ok(Value::Object(m))
-            if !m.is_empty()
-                && m.iter()
-                    .all(|(key, v)| (key == "CN" || key == "EN") && v.is_string()) =>
-        {
-            Ok(())
-        }
-        _ => Err(format!(
-            "{k} looks like JSON but is not {{\"CN\": \"...\", \"EN\": \"...\"}}"
-        )),
+    bilingual_pair(k, s).map(|_| ())
+}
+
+/// A field the document types "json类型的string" with no plain-string alternative (app-card
+/// `contentList` key and value, `btnTitle`: 000 lines 956, 957, 962). `required` also refuses
+/// a text whose CN and EN are both blank.
+pub(crate) fn json_text(k: &str, s: &str, required: bool) -> Result<(), String> {
+    let (cn, en) = bilingual_pair(k, s)?;
+    if required && cn.trim().is_empty() && en.trim().is_empty() {
+        return Err(format!("{k} is required: CN and EN are both empty"));
     }
+    Ok(())
 }

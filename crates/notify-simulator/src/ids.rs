@@ -3,7 +3,7 @@
 use rand::distributions::Alphanumeric;
 use rand::Rng;
 
-/// `b376d37b-8998-40ec-8dec-2539fc981945`: WeLink tokens and itemIds (000 lines 465, 857).
+/// `b376d37b-8998-40ec-8dec-2539fc981945`: WeLink tokens and itemIds (000 lines 484, 836).
 pub(crate) fn uuid() -> String {
     let v: u128 = rand::thread_rng().gen();
     let h = format!("{v:032x}");

@@ -12,11 +12,11 @@ use serde_json::json;
 use crate::reply::{Incoming, Reply};
 use crate::{ids, Inner};
 
-/// "5分钟未被使用自动过期" (001 line 118).
+/// "5分钟未被使用自动过期" (001 line 113).
 const CODE_TTL_MS: i64 = 5 * 60 * 1000;
 const CODE_LEN: usize = 32;
 
-/// The identity `getUserInfo` returns (001 lines 119–136).
+/// The identity `getUserInfo` returns (001 lines 114–136).
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
 #[serde(rename_all = "camelCase")]
 pub(crate) struct JuziUser {
@@ -32,7 +32,7 @@ pub(crate) struct JuziUser {
 }
 
 impl Default for JuziUser {
-    /// The document's sample account (001 lines 121–129).
+    /// The document's sample account (001 lines 117–125).
     fn default() -> Self {
         Self {
             user_id: "userId".into(),
@@ -108,7 +108,7 @@ fn bad_request(msg: &str) -> Reply {
     )
 }
 
-/// `state`: "a-zA-Z0-9的参数值,长度不可超过128个字节" (001 line 110).
+/// `state`: "a-zA-Z0-9的参数值,长度不可超过128个字节" (001 line 109).
 fn state_ok(s: &str) -> bool {
     (1..=128).contains(&s.len()) && s.bytes().all(|b| b.is_ascii_alphanumeric())
 }
@@ -163,7 +163,7 @@ fn user_error(errcode: i64, errmsg: &str) -> Reply {
 
 /// `getUserInfo?code=`: 0 ok; -1 missing or malformed code; -4 a well-formed code never
 /// issued; -2 a code already used or older than 5 minutes ("code只能使用一次,5分钟未被使用自动
-/// 过期", 001 line 118).
+/// 过期", 001 line 113).
 pub(crate) fn get_user_info(sim: &Inner, inc: &Incoming) -> Reply {
     let code = inc.query_param("code").unwrap_or_default();
     if code.len() != CODE_LEN || !code.bytes().all(|b| b.is_ascii_alphanumeric()) {

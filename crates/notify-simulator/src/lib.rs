@@ -27,6 +27,7 @@ mod multipart;
 mod oauth;
 mod page;
 mod reply;
+pub mod rules;
 mod stats;
 mod wecom_app;
 mod welink;

@@ -136,7 +136,7 @@ impl Reply {
 }
 
 /// A WeLink answer: `code` is a string, and fields that are empty are left out (000 lines
-/// 856–870 show `itemId` only on success and `failedUserId` only on 51019).
+/// 833–847 show `itemId` only on success and `failedUserId` only on 51019).
 pub(crate) fn welink(code: &str, message: &str, extra: Option<Map<String, Value>>) -> Reply {
     let mut o = Map::new();
     o.insert("code".into(), Value::String(code.to_owned()));

@@ -15,7 +15,7 @@ use parking_lot::{Mutex, RwLock};
 use serde_json::{json, Value};
 
 use crate::fields::{
-    has_scheme, opt_int_lenient, opt_obj, opt_obj_list, opt_str, opt_str_list, Obj,
+    is_http_url, opt_int_lenient, opt_obj, opt_obj_list, opt_str, opt_str_list, Obj,
 };
 use crate::reply::{Incoming, Reply};
 use crate::wecom_app::{member_caps, trim};
@@ -104,10 +104,38 @@ fn http_url(o: &Obj, k: &str, required: bool) -> Result<(), String> {
     match opt_str(o, k)? {
         None | Some("") if !required => Ok(()),
         None | Some("") => Err(format!("{k} is required")),
-        Some(u) if !has_scheme(u, &["http://", "https://"]) => {
-            Err(format!("{k} must be an http(s) URL"))
+        Some(u) if !is_http_url(u) => {
+            Err(format!("{k} must be an absolute http(s) URL, not {u:?}"))
         }
         Some(_) => Ok(()),
+    }
+}
+
+/// "保密消息支持以下格式文件: txt、pdf、doc、docx、ppt、pptx、xls、xlsx、xml、jpg、jpeg、png、bmp、gif"
+/// (002 line 13, `sendFileByWorkIds`, `safe`): a `safe: 1` file must be one of them, read from
+/// the extension of the URL's path (the platform fetches the file by that name).
+const SAFE_FILE_TYPES: &[&str] = &[
+    "txt", "pdf", "doc", "docx", "ppt", "pptx", "xls", "xlsx", "xml", "jpg", "jpeg", "png", "bmp",
+    "gif",
+];
+
+fn safe_file_type(file_url: &str) -> Result<(), String> {
+    let path = url::Url::parse(file_url)
+        .map(|u| u.path().to_owned())
+        .unwrap_or_default();
+    let ext = path
+        .rsplit_once('/')
+        .map_or(path.as_str(), |(_, name)| name)
+        .rsplit_once('.')
+        .map(|(_, e)| e.to_ascii_lowercase())
+        .unwrap_or_default();
+    if SAFE_FILE_TYPES.contains(&ext.as_str()) {
+        Ok(())
+    } else {
+        Err(format!(
+            "safe 1 supports only {} files, not {ext:?}",
+            SAFE_FILE_TYPES.join("/")
+        ))
     }
 }
 
@@ -137,7 +165,8 @@ fn check_content(path: &str, o: &Obj) -> Result<Vec<String>, String> {
         "/integration/wx_work/sendFileByWorkIds" => {
             http_url(o, "fileUrl", true)?;
             match opt_int_lenient(o, "safe")? {
-                None | Some(0 | 1) => {}
+                None | Some(0) => {}
+                Some(1) => safe_file_type(opt_str(o, "fileUrl")?.unwrap_or(""))?,
                 Some(s) => return Err(format!("safe {s} is not 0 or 1")),
             }
         }

@@ -14,7 +14,7 @@ fn param(reason: impl AsRef<str>) -> Reply {
 }
 
 /// A link: `urlCn`/`urlEn` take http, https and h5; the icons http and https; 1–1024 long
-/// (000 lines 1572–1575).
+/// (000 lines 1560–1563).
 fn link(o: &Obj, k: &str, schemes: &[&str]) -> Result<(), String> {
     if let Some(u) = opt_str(o, k)? {
         let n = chars(u);
@@ -48,7 +48,7 @@ fn validate(o: &Obj, today: NaiveDate) -> Result<Vec<String>, String> {
             return Err(format!("titleEn is {} characters, 1-128 allowed", chars(t)));
         }
     }
-    // endDate "YYYY-MM-DD", default end of today, "最多不超过未来7天" (line 1571).
+    // endDate "YYYY-MM-DD", default end of today, "最多不超过未来7天" (line 1559).
     if let Some(d) = opt_str(o, "endDate")? {
         let date = NaiveDate::parse_from_str(d, "%Y-%m-%d")
             .ok()

@@ -1,4 +1,4 @@
-//! Sliding-window caps, measured from the call log. 000 lines 716-726: per client_id per
+//! Sliding-window caps, measured from the call log. 000 lines 716-725: per client_id per
 //! interface 40/s and 1500/min, per IP 3000 per 20 s, all answered 48503.
 
 mod common;
@@ -15,7 +15,7 @@ fn count(answers: &[Value], code: &str) -> usize {
     answers.iter().filter(|a| a["code"] == code).count()
 }
 
-// 000 line 726: 40 calls per second per client_id per interface; the 5 over it get 48503.
+// 000 line 725: 40 calls per second per client_id per interface; the 5 over it get 48503.
 #[tokio::test]
 async fn forty_per_second_per_interface() {
     let s = common::start().await;
@@ -50,7 +50,7 @@ async fn forty_per_second_per_interface() {
     assert_eq!(s.wl(&tok, CARD, card(&["a@welink"])).await["code"], "0");
 }
 
-// 000 line 726: 1500 per minute (here lowered through /_sim/caps to keep the test small).
+// 000 line 725: 1500 per minute (here lowered through /_sim/caps to keep the test small).
 #[tokio::test]
 async fn per_minute_window() {
     let s = common::start().await;
@@ -92,7 +92,7 @@ async fn per_ip_window_counts_every_welink_host_call() {
     let a = fire(&s, &tok, "/api/messages/v1/image", img, 4).await; // 10, then 2 over
     assert_eq!(count(&a, "0"), 2);
     assert_eq!(count(&a, "48503"), 2);
-    // Xiaowei answers the same cap with 58602 (000 line 1633).
+    // Xiaowei answers the same cap with 58602 (000 line 1631).
     let a = s
         .wl(&tok, "/api/athenaservice/v1/contextaware/push", x)
         .await;

@@ -30,7 +30,7 @@ fn param(u: &url::Url, k: &str) -> Option<String> {
         .map(|(_, v)| v.into_owned())
 }
 
-// 001 lines 105-110: redirect back with code and state; state [a-zA-Z0-9], <= 128 bytes.
+// 001 lines 105-109: redirect back with code and state; state [a-zA-Z0-9], <= 128 bytes.
 #[tokio::test]
 async fn authorize_and_state_rule() {
     let s = common::start().await;
@@ -45,7 +45,7 @@ async fn authorize_and_state_rule() {
     assert_eq!(param(&loc, "x").as_deref(), Some("1"));
     assert_eq!(param(&loc, "state").as_deref(), Some("Abc123"));
     assert!(param(&loc, "code").is_some());
-    // state is optional (line 110 "否").
+    // state is optional (line 109 "否").
     let (st, loc) = authorize(&s, "redirect_uri=https%3A%2F%2Fgw.example%2Fcb").await;
     assert_eq!(st, 302);
     assert!(param(&loc.unwrap(), "state").is_none());
@@ -79,8 +79,8 @@ async fn code(s: &common::Sim) -> String {
     param(&loc.unwrap(), "code").unwrap()
 }
 
-// 001 lines 112-136: getUserInfo answers the account; errcode 0/-1/-2/-4; the code is
-// single-use and expires after 5 minutes (line 118).
+// 001 lines 110-136: getUserInfo answers the account; errcode 0/-1/-2/-4; the code is
+// single-use and expires after 5 minutes (line 113).
 #[tokio::test]
 async fn single_use_codes_and_expiry() {
     let s = common::start().await;

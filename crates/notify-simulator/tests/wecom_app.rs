@@ -1,5 +1,5 @@
 //! WeCom app API: 003_4bfe3b3ea0f80583.txt (message shapes, lines 597-716) and
-//! UPSTREAM-FACTS.md (codes, limits and behaviour the Node library leaves out).
+//! the `FACTS` document of docs/upstream.md (codes, limits and behaviour the Node library leaves out).
 
 mod common;
 

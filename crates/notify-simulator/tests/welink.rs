@@ -16,7 +16,7 @@ async fn token_errors() {
     assert_eq!(v, json!({"code": "41579", "message": "clientId为空"}));
     let (_, v) = s.post(t, json!({"client_id": "app"})).await;
     assert_eq!(v["code"], "41580");
-    // Unregistered: any non-empty secret; answer shape of lines 461-467.
+    // Unregistered: any non-empty secret; answer shape of lines 481-486.
     let (_, v) = s
         .post(t, json!({"client_id": "app", "client_secret": "any"}))
         .await;
@@ -66,7 +66,7 @@ async fn token_invalid_expired_revoked_is_1000() {
     assert_eq!(s.wl(&tok, CARD, card(&["a@welink"])).await["code"], "1000");
 }
 
-// 000 lines 505-509: an interface the app has no permission for answers 501.
+// 000 line 514: an interface the app has no permission for answers 501.
 #[tokio::test]
 async fn denied_interface_is_501() {
     let s = common::start().await;
@@ -88,12 +88,12 @@ async fn denied_interface_is_501() {
     assert_eq!(s.wl(&tok, CARD, card(&["a"])).await["code"], "0");
 }
 
-// 000 lines 856-870: success carries itemId; 51019 carries failedUserId; empty fields left out.
+// 000 lines 833-847: success carries itemId; 51019 carries failedUserId; empty fields left out.
 #[tokio::test]
 async fn nonfans_51019() {
     let s = common::start().await;
     let tok = s.welink_token("app").await;
-    // All non-fans: nothing sent, no itemId (lines 866-870).
+    // All non-fans: nothing sent, no itemId (lines 843-847).
     let v = s.wl(&tok, CARD, card(&["x-nonfan@welink"])).await;
     assert_eq!(
         v,
@@ -114,13 +114,13 @@ async fn nonfans_51019() {
         .await;
     assert_eq!(v["code"], "51019");
     assert!(v.get("itemId").is_none());
-    // Success answer: code as a string, no empty failedUserId (lines 856-862).
+    // Success answer: code as a string, no empty failedUserId (lines 833-837).
     let v = s.wl(&tok, CARD, card(&["john@welink"])).await;
     assert_eq!(v.as_object().unwrap().len(), 3);
     assert_eq!(v["code"], "0");
 }
 
-// 000 lines 805-808 and 884-891: msgRange 0/1/2 and its codes 51059, 51056, 51095, 51018.
+// 000 lines 812-815 and 887-895: msgRange 0/1/2 and its codes 51059, 51056, 51095, 51018.
 #[tokio::test]
 async fn msg_range_rules() {
     let s = common::start().await;
@@ -146,7 +146,7 @@ async fn msg_range_rules() {
     assert_eq!(s.wl(&tok, CARD, card(&[])).await["code"], "51062");
     assert_eq!(s.wl(&tok, CARD, card(&users)).await["code"], "51018");
     assert_eq!(s.wl(&tok, CARD, card(&users[..1000])).await["code"], "0");
-    // Same codes on the other three sends (lines 1050-1057, 1170-1180, 1315-1322).
+    // Same codes on the other three sends (lines 1052-1060, 1166-1175, 1310-1317).
     let img = json!({"msgRange": "2", "imageUrl": "https://x/y.png"});
     assert_eq!(
         s.wl(&tok, "/api/messages/v1/image", img).await["code"],
@@ -154,7 +154,7 @@ async fn msg_range_rules() {
     );
 }
 
-// 000 lines 800-817: msgOwner 18, msgTitle 128, msgContent 512 bytes; required.
+// 000 lines 809-817: msgOwner 18, msgTitle 128, msgContent 512 bytes; required.
 #[tokio::test]
 async fn card_byte_limits() {
     let s = common::start().await;
@@ -188,7 +188,7 @@ async fn card_byte_limits() {
             "{field} required"
         );
     }
-    // urlType "当前只支持html" (line 814), receiveDeviceType 0/1/2 (line 813).
+    // urlType "当前只支持html" (line 821), receiveDeviceType 0/1/2 (line 820).
     let mut c = card(&["a"]);
     c["urlType"] = json!("wecode");
     assert_eq!(s.wl(&tok, CARD, c).await["code"], "51062");
@@ -199,10 +199,14 @@ async fn card_byte_limits() {
     let mut c = card(&["a"]);
     c["msgTitle"] = json!("{\"CN\": 1}");
     assert_eq!(s.wl(&tok, CARD, c).await["code"], "51062");
+    // msgOwner has no bilingual form (line 810): a `{` in it is plain text.
+    let mut c = card(&["a"]);
+    c["msgOwner"] = json!("{ops} team");
+    assert_eq!(s.wl(&tok, CARD, c).await["code"], "0");
 }
 
-// 000 lines 820-821 (card) and 935-940 (app card): messageStatus CN 2-5 / EN 2-10 chars,
-// statusColor 1/2/3; otherwise 51104 (lines 891, 1058).
+// 000 lines 824-825 (card) and 947-950 (app card): messageStatus CN 2-5 / EN 2-10 chars,
+// statusColor 1/2/3; otherwise 51104 (lines 895, 1060).
 #[tokio::test]
 async fn message_status_rules() {
     let s = common::start().await;
@@ -245,15 +249,21 @@ fn app_card() -> Value {
     })
 }
 
-// 000 lines 930-970: app card contentList required, <= 5 lines, key 128 / value 256 bytes;
-// urlPath required; btnList 2 horizontal / 3 vertical; btnTitle 128 bytes.
+/// A JSON-type string `{"EN": en, "CN": cn}` without spaces (17 bytes plus the texts').
+fn bi(en: &str, cn: &str) -> String {
+    format!("{{\"EN\":\"{en}\",\"CN\":\"{cn}\"}}")
+}
+
+// 000 lines 934–964: app card contentList required, <= 5 lines, key 128 / value 256 bytes,
+// both JSON-type strings (956–957); urlPath required; btnList 2 horizontal / 3 vertical;
+// btnTitle a JSON-type string of at most 128 bytes (962).
 #[tokio::test]
 async fn app_card_rules() {
     let s = common::start().await;
     let tok = s.welink_token("app").await;
     let p = "/api/messages/v1/card/wecode";
     assert_eq!(s.wl(&tok, p, app_card()).await["code"], "0");
-    let line = json!({"key": "k", "value": "v"});
+    let line = json!({"key": bi("k", "键"), "value": bi("v", "值")});
     let mut c = app_card();
     c["contentList"] = json!(vec![line.clone(); 5]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
@@ -261,16 +271,18 @@ async fn app_card_rules() {
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     c["contentList"] = json!([]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["contentList"] = json!([{"key": "k".repeat(129), "value": "v"}]);
+    c["contentList"] = json!([{"key": bi(&"k".repeat(111), "v"), "value": bi("v", "v")}]);
+    assert_eq!(bi(&"k".repeat(111), "v").len(), 129);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["contentList"] = json!([{"value": "v".repeat(256)}]);
+    c["contentList"] = json!([{"value": bi(&"v".repeat(238), "v")}]);
+    assert_eq!(bi(&"v".repeat(238), "v").len(), 256);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
-    c["contentList"] = json!([{"value": "v".repeat(257)}]);
+    c["contentList"] = json!([{"value": bi(&"v".repeat(239), "v")}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     let mut c = app_card();
     c.as_object_mut().unwrap().remove("urlPath");
     assert_eq!(s.wl(&tok, p, c).await["code"], "51062");
-    let btn = json!({"btnTitle": "b", "btnUrl": "https://x"});
+    let btn = json!({"btnTitle": bi("go", "前往"), "btnUrl": "https://x"});
     let mut c = app_card();
     c["btnList"] = json!(vec![btn.clone(); 3]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
@@ -278,16 +290,16 @@ async fn app_card_rules() {
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "0");
     c["btnList"] = json!(vec![btn.clone(); 4]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["btnList"] = json!([{"btnTitle": "b".repeat(129), "btnUrl": "https://x"}]);
+    c["btnList"] = json!([{"btnTitle": bi(&"b".repeat(111), "b"), "btnUrl": "https://x"}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
-    c["btnList"] = json!([{"btnTitle": "b"}]);
+    c["btnList"] = json!([{"btnTitle": bi("go", "前往")}]);
     assert_eq!(s.wl(&tok, p, c.clone()).await["code"], "51062");
     let mut c = app_card();
     c["messageStatus"] = json!({"EN": "x", "CN": "待处理"});
     assert_eq!(s.wl(&tok, p, c).await["code"], "51104");
 }
 
-// 000 lines 1103-1104 (image: imageUrl required) and 1214-1224 (news: 1-5 items, title 18
+// 000 line 1108 (image: imageUrl required) and lines 1225-1234 (news: 1-5 items, title 18
 // bytes, description 140 bytes, newsUrl and imageUrl required).
 #[tokio::test]
 async fn image_and_news_rules() {
@@ -407,7 +419,7 @@ async fn update_rules() {
         .await["code"],
         "51021"
     );
-    // Colours at update time are 0 gray / 1 yellow / 2 green (line 1363): "3" is refused.
+    // Colours at update time are 0 gray / 1 yellow / 2 green (line 1365): "3" is refused.
     assert_eq!(s.wl(&tok, up, json!({"toUserList": ["a@welink"], "itemId": item, "messageStatus": st, "statusColor": "3"})).await["code"], "51104");
     assert_eq!(s.wl(&tok, up, json!({"toUserList": ["a@welink"], "itemId": item, "messageStatus": {"EN": "x", "CN": "已完成"}})).await["code"], "51104");
     let many: Vec<String> = (0..1001).map(|i| format!("u{i}")).collect();
@@ -431,7 +443,7 @@ async fn update_rules() {
         .await["code"],
         "51107"
     );
-    // Unknown itemId: 51033. Public account: must repeat publicAccID (line 1364).
+    // Unknown itemId: 51033. Public account: must repeat publicAccID (line 1366).
     assert_eq!(
         s.wl(
             &tok,
@@ -454,7 +466,7 @@ async fn update_rules() {
     assert_eq!(s.wl(&tok, up, json!({"toUserList": ["a@welink"], "itemId": pub_item, "messageStatus": st, "publicAccID": "HXgPDrJqhYzHR9NcfZ"})).await["code"], "0");
 }
 
-// 000 lines 1470-1517: recall by itemId; 51111 when the message does not exist (also after a
+// 000 lines 1467-1517: recall by itemId; 51111 when the message does not exist (also after a
 // first recall); 51100 across tenants (here: another client_id).
 #[tokio::test]
 async fn recall_rules() {

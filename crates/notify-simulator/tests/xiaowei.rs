@@ -16,7 +16,7 @@ fn shanghai_day_start_ms(now_ms: i64) -> i64 {
     local - local.rem_euclid(day) - 8 * 3_600_000
 }
 
-// 000 lines 754 and 1523: 100 calls per enterprise per day; the 101st gets 58604 (line 1634);
+// 000 lines 750 and 1523: 100 calls per enterprise per day; the 101st gets 58604 (line 1632);
 // a new Asia/Shanghai day (moved with /_sim/clock) opens the quota again.
 #[tokio::test]
 async fn daily_quota_and_day_change() {
@@ -61,7 +61,7 @@ async fn daily_quota_and_day_change() {
     assert_eq!(days[1]["counted"], 1);
 }
 
-// 000 lines 1566-1575: toUserList required <= 5000; titleCn 1-32 characters; titleEn 1-128;
+// 000 lines 1556-1563: toUserList required <= 5000; titleCn 1-32 characters; titleEn 1-128;
 // endDate YYYY-MM-DD at most 7 days ahead; links http/https/h5 (icons http/https), 1-1024.
 #[tokio::test]
 async fn field_rules_58601() {
@@ -132,7 +132,7 @@ async fn field_rules_58601() {
             json!({"toUserList": ["a"], "titleCn": "t", "urlEn": format!("https://{}", "a".repeat(1020))}),
             "58601",
         ),
-        // 58606: an illegal account among the recipients (line 1636).
+        // 58606: an illegal account among the recipients (line 1633).
         (
             json!({"toUserList": ["a", "invalid-x"], "titleCn": "t"}),
             "58606",
@@ -144,7 +144,7 @@ async fn field_rules_58601() {
     }
 }
 
-// 000 line 1632: 58401 token check failed (unknown and revoked tokens).
+// 000 line 1628: 58401 token check failed (unknown and revoked tokens).
 #[tokio::test]
 async fn bad_token_58401() {
     let s = common::start().await;

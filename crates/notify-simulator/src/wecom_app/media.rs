@@ -22,21 +22,25 @@ fn max_size(kind: &str) -> Option<usize> {
     }
 }
 
-/// Whether the bytes (or the file name) are of the format the type requires.
-fn format_ok(kind: &str, data: &[u8], filename: Option<&str>) -> bool {
-    let ext = filename
-        .and_then(|f| f.rsplit_once('.'))
-        .map(|(_, e)| e.to_ascii_lowercase())
-        .unwrap_or_default();
+/// Whether the bytes are of the format the type requires, read from their magic bytes: the
+/// name a client gives a file proves nothing about it (a `.png` holding text is refused), and a
+/// PNG named `a.bin` is still a PNG. Image JPG/PNG, voice AMR, video MP4 (UPSTREAM-FACTS
+/// "image ≤ 10 MB (JPG/PNG), voice ≤ 2 MB (AMR), video ≤ 10 MB (MP4)"); a file may be anything.
+pub(crate) fn format_ok(kind: &str, data: &[u8]) -> bool {
     match kind {
-        "image" => {
-            data.starts_with(&[0xFF, 0xD8, 0xFF])
-                || data.starts_with(b"\x89PNG")
-                || matches!(ext.as_str(), "jpg" | "jpeg" | "png")
-        }
-        "voice" => data.starts_with(b"#!AMR") || ext == "amr",
-        "video" => data.get(4..8) == Some(b"ftyp") || ext == "mp4",
+        "image" => data.starts_with(&[0xFF, 0xD8, 0xFF]) || data.starts_with(b"\x89PNG\r\n\x1a\n"),
+        "voice" => data.starts_with(b"#!AMR\n") || data.starts_with(b"#!AMR-WB\n"),
+        "video" => data.get(4..8) == Some(b"ftyp"),
         _ => true,
+    }
+}
+
+fn format_name(kind: &str) -> &'static str {
+    match kind {
+        "image" => "JPG or PNG",
+        "voice" => "AMR",
+        "video" => "MP4",
+        _ => "accepted",
     }
 }
 
@@ -67,8 +71,15 @@ pub(crate) fn upload(sim: &Inner, inc: &Incoming) -> Reply {
             None,
         ));
     }
-    if !format_ok(&kind, &media.data, media.filename.as_deref()) {
-        return done(wecom(40005, &format!("invalid file type for {kind}"), None));
+    if !format_ok(&kind, &media.data) {
+        return done(wecom(
+            40005,
+            &format!(
+                "invalid file type: the content is not {}",
+                format_name(&kind)
+            ),
+            None,
+        ));
     }
     let media_id = format!("3{}", ids::url_safe(63));
     {

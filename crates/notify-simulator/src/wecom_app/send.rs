@@ -3,7 +3,7 @@
 use serde_json::{json, Map, Value};
 
 use crate::apps::AppKind;
-use crate::fields::{has_scheme, opt_int_lenient, opt_obj, opt_obj_list, opt_str, Obj};
+use crate::fields::{is_http_url, opt_int_lenient, opt_obj, opt_obj_list, opt_str, Obj};
 use crate::reply::{wecom, Incoming, Reply};
 use crate::wecom_app::{caller, member_caps, trim, Seen, Sent};
 use crate::{ids, Inner};
@@ -49,9 +49,9 @@ fn http_url(o: &Obj, k: &str, required: bool) -> Result<(), Reply> {
         None | Some("") if !required => Ok(()),
         None | Some("") => Err(invalid(format!("{k} is required"))),
         Some(u) if u.len() > 2048 => Err(invalid(format!("{k} is longer than 2048 bytes"))),
-        Some(u) if !has_scheme(u, &["http://", "https://"]) => {
-            Err(invalid(format!("{k} must be an http(s) URL")))
-        }
+        Some(u) if !is_http_url(u) => Err(invalid(format!(
+            "{k} must be an absolute http(s) URL, not {u:?}"
+        ))),
         Some(_) => Ok(()),
     }
 }
@@ -72,6 +72,16 @@ fn check_content(
     now: i64,
 ) -> Result<Vec<String>, Reply> {
     let mut notes = Vec::new();
+    const MSGTYPES: &[&str] = &[
+        "text", "image", "voice", "video", "file", "textcard", "news", "mpnews", "markdown",
+    ];
+    if !MSGTYPES.contains(&msgtype) {
+        return Err(wecom(
+            40008,
+            &format!("invalid message type {msgtype:?}"),
+            None,
+        ));
+    }
     let part = opt_obj(o, msgtype).map_err(invalid)?;
     let Some(p) = part else {
         return Err(if msgtype == "text" {

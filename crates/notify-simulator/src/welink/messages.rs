@@ -6,7 +6,7 @@ use serde_json::{json, Map, Value};
 
 use crate::control::NonfanMode;
 use crate::fields::{
-    bilingual, chars, max_bytes, opt_obj_list, opt_str, opt_str_list, req_str, Obj,
+    bilingual, chars, json_text, max_bytes, opt_obj_list, opt_str, opt_str_list, req_str, Obj,
 };
 use crate::reply::{welink, Incoming, Reply};
 use crate::welink::{gate, Api, Message};
@@ -30,7 +30,7 @@ pub(crate) fn bad(reason: impl AsRef<str>) -> Reply {
     welink("51062", &format!("参数非法: {}", reason.as_ref()), None)
 }
 
-/// Who a send addresses (`msgRange`, 000 lines 805–808).
+/// Who a send addresses (`msgRange`, 000 lines 812–815).
 enum Range {
     Users(Vec<String>),
     Groups,
@@ -40,7 +40,7 @@ fn recipients(o: &Obj) -> Result<Range, Reply> {
     let range = match o.get("msgRange") {
         None | Some(Value::Null) => "0",
         Some(Value::String(s)) => s.as_str(),
-        // "msgRange参数类型值不支持": a number is an unsupported type (000 line 888).
+        // "msgRange参数类型值不支持": a number is an unsupported type (000 line 892).
         Some(_) => return Err(welink("51059", "msgRange参数类型值不支持", None)),
     };
     match range {
@@ -85,7 +85,7 @@ fn recipients(o: &Obj) -> Result<Range, Reply> {
 }
 
 /// A `messageStatus`: `{"EN":"processed","CN":"已处理"}` with CN 2–5 characters and EN 2–10
-/// (000 lines 820, 935, 1362). The field is typed String (a JSON text) but the format line
+/// (000 lines 824, 947, 1364). The field is typed String (a JSON text) but the format line
 /// shows an object, so both are accepted.
 pub(crate) fn check_status(v: &Value) -> Result<(), String> {
     let parsed;
@@ -138,7 +138,7 @@ fn card_state(o: &Obj) -> Result<bool, Reply> {
     if let Some(v) = status {
         check_status(v).map_err(bad_status)?;
     }
-    // statusColor "1 (蓝色), 2 (灰色), 3 (橙色)" (000 lines 821, 940).
+    // statusColor "1 (蓝色), 2 (灰色), 3 (橙色)" (000 lines 825, 950).
     match o.get("statusColor") {
         None | Some(Value::Null) => {}
         Some(Value::String(c)) if matches!(c.as_str(), "1" | "2" | "3") => {}
@@ -153,7 +153,7 @@ fn card_state(o: &Obj) -> Result<bool, Reply> {
 
 fn check_common(o: &Obj) -> Result<(), Reply> {
     opt_str(o, "publicAccID").map_err(bad)?;
-    // receiveDeviceType "0：PC；1：Mobile；2：PC+MOBILE" (000 line 815).
+    // receiveDeviceType "0：PC；1：Mobile；2：PC+MOBILE" (000 line 820).
     match opt_str(o, "receiveDeviceType").map_err(bad)? {
         None | Some("0" | "1" | "2") => {}
         Some(other) => return Err(bad(format!("receiveDeviceType {other:?} is not 0, 1 or 2"))),
@@ -169,7 +169,7 @@ fn url_type(o: &Obj, k: &str) -> Result<(), Reply> {
     }
 }
 
-/// `isForceTips`: Integer, 0 or 1 (000 lines 822, 941).
+/// `isForceTips`: Integer, 0 or 1 (000 lines 826, 951).
 fn force_tips(o: &Obj) -> Result<(), Reply> {
     match o.get("isForceTips") {
         None | Some(Value::Null) => Ok(()),
@@ -185,7 +185,10 @@ fn text(o: &Obj, k: &str, max: usize) -> Result<(), Reply> {
 }
 
 fn check_card(o: &Obj) -> Result<bool, Reply> {
-    text(o, "msgOwner", 18)?;
+    // msgOwner is a plain String (000 line 810, "如“考勤”"): unlike the title and the content the
+    // document gives it no bilingual form, so a `{` in it is just text.
+    let owner = req_str(o, "msgOwner").map_err(bad)?;
+    max_bytes("msgOwner", owner, 18).map_err(bad)?;
     text(o, "msgTitle", 128)?;
     text(o, "msgContent", 512)?;
     url_type(o, "urlType")?;
@@ -210,15 +213,17 @@ fn check_app_card(o: &Obj) -> Result<bool, Reply> {
         )));
     }
     for (i, line) in lines.iter().enumerate() {
+        // key: optional, "传入json类型的string", ≤ 128 bytes (000 line 956).
         if let Some(key) = opt_str(line, "key").map_err(bad)? {
-            max_bytes(&format!("contentList[{i}].key"), key, 128).map_err(bad)?;
-            bilingual("key", key).map_err(bad)?;
+            let k = format!("contentList[{i}].key");
+            max_bytes(&k, key, 128).map_err(bad)?;
+            json_text(&k, key, false).map_err(bad)?;
         }
-        text(line, "value", 256).map_err(|_| {
-            bad(format!(
-                "contentList[{i}].value is required, at most 256 bytes"
-            ))
-        })?;
+        // value: required, "传入json类型的string", ≤ 256 bytes (000 line 957).
+        let k = format!("contentList[{i}].value");
+        let value = req_str(line, "value").map_err(|_| bad(format!("{k} is required")))?;
+        max_bytes(&k, value, 256).map_err(bad)?;
+        json_text(&k, value, true).map_err(bad)?;
     }
     req_str(o, "urlPath").map_err(bad)?;
     url_type(o, "urlType")?;
@@ -241,8 +246,12 @@ fn check_app_card(o: &Obj) -> Result<bool, Reply> {
             layout.unwrap_or("horizontal")
         )));
     }
-    for b in &buttons {
-        text(b, "btnTitle", 128)?;
+    for (i, b) in buttons.iter().enumerate() {
+        // btnTitle: required, "json类型的string", ≤ 128 bytes (000 line 962).
+        let k = format!("btnList[{i}].btnTitle");
+        let title = req_str(b, "btnTitle").map_err(|_| bad(format!("{k} is required")))?;
+        max_bytes(&k, title, 128).map_err(bad)?;
+        json_text(&k, title, true).map_err(bad)?;
         req_str(b, "btnUrl").map_err(bad)?;
         url_type(b, "urlType")?;
     }
@@ -314,7 +323,7 @@ pub(crate) fn send(sim: &Inner, inc: &Incoming, kind: SendKind) -> Reply {
             let (fans, nonfans): (Vec<String>, Vec<String>) =
                 users.into_iter().partition(|u| !u.contains("nonfan"));
             let mode = sim.modes.read().welink_nonfan;
-            // 000 lines 857–870: 51019 names the non-fans in failedUserId. With no fan at all
+            // 000 lines 843–847 and 883: 51019 names the non-fans in failedUserId. With no fan at all
             // (or in `reject_all` mode, which reads the document's example literally) nothing is
             // sent and there is no itemId.
             if !nonfans.is_empty() && (fans.is_empty() || mode == NonfanMode::RejectAll) {

@@ -93,8 +93,8 @@ pub(crate) fn interface(path: &str) -> &str {
     path.strip_prefix("/api").unwrap_or(path)
 }
 
-/// The over-limit answer: `48503` for WeLink (000 lines 720–726), `58602` for Xiaowei
-/// (000 line 1633).
+/// The over-limit answer: `48503` for WeLink (000 lines 722–725), `58602` for Xiaowei
+/// (000 line 1631).
 fn limited(api: Api) -> Reply {
     match api {
         Api::Welink => welink("48503", "接口调用频率超过限制", None),

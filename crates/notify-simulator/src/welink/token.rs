@@ -22,7 +22,7 @@ pub(crate) fn tickets(sim: &Inner, inc: &Incoming) -> Reply {
     let client_id = body_str(inc, "client_id");
     let secret = body_str(inc, "client_secret");
     // Token fetches are WeLink-host calls: they count against the per-IP cap (000 line 723)
-    // and, being an interface, against the client_id's per-interface caps (line 726).
+    // and, being an interface, against the client_id's per-interface caps (line 725).
     let ip_key = format!("ip|{}", inc.peer_ip);
     let iface = interface(&inc.path);
     let sec_key = format!("s|{client_id}|{iface}");

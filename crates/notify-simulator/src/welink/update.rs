@@ -17,9 +17,9 @@ fn no_match(why: &str) -> Reply {
 }
 
 /// `POST /messages/v1/update`: `toUserList`, `itemId` and `messageStatus` required (51021);
-/// at most 1000 users (51018); colours 0 gray / 1 yellow / 2 green (line 1363); the message
-/// must exist under the same publicAccID (51033, line 1364) and have been sent with a state
-/// (51107). Users it did not reach come back in `failedUserId` (line 1373); when it reached
+/// at most 1000 users (51018); colours 0 gray / 1 yellow / 2 green (line 1365); the message
+/// must exist under the same publicAccID (51033, line 1366) and have been sent with a state
+/// (51107). Users it did not reach come back in `failedUserId` (line 1376); when it reached
 /// none of them, 51033.
 pub(crate) fn update(sim: &Inner, inc: &Incoming) -> Reply {
     let (client, mono) = match gate(sim, inc, Api::Welink) {

@@ -127,7 +127,7 @@ impl Sim {
     }
 }
 
-/// A valid plain card (000 lines 843–853, as fixed by tests/data/upstream-examples.json).
+/// A valid plain card (000 lines 854–862, as fixed by tests/data/upstream-examples.json).
 pub fn card(users: &[&str]) -> Value {
     json!({
         "toUserList": users,

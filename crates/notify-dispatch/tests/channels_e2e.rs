@@ -96,7 +96,7 @@ fn client(name: &str, key: &str, tenant: &str, scopes: &[&str]) -> ClientConfig 
 }
 
 /// Serves `body` to every GET: a stand-in for the file server images are fetched from.
-async fn media_server(body: &'static [u8]) -> String {
+async fn media_server(body: &'static [u8]) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -121,7 +121,7 @@ async fn media_server(body: &'static [u8]) -> String {
             });
         }
     });
-    format!("http://{addr}/alert.png")
+    addr
 }
 
 impl Env {
@@ -133,7 +133,8 @@ impl Env {
         let sim = Simulator::new();
         let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let sim_base = format!("http://{sim_addr}");
-        let media_url = media_server(PNG).await;
+        let media_addr = media_server(PNG).await;
+        let media_url = format!("http://{media_addr}/alert.png");
 
         let clock = ManualClock::new(SystemClock.now_ms());
         let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
@@ -145,7 +146,7 @@ impl Env {
             .collect();
         let mut config = DispatchConfig {
             fetch: FetchPolicy {
-                allowed_hosts: vec!["127.0.0.1".into()],
+                exempt: vec![media_addr],
                 ..FetchPolicy::default()
             },
             ..DispatchConfig::default()

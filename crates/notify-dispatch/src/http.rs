@@ -83,7 +83,11 @@ impl UpstreamClient {
             }
         };
         tracing::debug!(url = %url_for_logs(&req.url), method = ?req.method, query = ?redact(&req.query, &req.secret_names), "upstream call");
-        let resp = b.send().await.map_err(classify)?;
+        let resp = b.send().await.map_err(|e| {
+            let e = classify(e);
+            tracing::debug!(url = %url_for_logs(&req.url), error = ?e, "upstream call got no answer");
+            e
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()

@@ -123,7 +123,7 @@ impl GuardedFetcher {
             }
             other => return Err(format!("scheme {other}")),
         };
-        let resp = client.get(parsed).send().await.map_err(|e| error_text(e))?;
+        let resp = client.get(parsed).send().await.map_err(error_text)?;
         if !resp.status().is_success() {
             // Redirects included: they are not followed, since their target was not checked.
             return Err(format!("answered {}", resp.status()));
@@ -142,7 +142,7 @@ impl GuardedFetcher {
             .to_string();
         let mut bytes = Vec::new();
         let mut resp = resp;
-        while let Some(chunk) = resp.chunk().await.map_err(|e| error_text(e))? {
+        while let Some(chunk) = resp.chunk().await.map_err(error_text)? {
             if bytes.len() + chunk.len() > self.policy.max_bytes {
                 return Err(format!("larger than {} bytes", self.policy.max_bytes));
             }
@@ -291,10 +291,12 @@ fn is_global_v6(ip: Ipv6Addr) -> bool {
     }
     // Only global unicast 2000::/3 is global; ::, ::1, ::/96 compatible, ::ffff:0:0/96 SIIT,
     // 64:ff9b:1::/48, 100::/64 discard, fc00::/7, fe80::/10, fec0::/10, ff00::/8 lie outside.
-    (s[0] & 0xe000) == 0x2000
-        && (s[0] != 0x2001 || s[1] >= 0x0200) // 2001::/23 protocol assignments, Teredo
-        && !(s[0] == 0x2001 && s[1] == 0x0db8) // documentation
-        && (s[0] & 0xfff0) != 0x3ff0 // 3fff::/20 documentation (and 3ff0::/16 around it)
+    let global_unicast = (s[0] & 0xe000) == 0x2000;
+    // 2001::/23, Teredo (2001::/32) included.
+    let protocol_assignments = s[0] == 0x2001 && s[1] < 0x0200;
+    // 2001:db8::/32, and 3fff::/20 with the unassigned rest of 3ff0::/12 around it.
+    let documentation = (s[0] == 0x2001 && s[1] == 0x0db8) || (s[0] & 0xfff0) == 0x3ff0;
+    global_unicast && !protocol_assignments && !documentation
 }
 
 #[cfg(test)]

@@ -1147,6 +1147,7 @@ async fn connection_resets_leave_no_secret_in_answers_rows_or_logs() {
     for ext in ["", "-wal"] {
         database.extend(std::fs::read(format!("{file}{ext}")).unwrap_or_default());
     }
+    assert!(database.len() > 4096, "the database file {file} was read");
     let logged = String::from_utf8_lossy(&logs.0.lock()).to_string();
     assert!(
         logged.contains("upstream call got no answer"),

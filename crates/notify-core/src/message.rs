@@ -231,10 +231,12 @@ pub struct MessageInput {
     /// Link for desktop clients, when different.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub pc_url: Option<String>,
-    /// Picture (WeLink image: already hosted by WeLink; WeCom: uploaded by the gateway).
+    /// Picture (WeLink image: already hosted by WeLink; WeCom: fetched and uploaded by the
+    /// gateway, so it must be an https URL of a public host that answers 200 itself).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub image_url: Option<String>,
-    /// File to send (WeCom file messages).
+    /// File to send (WeCom file messages), fetched by the gateway: an https URL of a public
+    /// host that answers 200 itself.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub file_url: Option<String>,
     /// News articles, 1–5.

@@ -76,18 +76,24 @@ impl UpstreamClient {
                 let part = reqwest::multipart::Part::bytes(bytes.clone())
                     .file_name(filename.clone())
                     .mime_str(content_type)
-                    .map_err(|e| TransportError::NotSent(format!("bad content type: {e}")))?;
+                    .map_err(|e| {
+                        TransportError::NotSent(format!("bad content type: {}", error_text(e)))
+                    })?;
                 b.multipart(reqwest::multipart::Form::new().part(field.clone(), part))
             }
         };
-        tracing::debug!(url = %req.url, method = ?req.method, query = ?redact(&req.query, &req.secret_names), "upstream call");
-        let resp = b.send().await.map_err(classify)?;
+        tracing::debug!(url = %url_for_logs(&req.url), method = ?req.method, query = ?redact(&req.query, &req.secret_names), "upstream call");
+        let resp = b.send().await.map_err(|e| {
+            let e = classify(e);
+            tracing::debug!(url = %url_for_logs(&req.url), error = ?e, "upstream call got no answer");
+            e
+        })?;
         let status = resp.status().as_u16();
         let body = resp
             .bytes()
             .await
-            .map_err(|e| TransportError::Unknown(e.to_string()))?;
-        tracing::debug!(url = %req.url, status, body = %redact_body(&body), "upstream answer");
+            .map_err(|e| TransportError::Unknown(error_text(e)))?;
+        tracing::debug!(url = %url_for_logs(&req.url), status, body = %redact_body(&body), "upstream answer");
         Ok(UpstreamAnswer {
             http_status: status,
             body: body.to_vec(),
@@ -97,9 +103,43 @@ impl UpstreamClient {
 
 fn classify(e: reqwest::Error) -> TransportError {
     if e.is_connect() || e.is_builder() {
-        TransportError::NotSent(e.to_string())
+        TransportError::NotSent(error_text(e))
     } else {
-        TransportError::Unknown(e.to_string())
+        TransportError::Unknown(error_text(e))
+    }
+}
+
+/// A reqwest error as it may be stored, logged or answered: reqwest's own text names the full
+/// URL, query included (WeCom's `corpsecret=` and `access_token=`), so the URL is replaced by
+/// [`url_for_logs`]'s form of it; the causes (connection reset, refused, timed out) follow.
+pub fn error_text(e: reqwest::Error) -> String {
+    let url = e.url().map(|u| url_for_logs(u.as_str()));
+    let e = e.without_url();
+    let mut text = e.to_string();
+    let mut cause = std::error::Error::source(&e);
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    if let Some(url) = url {
+        text.push_str(&format!(" ({url})"));
+    }
+    text
+}
+
+/// A URL as it may be stored or logged: scheme, host, port and path; no query, fragment or
+/// user info, which is where tokens, secrets and signatures travel.
+pub fn url_for_logs(url: &str) -> String {
+    match url::Url::parse(url) {
+        Ok(mut u) => {
+            u.set_query(None);
+            u.set_fragment(None);
+            let _ = u.set_username("");
+            let _ = u.set_password(None);
+            u.to_string()
+        }
+        Err(_) => "(not a URL)".into(),
     }
 }
 
@@ -168,6 +208,45 @@ mod tests {
         assert!(!logged.contains("57ab") && !logged.contains("\"t\"") && !logged.contains("\"s\""));
         assert!(logged.contains(r#""code":"0""#), "{logged}");
         assert_eq!(redact_body(b"<html>"), "(6 bytes, not JSON)");
+    }
+
+    #[test]
+    fn urls_are_logged_without_query_or_user_info() {
+        assert_eq!(
+            url_for_logs("http://u:pw@127.0.0.1:9/cgi-bin/gettoken?corpid=c&corpsecret=s#f"),
+            "http://127.0.0.1:9/cgi-bin/gettoken"
+        );
+        assert_eq!(url_for_logs("not a url?secret=1"), "(not a URL)");
+    }
+
+    /// reqwest names the URL with its query in its errors; the text kept names it without.
+    #[tokio::test]
+    async fn transport_errors_carry_no_query() {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        // Accepts and drops every connection: the request gets no answer.
+        tokio::spawn(async move {
+            while let Ok((sock, _)) = listener.accept().await {
+                drop(sock);
+            }
+        });
+        let client = UpstreamClient::new(Duration::from_secs(1), Duration::from_secs(5)).unwrap();
+        let mut req = UpstreamRequest::get(format!("http://{addr}/cgi-bin/gettoken"));
+        req.query = vec![
+            ("corpid".into(), "corp-id-1".into()),
+            ("corpsecret".into(), "very-secret-value".into()),
+        ];
+        let text = match client.call(&req).await.unwrap_err() {
+            TransportError::NotSent(t) | TransportError::Unknown(t) => t,
+        };
+        assert!(
+            !text.contains("very-secret-value") && !text.contains("corpsecret"),
+            "{text}"
+        );
+        assert!(
+            text.contains(&format!("http://{addr}/cgi-bin/gettoken")),
+            "{text}"
+        );
     }
 
     #[test]

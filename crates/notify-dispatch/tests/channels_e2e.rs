@@ -96,7 +96,7 @@ fn client(name: &str, key: &str, tenant: &str, scopes: &[&str]) -> ClientConfig 
 }
 
 /// Serves `body` to every GET: a stand-in for the file server images are fetched from.
-async fn media_server(body: &'static [u8]) -> String {
+async fn media_server(body: &'static [u8]) -> std::net::SocketAddr {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
     let addr = listener.local_addr().unwrap();
@@ -121,7 +121,7 @@ async fn media_server(body: &'static [u8]) -> String {
             });
         }
     });
-    format!("http://{addr}/alert.png")
+    addr
 }
 
 impl Env {
@@ -133,7 +133,8 @@ impl Env {
         let sim = Simulator::new();
         let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let sim_base = format!("http://{sim_addr}");
-        let media_url = media_server(PNG).await;
+        let media_addr = media_server(PNG).await;
+        let media_url = format!("http://{media_addr}/alert.png");
 
         let clock = ManualClock::new(SystemClock.now_ms());
         let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
@@ -145,7 +146,7 @@ impl Env {
             .collect();
         let mut config = DispatchConfig {
             fetch: FetchPolicy {
-                allowed_hosts: vec!["127.0.0.1".into()],
+                exempt: vec![media_addr],
                 ..FetchPolicy::default()
             },
             ..DispatchConfig::default()
@@ -1027,4 +1028,144 @@ async fn channels_show_calls_in_the_last_minute_against_the_caps_sqlite() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn channels_show_calls_in_the_last_minute_against_the_caps_postgres() {
     channels_show_calls_in_the_last_minute_against_the_caps(Backend::Postgres).await;
+}
+
+// --- secrets -------------------------------------------------------------------------------
+
+/// Log lines written on this test's thread.
+#[derive(Clone, Default)]
+struct LogBuffer(Arc<parking_lot::Mutex<Vec<u8>>>);
+
+impl std::io::Write for LogBuffer {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.0.lock().extend_from_slice(buf);
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for LogBuffer {
+    type Writer = LogBuffer;
+    fn make_writer(&'a self) -> Self::Writer {
+        self.clone()
+    }
+}
+
+/// The token path of each server-side kind in the simulator (aligned with `SEND_PATHS`).
+const TOKEN_PATHS: [&str; 4] = [
+    "/api/auth/v2/tickets",
+    "/api/auth/v2/tickets",
+    "/cgi-bin/gettoken",
+    "/oauth/token",
+];
+
+/// A connection reset on each kind's token fetch and then on its send: the errors are kept
+/// (they say what failed and where), but no channel secret and no token is in an answer of
+/// the API, a row of the database or a log line. reqwest's own error text names the URL with
+/// its query — WeCom's `corpsecret=` and `access_token=` — so it must never be kept as is.
+///
+/// Current-thread runtime: the API, the simulator and the dispatcher all run on this thread,
+/// so a thread-local subscriber sees every log line (at trace, dependencies included).
+#[tokio::test(flavor = "current_thread")]
+async fn connection_resets_leave_no_secret_in_answers_rows_or_logs() {
+    let logs = LogBuffer::default();
+    let subscriber = tracing_subscriber::fmt()
+        .with_writer(logs.clone())
+        .with_max_level(tracing::Level::TRACE)
+        .with_ansi(false)
+        .finish();
+    let _logging = tracing::subscriber::set_default(subscriber);
+
+    let env = Env::start(Backend::Sqlite).await;
+    let mut ids = Vec::new();
+    for ((channel, send_path), token_path) in SEND_PATHS.iter().zip(TOKEN_PATHS) {
+        env.fault(token_path, json!({"kind": "reset", "count": 1}))
+            .await;
+        let id = env.send(to(channel, "secrets")).await;
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        assert_eq!(d.status, "queued", "{channel}: {d:?}");
+        let error = d.parts[0].last_error.clone().unwrap_or_default();
+        assert!(
+            error.contains(token_path),
+            "{channel}: the token fetch's error names its endpoint: {error}"
+        );
+
+        env.fault(send_path, json!({"kind": "reset", "count": 1}))
+            .await;
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+        let d = env.delivery(&id, channel).await;
+        let sent_once = d
+            .attempts
+            .iter()
+            .filter_map(|a| a.upstream_message.as_deref())
+            .any(|m| m.contains(send_path));
+        assert!(sent_once, "{channel}: the send's reset is recorded: {d:?}");
+
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.round().await;
+        assert_eq!(env.delivery(&id, channel).await.status, "sent", "{channel}");
+        ids.push(id);
+    }
+
+    let secrets = [
+        "welink-secret",
+        "xiaowei-secret",
+        "wecom-secret",
+        "workid-secret",
+    ];
+    let tokens: Vec<String> = env
+        .sim
+        .calls()
+        .iter()
+        .filter(|c| TOKEN_PATHS.contains(&c.path.as_str()))
+        .filter_map(|c| c.answer["access_token"].as_str().map(str::to_string))
+        .collect();
+    assert_eq!(tokens.len(), 4, "one token per credential");
+
+    // What callers read.
+    let mut answered = String::new();
+    for id in &ids {
+        let (_, m) = env
+            .api(SENDER_KEY, "GET", &format!("/v1/messages/{id}"), None)
+            .await;
+        answered.push_str(&m.to_string());
+    }
+    let (_, channels) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    answered.push_str(&channels.to_string());
+    // Every row as the store reads it (tokens are only in the `tokens` table, which is for them).
+    let mut rows = String::new();
+    for id in &ids {
+        rows.push_str(&format!("{:?}", env.message(id).await));
+    }
+    // Every byte of the database: no secret in any row of any table.
+    let file = env.store.url().trim_start_matches("sqlite://").to_string();
+    let mut database = Vec::new();
+    for ext in ["", "-wal"] {
+        database.extend(std::fs::read(format!("{file}{ext}")).unwrap_or_default());
+    }
+    assert!(database.len() > 4096, "the database file {file} was read");
+    let logged = String::from_utf8_lossy(&logs.0.lock()).to_string();
+    assert!(
+        logged.contains("upstream call got no answer"),
+        "the log was captured"
+    );
+
+    for secret in secrets.iter().map(|s| s.to_string()).chain(tokens) {
+        assert!(!answered.contains(&secret), "{secret} answered: {answered}");
+        assert!(!rows.contains(&secret), "{secret} stored: {rows}");
+        assert!(!logged.contains(&secret), "{secret} logged");
+    }
+    for secret in secrets {
+        assert!(
+            !database
+                .windows(secret.len())
+                .any(|w| w == secret.as_bytes()),
+            "{secret} is in the database file"
+        );
+    }
+    env.finish().await;
 }

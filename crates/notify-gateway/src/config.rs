@@ -87,18 +87,14 @@ impl Default for LogConfig {
 }
 
 /// `[sandbox]`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, Serialize, Deserialize, Default)]
 #[serde(deny_unknown_fields, default)]
 pub struct SandboxConfig {
     /// Run the simulator in-process; with no channels configured, point the five sandbox
-    /// channels at it; with no callers, print a demo key.
-    pub enabled: bool,
-}
-
-impl Default for SandboxConfig {
-    fn default() -> Self {
-        Self { enabled: true }
-    }
+    /// channels at it; with no callers, print a demo key. Unset: on with the built-in
+    /// defaults only, off as soon as a configuration file is read ([`Config::sandbox_on`]).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub enabled: Option<bool>,
 }
 
 /// `[retention]`.
@@ -192,6 +188,16 @@ impl Default for LanesConfig {
 pub struct AuthConfig {
     /// `[[auth.clients]]`.
     pub clients: Vec<ClientConfig>,
+}
+
+impl Config {
+    /// Whether the sandbox runs: when `sandbox.enabled` says so (file or environment), else
+    /// only with the built-in defaults. A configuration file with real callers and channels
+    /// that does not mention the sandbox must not get an in-process simulator, a demo key or
+    /// a media fetcher that may reach loopback.
+    pub fn sandbox_on(&self, source: &Source) -> bool {
+        self.sandbox.enabled.unwrap_or(*source == Source::Defaults)
+    }
 }
 
 /// Durations as "30s", "10m", "24h".
@@ -292,7 +298,31 @@ mod tests {
             assert_eq!(source, Source::Defaults);
             assert_eq!(c.server.listen, "127.0.0.1:8080");
             assert_eq!(c.database.url, "sqlite://data/notify.db");
-            assert!(c.sandbox.enabled);
+            assert!(c.sandbox_on(&source));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_config_file_runs_no_sandbox_unless_it_asks() {
+        figment::Jail::expect_with(|jail| {
+            let real = "[channels.welink]\nkind = \"welink\"\nclient_id = \"a\"\nclient_secret = \"s\"\n\
+                [[auth.clients]]\nname = \"m\"\naccess_key = \"AK\"\nsecret_key = \"sk\"\ntenant = \"t\"\nscopes = [\"send\"]\n";
+            jail.create_file("real.toml", real)?;
+            jail.create_file("empty-section.toml", &format!("{real}[sandbox]\n"))?;
+            jail.create_file("asks.toml", &format!("{real}[sandbox]\nenabled = true\n"))?;
+            let on = |file: &str| {
+                let (c, source) = load(Some(Path::new(file))).unwrap();
+                c.sandbox_on(&source)
+            };
+            assert!(!on("real.toml"));
+            assert!(!on("empty-section.toml"));
+            assert!(on("asks.toml"));
+            jail.set_env("NOTIFY__SANDBOX__ENABLED", "true");
+            assert!(on("real.toml"), "the environment may ask for it");
+            jail.set_env("NOTIFY__SANDBOX__ENABLED", "false");
+            let (c, source) = load(None).unwrap();
+            assert!(!c.sandbox_on(&source), "and turn it off for the defaults");
             Ok(())
         });
     }

@@ -142,10 +142,11 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let mut fetch = FetchPolicy::default();
     let mut demo = None;
     let mut sim_addr = None;
-    if config.sandbox.enabled {
+    if config.sandbox_on(&source) {
         let addr = sandbox::start_simulator().await?;
         demo = sandbox::apply(&mut config, addr);
-        fetch.allowed_hosts.push(addr.ip().to_string());
+        // The simulator's own address only: not loopback at large (the gateway's /metrics).
+        fetch.exempt.push(addr);
         sim_addr = Some(addr);
     }
     let channels: Vec<ChannelHandle> = config
@@ -204,7 +205,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
         banner!(
             config,
             "  (built-in defaults: SQLite at {}, sandbox upstreams)",
-            config.database.url
+            redact_url(&config.database.url)
         );
     }
     if let Some(addr) = sim_addr {
@@ -301,6 +302,21 @@ fn redact_url(url: &str) -> String {
                 // Only fails for URLs that cannot have credentials, which this one has.
                 let _ = parsed.set_password(Some("***"));
             }
+            // A password may also be a query parameter (`?password=`, `sslpassword=`).
+            if parsed.query_pairs().any(|(k, _)| k.contains("pass")) {
+                let pairs: Vec<(String, String)> = parsed
+                    .query_pairs()
+                    .map(|(k, v)| {
+                        let v = if k.contains("pass") {
+                            "***".into()
+                        } else {
+                            v.into_owned()
+                        };
+                        (k.into_owned(), v)
+                    })
+                    .collect();
+                parsed.query_pairs_mut().clear().extend_pairs(pairs);
+            }
             parsed.to_string()
         }
         Err(_) => "(unparsable database.url)".into(),
@@ -330,5 +346,9 @@ mod tests {
             "sqlite://data/notify.db"
         );
         assert!(!redact_url("postgres://u:pw@[bad").contains("pw"));
+        assert_eq!(
+            redact_url("postgres://u@db/notify?password=pw1&sslpassword=pw2&sslmode=require"),
+            "postgres://u@db/notify?password=***&sslpassword=***&sslmode=require"
+        );
     }
 }

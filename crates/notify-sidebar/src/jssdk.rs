@@ -14,6 +14,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use notify_channels::ChannelHandle;
+use notify_dispatch::http::error_text;
 use notify_dispatch::tokens::{TokenError, TokenManager};
 use notify_store::Store;
 use parking_lot::Mutex;
@@ -212,12 +213,18 @@ impl TicketCache {
                 .send()
                 .await
                 .map_err(|e| {
-                    SidebarError::Unavailable(format!("WeCom ticket endpoint unreachable: {e}"))
+                    SidebarError::Unavailable(format!(
+                        "WeCom ticket endpoint unreachable: {}",
+                        error_text(e)
+                    ))
                 })?
                 .json()
                 .await
                 .map_err(|e| {
-                    SidebarError::Upstream(format!("WeCom ticket answer unreadable: {e}"))
+                    SidebarError::Upstream(format!(
+                        "WeCom ticket answer unreadable: {}",
+                        error_text(e)
+                    ))
                 })?;
             match answer.errcode {
                 0 if !answer.ticket.is_empty() => {

@@ -7,6 +7,7 @@
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
+use notify_dispatch::http::error_text;
 use serde::Deserialize;
 
 use crate::session::{self, Session, SESSION_COOKIE, STATE_COOKIE};
@@ -228,11 +229,12 @@ async fn exchange(
         .query(&[("code", code)])
         .send()
         .await
-        .map_err(|e| Exchange::Failed(format!("Juzi could not be reached: {e}")))?;
+        .map_err(|e| Exchange::Failed(format!("Juzi could not be reached: {}", error_text(e))))?;
     let status = resp.status();
     let answer: UserInfoAnswer = resp.json().await.map_err(|e| {
         Exchange::Failed(format!(
-            "Juzi answered HTTP {status} without the expected JSON: {e}"
+            "Juzi answered HTTP {status} without the expected JSON: {}",
+            error_text(e)
         ))
     })?;
     let detail = answer.errmsg.clone().unwrap_or_default();

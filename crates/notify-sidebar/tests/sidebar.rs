@@ -15,6 +15,7 @@ on_both_backends!(
     expiry_while_waiting,
     recall_cancels_waiting_and_sent_is_not_recallable,
     jsapi_signatures_use_shared_cached_tickets,
+    connection_resets_answer_no_secret_to_the_browser,
 );
 
 /// The simulator's default Juzi account (001 lines 121–129).
@@ -485,6 +486,47 @@ async fn jsapi_signatures_use_shared_cached_tickets(env: Env) {
         url_encode("https://evil.example/x")
     );
     assert_eq!(env.api(&agent, "GET", &other, None).await.0, 400);
+}
+
+/// A reset on the access-token fetch and then on the JS-SDK ticket fetch: the agent's browser
+/// reads that WeCom is unreachable (503), but not the URL's query, where the corp secret and
+/// the access token travel.
+async fn connection_resets_answer_no_secret_to_the_browser(env: Env) {
+    let agent = env.sign_in().await;
+    let path = format!(
+        "/sidebar/api/jsapi-signature?url={}",
+        url_encode(&format!("{}/sidebar/", env.base))
+    );
+    let mut answered = String::new();
+    for endpoint in ["/cgi-bin/gettoken", "/cgi-bin/get_jsapi_ticket"] {
+        env.sim_post(
+            "/_sim/faults",
+            json!({"path": endpoint, "kind": "reset", "count": 1}),
+        )
+        .await;
+        let (st, body) = env.api(&agent, "GET", &path, None).await;
+        assert_eq!(st, 503, "{body}");
+        let message = body["error"]["message"].as_str().unwrap_or_default();
+        assert!(message.contains(endpoint), "{endpoint}: {body}");
+        answered.push_str(&body.to_string());
+    }
+    let (st, body) = env.api(&agent, "GET", &path, None).await;
+    assert_eq!(st, 200, "{body}");
+    let token = env
+        .sim_calls()
+        .await
+        .iter()
+        .find(|c| c["path"] == "/cgi-bin/gettoken" && c["status"] == 200)
+        .and_then(|c| c["answer"]["access_token"].as_str().map(str::to_string))
+        .expect("a token was issued");
+    for secret in [
+        "sandbox-secret",
+        token.as_str(),
+        "corpsecret",
+        "access_token=",
+    ] {
+        assert!(!answered.contains(secret), "{secret} answered: {answered}");
+    }
 }
 
 fn url_encode(s: &str) -> String {

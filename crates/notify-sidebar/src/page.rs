@@ -13,6 +13,7 @@ use crate::SidebarState;
 const INDEX: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/sidebar.js");
 const STYLE: &str = include_str!("../assets/sidebar.css");
+const SANDBOX_BRIDGE: &str = include_str!("../assets/sandbox-bridge.js");
 
 /// `GET /sidebar` → `/sidebar/`.
 pub(crate) async fn to_index() -> Redirect {
@@ -42,7 +43,16 @@ pub(crate) async fn index(
         };
         return (StatusCode::SEE_OTHER, [(header::LOCATION, login)]).into_response();
     };
-    let html = INDEX.replace("{{CSRF}}", &escape(&session.csrf));
+    let bridge = match &s.inner.config.sandbox_parent {
+        Some(origin) => format!(
+            "<meta name=\"sandbox-parent\" content=\"{}\">\n<script src=\"/sidebar/sandbox-bridge.js\"></script>\n",
+            escape(origin)
+        ),
+        None => String::new(),
+    };
+    let html = INDEX
+        .replace("{{CSRF}}", &escape(&session.csrf))
+        .replace("{{SANDBOX}}", &bridge);
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -61,6 +71,21 @@ pub(crate) async fn script() -> Response {
             (header::CACHE_CONTROL, "no-cache"),
         ],
         SCRIPT,
+    )
+        .into_response()
+}
+
+/// `GET /sidebar/sandbox-bridge.js`: only in the sandbox (see `SidebarConfig::sandbox_parent`).
+pub(crate) async fn sandbox_bridge(State(s): State<SidebarState>) -> Response {
+    if s.inner.config.sandbox_parent.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SANDBOX_BRIDGE,
     )
         .into_response()
 }

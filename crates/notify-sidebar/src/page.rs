@@ -43,16 +43,7 @@ pub(crate) async fn index(
         };
         return (StatusCode::SEE_OTHER, [(header::LOCATION, login)]).into_response();
     };
-    let bridge = match &s.inner.config.sandbox_parent {
-        Some(origin) => format!(
-            "<meta name=\"sandbox-parent\" content=\"{}\">\n<script src=\"/sidebar/sandbox-bridge.js\"></script>\n",
-            escape(origin)
-        ),
-        None => String::new(),
-    };
-    let html = INDEX
-        .replace("{{CSRF}}", &escape(&session.csrf))
-        .replace("{{SANDBOX}}", &bridge);
+    let html = page_html(&session.csrf, s.inner.config.sandbox_parent.as_deref());
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -73,6 +64,20 @@ pub(crate) async fn script() -> Response {
         SCRIPT,
     )
         .into_response()
+}
+
+/// The page with the session's CSRF token and, in the sandbox, the bridge and its parent origin.
+fn page_html(csrf: &str, sandbox_parent: Option<&str>) -> String {
+    let bridge = match sandbox_parent {
+        Some(origin) => format!(
+            "<meta name=\"sandbox-parent\" content=\"{}\">\n<script src=\"/sidebar/sandbox-bridge.js\"></script>\n",
+            escape(origin)
+        ),
+        None => String::new(),
+    };
+    INDEX
+        .replace("{{CSRF}}", &escape(csrf))
+        .replace("{{SANDBOX}}", &bridge)
 }
 
 /// `GET /sidebar/sandbox-bridge.js`: only in the sandbox (see `SidebarConfig::sandbox_parent`).
@@ -100,4 +105,23 @@ pub(crate) async fn style() -> Response {
         STYLE,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_html;
+
+    #[test]
+    fn the_sandbox_bridge_is_in_the_page_only_in_the_sandbox() {
+        let plain = page_html("tok", None);
+        assert!(!plain.contains("sandbox"), "{plain}");
+        assert!(plain.contains("<meta name=\"sidebar-csrf\" content=\"tok\">"));
+        let sandbox = page_html("tok", Some("http://127.0.0.1:4000\"><x"));
+        assert!(sandbox.contains(
+            "<meta name=\"sandbox-parent\" content=\"http://127.0.0.1:4000&quot;&gt;&lt;x\">"
+        ));
+        // The bridge runs before the page's script, so the page finds its wx.
+        let bridge = sandbox.find("/sidebar/sandbox-bridge.js").unwrap();
+        assert!(bridge < sandbox.find("/sidebar/sidebar.js").unwrap());
+    }
 }

@@ -26,6 +26,8 @@ if (!GATEWAY || !SIMULATOR || !SECRET) {
 
 const CHAT = 'wrSandboxChatAAAA';
 const WAIT = { timeout: 15000 };
+// The Juzi text payload of the alert below: title, content and url, one a line.
+const JUZI_TEXT = 'Disk almost full\ndb-3 /var at 95%\nhttps://ops.example/runbook/db3';
 const EVIL = '<img src=x onerror="window.__pwned=1">';
 
 let passed = 0;
@@ -169,7 +171,7 @@ try {
     await sidebar.locator(`li[data-id="${juzi.id}"] button.send`).waitFor(WAIT);
     assert.match(await sidebar.locator('#chat').textContent(), new RegExp(CHAT));
     assert.match(await sidebar.locator('#agent').textContent(), /bot 647844cd6059597fc5c79f38/);
-    assert.equal(await sidebar.locator(`li[data-id="${juzi.id}"] .preview`).textContent(), 'Disk almost full\ndb-3 /var at 95%');
+    assert.equal(await sidebar.locator(`li[data-id="${juzi.id}"] .preview`).textContent(), JUZI_TEXT);
     assert.match(await page.locator('#messages').textContent(), /Nothing in this chat yet/);
   });
 
@@ -179,13 +181,13 @@ try {
     await sidebar.locator(`li[data-id="${juzi.id}"][data-status="sent"]`).waitFor(WAIT);
     const bubble = page.locator('#messages .msg .bubble');
     await bubble.waitFor(WAIT);
-    assert.equal(await bubble.textContent(), 'Disk almost full\ndb-3 /var at 95%');
+    assert.equal(await bubble.textContent(), JUZI_TEXT);
     const message = await rest('GET', `/v1/messages/${alert.id}`);
     assert.equal(deliveryTo(message, 'juzi').status, 'sent');
     const { chats } = await (await fetch(`${SIMULATOR}/_sim/juzi/chats`)).json();
     const chat = chats.find((c) => c.chat_key === `chat:${CHAT}`);
     assert.deepEqual(chat.messages.map((m) => m.payload), [
-      { msgtype: 'text', text: { content: 'Disk almost full\ndb-3 /var at 95%' } },
+      { msgtype: 'text', text: { content: JUZI_TEXT } },
     ]);
     await page.locator(`#chats li[data-chat-key="chat:${CHAT}"]`, { hasText: '0 waiting · 1 in the chat' }).waitFor(WAIT);
   });

@@ -876,7 +876,10 @@ async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualCloc
 
 async fn waiting_chats_are_grouped_per_channel_and_chat(store: Store, clock: ManualClock) {
     let first = juzi_message(1, "default", "chat:wrChat");
-    store.insert_messages(&[first.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&first))
+        .await
+        .unwrap();
     clock.advance_ms(10);
     let second = juzi_message(2, "other", "chat:wrChat");
     let pinned = juzi_message(3, "default", "chat:wrChat@bot1");

@@ -394,7 +394,8 @@ pub(crate) async fn page(State(sim): State<Simulator>) -> Html<String> {
          {nav}<h1>Recipients' view</h1><p class=\"muted\">Each message the gateway sent upstream \
          (latest {SHOWN} calls, newest first, times UTC+8), drawn as its recipient would see it from \
          the exact body received. Links and images are shown as their address, never loaded. \
-         Reloads every 3 s unless a body is open.</p>{empty}<main id=\"messages\">{cards}</main>\
+         Reloads every 3 s unless a body is open. Juzi messages are not sent upstream: an agent \
+         sends them from the chat, see <a href=\"/_sim/chats\">Juzi chats</a>.</p>{empty}<main id=\"messages\">{cards}</main>\
          <script>setInterval(function(){{if(!document.querySelector('details[open]'))location.reload()}},3000)</script>\
          </body></html>\n",
         nav = nav("recipients"),

@@ -108,6 +108,10 @@
 
   function renderMessages(c) {
     var box = $('messages');
+    // Redrawn only when something changed, so an open "params" stays open between polls.
+    var drawn = c.chat_key + '\n' + c.channel + '\n' + (c.messages || []).map(function (m) { return m.seq; }).join(',');
+    if (box.dataset.drawn === drawn) return;
+    box.dataset.drawn = drawn;
     box.textContent = '';
     if (!c.messages || !c.messages.length) {
       box.appendChild(el('p', 'muted', 'Nothing in this chat yet: send a waiting message from the sidebar on the right.'));

@@ -2,8 +2,10 @@
 # The Juzi sidebar in a real browser. Installs what it needs when missing (Debian's chromium,
 # playwright-core from package-lock.json), builds and starts the simulator and the gateway
 # (two Juzi channels on the simulator, one with auto_send, and a fixed demo caller), runs
-# sidebar.test.mjs, and stops both.
-# Leaves a screenshot in tests/browser/artifacts/sidebar.png. Exits non-zero on any failure.
+# sidebar.test.mjs, and stops both; then starts a gateway in sandbox mode (its own in-process
+# simulator and channels) and runs sandbox.test.mjs against its simulator pages.
+# Leaves screenshots in tests/browser/artifacts/ (sidebar.png, sandbox-recipients.png,
+# sandbox-juzi-chat.png). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
@@ -25,8 +27,9 @@ BIN=$(cd "$ROOT" && cargo build --quiet --bin notify-gateway --message-format=js
 WORK=$(mktemp -d)
 GW_PID=""
 SIM_PID=""
+SANDBOX_PID=""
 cleanup() {
-  for pid in $GW_PID $SIM_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
+  for pid in $GW_PID $SIM_PID $SANDBOX_PID; do kill "$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; done
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -103,5 +106,52 @@ GATEWAY="$GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" node s
 if [ "$status" -ne 0 ]; then
   echo "--- gateway log ---" >&2
   tail -n 50 "$WORK/gateway.log" >&2
+fi
+
+# The sandbox: no channels configured, so the gateway points its five sandbox channels at the
+# simulator it starts in-process; the demo caller is fixed so that the test can send.
+cat >"$WORK/sandbox.toml" <<EOF
+[server]
+listen = "127.0.0.1:0"
+session_secret = "browser-test-sandbox-session-secret"
+
+[database]
+url = "sqlite://$WORK/sandbox.db"
+
+[sandbox]
+enabled = true
+
+[log]
+level = "warn"
+
+[[auth.clients]]
+name = "demo"
+access_key = "demo"
+secret_key = "$DEMO_SECRET"
+tenant = "default"
+scopes = ["send", "recall", "read", "admin"]
+EOF
+
+"$BIN" serve --config "$WORK/sandbox.toml" >"$WORK/sandbox.log" 2>&1 &
+SANDBOX_PID=$!
+for _ in $(seq 1 150); do
+  grep -q "sandbox simulator:" "$WORK/sandbox.log" && grep -q "Juzi sidebar:" "$WORK/sandbox.log" && break
+  kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$WORK/sandbox.log" >&2; echo "tests/browser: the sandbox gateway exited" >&2; exit 1; }
+  sleep 0.2
+done
+SANDBOX_GATEWAY=$(grep -o 'listening on http://[0-9.:]*' "$WORK/sandbox.log" | head -n1 | sed 's/listening on //')
+SANDBOX_SIM=$(grep -o 'sandbox simulator: http://[0-9.:]*' "$WORK/sandbox.log" | head -n1 | sed 's/sandbox simulator: //')
+if [ -z "$SANDBOX_GATEWAY" ] || [ -z "$SANDBOX_SIM" ]; then
+  cat "$WORK/sandbox.log" >&2
+  echo "tests/browser: the sandbox gateway did not start" >&2
+  exit 1
+fi
+sandbox_status=0
+GATEWAY="$SANDBOX_GATEWAY" SIMULATOR="$SANDBOX_SIM" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" \
+  node sandbox.test.mjs || sandbox_status=$?
+if [ "$sandbox_status" -ne 0 ]; then
+  echo "--- sandbox gateway log ---" >&2
+  tail -n 50 "$WORK/sandbox.log" >&2
+  status=$sandbox_status
 fi
 exit "$status"

@@ -1,23 +1,70 @@
 //! The sandbox: the built-in first run. An in-process simulator stands in for every upstream,
 //! and channels and a demo caller are configured for it, so `serve` with no setup delivers
-//! messages somewhere a user can look (`/_sim/` on the simulator).
+//! messages somewhere a user can look (`/_sim/` on the simulator: the upstream calls, each
+//! drawn as its recipient would see it, and a simulated chat with the real sidebar for each
+//! chat that has Juzi messages waiting).
 
 use std::net::SocketAddr;
+use std::sync::Arc;
 
 use notify_api::ClientConfig;
 use notify_channels::{ChannelConfig, MemberLimits};
 use notify_core::{ChannelKind, Secret};
+use notify_simulator::{GatewayLink, Simulator, WaitingChat, WaitingChats, WaitingChatsFuture};
+use notify_store::Store;
 use rand::Rng;
 
 use crate::config::Config;
 use crate::error::GatewayError;
 
+/// How many waiting chats the simulator's chat page lists.
+const CHATS_LISTED: i64 = 200;
+
 /// Starts the simulator on a free loopback port.
-pub async fn start_simulator() -> Result<SocketAddr, GatewayError> {
-    let sim = notify_simulator::Simulator::new();
-    sim.spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
+pub async fn start_simulator() -> Result<(Simulator, SocketAddr), GatewayError> {
+    let sim = Simulator::new();
+    let addr = sim
+        .spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
         .await
-        .map_err(|e| GatewayError::io("sandbox simulator", e))
+        .map_err(|e| GatewayError::io("sandbox simulator", e))?;
+    Ok((sim, addr))
+}
+
+/// The origin of the simulator's pages, which the sidebar lets embed it and answers through
+/// its sandbox bridge.
+pub fn simulator_origin(sim: SocketAddr) -> String {
+    format!("http://{sim}")
+}
+
+/// The store's waiting Juzi chats, as the simulator's chat page asks for them.
+struct StoreChats(Store);
+
+impl WaitingChats for StoreChats {
+    fn waiting_chats(&self) -> WaitingChatsFuture<'_> {
+        Box::pin(async move {
+            let chats = self
+                .0
+                .waiting_chats(CHATS_LISTED)
+                .await
+                .map_err(|e| e.to_string())?;
+            Ok(chats
+                .into_iter()
+                .map(|c| WaitingChat {
+                    channel: c.channel,
+                    chat_key: c.chat_key,
+                    waiting: u64::try_from(c.waiting).unwrap_or(0),
+                })
+                .collect())
+        })
+    }
+}
+
+/// Shows the simulator the gateway's sidebar page and its waiting Juzi chats.
+pub fn link(sim: &Simulator, store: &Store, public_url: &str) {
+    sim.link_gateway(GatewayLink {
+        sidebar_url: format!("{}/sidebar/", public_url.trim_end_matches('/')),
+        chats: Arc::new(StoreChats(store.clone())),
+    });
 }
 
 /// Fills `config` with sandbox channels (when none are configured) and a demo caller (when

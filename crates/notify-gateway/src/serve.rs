@@ -141,13 +141,13 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
 
     let mut fetch = FetchPolicy::default();
     let mut demo = None;
-    let mut sim_addr = None;
+    let mut sim = None;
     if config.sandbox_on(&source) {
-        let addr = sandbox::start_simulator().await?;
+        let (simulator, addr) = sandbox::start_simulator().await?;
         demo = sandbox::apply(&mut config, addr);
         // The simulator's own address only: not loopback at large (the gateway's /metrics).
         fetch.exempt.push(addr);
-        sim_addr = Some(addr);
+        sim = Some((simulator, addr));
     }
     let channels: Vec<ChannelHandle> = config
         .channels
@@ -196,8 +196,16 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let local = listener
         .local_addr()
         .map_err(|e| GatewayError::io("server.listen", e))?;
-    if let Some(sidebar) = sidebar_state(&config, &store, &sidebar_channels, local)? {
+    let sandbox_parent = sim
+        .as_ref()
+        .map(|(_, addr)| sandbox::simulator_origin(*addr));
+    if let Some((sidebar, public_url)) =
+        sidebar_state(&config, &store, &sidebar_channels, local, sandbox_parent)?
+    {
         app = app.merge(notify_sidebar::router(sidebar));
+        if let Some((simulator, _)) = &sim {
+            sandbox::link(simulator, &store, &public_url);
+        }
     }
     tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
     banner!(config, "notify-gateway listening on http://{local}");
@@ -208,10 +216,14 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
             redact_url(&config.database.url)
         );
     }
-    if let Some(addr) = sim_addr {
+    if let Some((_, addr)) = &sim {
         banner!(
             config,
             "  sandbox simulator: http://{addr}/_sim/  (every upstream call the gateway makes)"
+        );
+        banner!(
+            config,
+            "    as recipients see them: http://{addr}/_sim/recipients  Juzi chats: http://{addr}/_sim/chats"
         );
     }
     if let Some((key, secret)) = &demo {
@@ -238,14 +250,16 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// The Juzi sidebar, when a `juzi` channel is configured: redirects and cookies use
-/// `server.public_url`, or `http://{listen}` when it is empty.
+/// The Juzi sidebar, when a `juzi` channel is configured, with its public URL: redirects and
+/// cookies use `server.public_url`, or `http://{listen}` when it is empty. `sandbox_parent` is
+/// the simulator's origin in the sandbox (its chat page embeds the sidebar).
 fn sidebar_state(
     config: &Config,
     store: &Store,
     channels: &[ChannelHandle],
     local: std::net::SocketAddr,
-) -> Result<Option<notify_sidebar::SidebarState>, GatewayError> {
+    sandbox_parent: Option<String>,
+) -> Result<Option<(notify_sidebar::SidebarState, String)>, GatewayError> {
     let public_url = match config.server.public_url.trim() {
         "" => format!("http://{local}"),
         url => url.to_string(),
@@ -262,14 +276,15 @@ fn sidebar_state(
         }
         s => s.as_bytes().to_vec(),
     };
-    let sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    let mut sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    sidebar_config.sandbox_parent = sandbox_parent;
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| GatewayError::Config(e.to_string()))?;
     if state.is_some() {
         banner!(config, "  Juzi sidebar: {public_url}/sidebar/");
     }
-    Ok(state)
+    Ok(state.map(|s| (s, public_url)))
 }
 
 async fn shutdown_signal() {

@@ -48,6 +48,11 @@ pub struct SidebarConfig {
     pub state_ttl: Duration,
     /// Timeout of the sidebar's own upstream calls (code exchange, tickets).
     pub upstream_timeout: Duration,
+    /// Sandbox only: the origin of the simulator's Juzi chats page (`http://127.0.0.1:PORT`),
+    /// which embeds this page and plays juzi-helper for it. When set, the page loads
+    /// `/sidebar/sandbox-bridge.js`, which asks that origin for `wx.getCurChatInfo` and
+    /// `sendChatMessage` when framed by it. `None` outside the sandbox: no bridge is served.
+    pub sandbox_parent: Option<String>,
 }
 
 impl SidebarConfig {
@@ -59,6 +64,7 @@ impl SidebarConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             state_ttl: Duration::from_secs(600),
             upstream_timeout: Duration::from_secs(10),
+            sandbox_parent: None,
         }
     }
 
@@ -200,6 +206,7 @@ pub fn router(state: SidebarState) -> Router {
         .route("/sidebar/", get(page::index))
         .route("/sidebar/sidebar.js", get(page::script))
         .route("/sidebar/sidebar.css", get(page::style))
+        .route("/sidebar/sandbox-bridge.js", get(page::sandbox_bridge))
         .route("/sidebar/login", get(oauth::login))
         .route("/sidebar/oauth/callback", get(oauth::callback))
         .route("/sidebar/api/session", get(api::session))

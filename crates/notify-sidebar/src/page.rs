@@ -13,6 +13,7 @@ use crate::SidebarState;
 const INDEX: &str = include_str!("../assets/index.html");
 const SCRIPT: &str = include_str!("../assets/sidebar.js");
 const STYLE: &str = include_str!("../assets/sidebar.css");
+const SANDBOX_BRIDGE: &str = include_str!("../assets/sandbox-bridge.js");
 
 /// `GET /sidebar` → `/sidebar/`.
 pub(crate) async fn to_index() -> Redirect {
@@ -42,7 +43,7 @@ pub(crate) async fn index(
         };
         return (StatusCode::SEE_OTHER, [(header::LOCATION, login)]).into_response();
     };
-    let html = INDEX.replace("{{CSRF}}", &escape(&session.csrf));
+    let html = page_html(&session.csrf, s.inner.config.sandbox_parent.as_deref());
     (
         [
             (header::CONTENT_TYPE, "text/html; charset=utf-8"),
@@ -65,6 +66,35 @@ pub(crate) async fn script() -> Response {
         .into_response()
 }
 
+/// The page with the session's CSRF token and, in the sandbox, the bridge and its parent origin.
+fn page_html(csrf: &str, sandbox_parent: Option<&str>) -> String {
+    let bridge = match sandbox_parent {
+        Some(origin) => format!(
+            "<meta name=\"sandbox-parent\" content=\"{}\">\n<script src=\"/sidebar/sandbox-bridge.js\"></script>\n",
+            escape(origin)
+        ),
+        None => String::new(),
+    };
+    INDEX
+        .replace("{{CSRF}}", &escape(csrf))
+        .replace("{{SANDBOX}}", &bridge)
+}
+
+/// `GET /sidebar/sandbox-bridge.js`: only in the sandbox (see `SidebarConfig::sandbox_parent`).
+pub(crate) async fn sandbox_bridge(State(s): State<SidebarState>) -> Response {
+    if s.inner.config.sandbox_parent.is_none() {
+        return StatusCode::NOT_FOUND.into_response();
+    }
+    (
+        [
+            (header::CONTENT_TYPE, "text/javascript; charset=utf-8"),
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        SANDBOX_BRIDGE,
+    )
+        .into_response()
+}
+
 /// `GET /sidebar/sidebar.css`.
 pub(crate) async fn style() -> Response {
     (
@@ -75,4 +105,23 @@ pub(crate) async fn style() -> Response {
         STYLE,
     )
         .into_response()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::page_html;
+
+    #[test]
+    fn the_sandbox_bridge_is_in_the_page_only_in_the_sandbox() {
+        let plain = page_html("tok", None);
+        assert!(!plain.contains("sandbox"), "{plain}");
+        assert!(plain.contains("<meta name=\"sidebar-csrf\" content=\"tok\">"));
+        let sandbox = page_html("tok", Some("http://127.0.0.1:4000\"><x"));
+        assert!(sandbox.contains(
+            "<meta name=\"sandbox-parent\" content=\"http://127.0.0.1:4000&quot;&gt;&lt;x\">"
+        ));
+        // The bridge runs before the page's script, so the page finds its wx.
+        let bridge = sandbox.find("/sidebar/sandbox-bridge.js").unwrap();
+        assert!(bridge < sandbox.find("/sidebar/sidebar.js").unwrap());
+    }
 }

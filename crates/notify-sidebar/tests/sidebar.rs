@@ -57,6 +57,10 @@ async fn oauth_good_code_opens_a_session(env: Env) {
     // The page is served to the signed-in agent; without a session it sends to sign-in.
     let page = env.get_with("/sidebar/", &agent.cookie).await;
     assert_eq!(page.status(), 200);
+    assert!(!page.text().await.unwrap().contains("sandbox-bridge"));
+    // Outside the sandbox there is no wx bridge to load.
+    let bridge = env.get("/sidebar/sandbox-bridge.js", &[]).await;
+    assert_eq!(bridge.status(), 404);
     let anon = env.get("/sidebar/", &[]).await;
     assert_eq!(anon.status(), 303);
     assert_eq!(common::location(&anon), "/sidebar/login");

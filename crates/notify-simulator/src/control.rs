@@ -1,5 +1,6 @@
 //! The `/_sim/...` control API: the call log, reset, faults, tokens, clock, caps, apps,
-//! behaviour modes, the Juzi user and statistics. Every body is JSON; errors are 400
+//! behaviour modes, the Juzi user, the sandbox's simulated Juzi chats and statistics, and the
+//! pages: calls, recipients' view, Juzi chats. Every body is JSON; errors are 400
 //! `{"error": "..."}`.
 
 use axum::body::Bytes;
@@ -16,7 +17,7 @@ use crate::apps::AppSpec;
 use crate::caps::CapsUpdate;
 use crate::faults::FaultSpec;
 use crate::juzi::JuziUserUpdate;
-use crate::{page, stats, Simulator};
+use crate::{chats, page, recipients, stats, Simulator};
 
 /// How WeLink answers a send that names non-fans among fans (see README, "51019").
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq, Default)]
@@ -74,6 +75,11 @@ pub(crate) fn routes() -> Router<Simulator> {
     Router::new()
         .route("/_sim", get(page::page))
         .route("/_sim/", get(page::page))
+        .route("/_sim/recipients", get(recipients::page))
+        .route("/_sim/chats", get(chats::page))
+        .route("/_sim/chats.js", get(chats::script))
+        .route("/_sim/juzi/chats", get(chats::list))
+        .route("/_sim/juzi/chats/send", post(chats::send))
         .route("/_sim/calls", get(calls))
         .route("/_sim/reset", post(reset))
         .route(

@@ -77,6 +77,11 @@ impl State {
         *self.user.write() = JuziUser::default();
     }
 
+    /// Who the following authorizations sign in.
+    pub fn user(&self) -> JuziUser {
+        self.user.read().clone()
+    }
+
     /// Changes who the following authorizations sign in (until changed again or reset).
     pub fn set_user(&self, u: JuziUserUpdate) -> JuziUser {
         let mut cur = self.user.write();

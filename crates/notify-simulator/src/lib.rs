@@ -15,6 +15,7 @@
 mod apps;
 mod calls;
 mod caps;
+mod chats;
 mod clock;
 mod conn;
 mod control;
@@ -26,6 +27,7 @@ mod juzi;
 mod multipart;
 mod oauth;
 mod page;
+mod recipients;
 mod reply;
 pub mod rules;
 mod stats;
@@ -38,6 +40,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 pub use calls::RecordedCall;
+pub use chats::{GatewayLink, WaitingChat, WaitingChats, WaitingChatsFuture};
 
 /// The shared state behind every clone of a [`Simulator`].
 pub(crate) struct Inner {
@@ -52,6 +55,7 @@ pub(crate) struct Inner {
     pub wecom: wecom_app::State,
     pub workid: workid::State,
     pub juzi: juzi::State,
+    pub chats: chats::State,
 }
 
 impl Inner {
@@ -67,6 +71,7 @@ impl Inner {
         self.wecom.clear();
         self.workid.clear();
         self.juzi.clear();
+        self.chats.clear();
     }
 }
 
@@ -100,6 +105,7 @@ impl Simulator {
                 wecom: wecom_app::State::default(),
                 workid: workid::State::default(),
                 juzi: juzi::State::default(),
+                chats: chats::State::default(),
             }),
         }
     }
@@ -129,6 +135,13 @@ impl Simulator {
             }
         });
         Ok(local)
+    }
+
+    /// Tells the simulator about the gateway that runs it in-process (the sandbox): its
+    /// sidebar page and its chats with waiting Juzi messages, which `/_sim/chats` shows as
+    /// simulated chats with the sidebar open.
+    pub fn link_gateway(&self, link: GatewayLink) {
+        self.inner.chats.link(link);
     }
 
     /// A snapshot of the call log, oldest first (the same data as `GET /_sim/calls`).

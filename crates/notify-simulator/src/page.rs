@@ -10,7 +10,8 @@ use crate::Simulator;
 const SHOWN: usize = 200;
 const EXCERPT_CHARS: usize = 160;
 
-fn escape(s: &str) -> String {
+/// `s` with the five HTML-special characters escaped, for text and attribute values.
+pub(crate) fn escape(s: &str) -> String {
     let mut out = String::with_capacity(s.len());
     for c in s.chars() {
         match c {
@@ -22,6 +23,26 @@ fn escape(s: &str) -> String {
             c => out.push(c),
         }
     }
+    out
+}
+
+/// The links between the simulator's pages, `active` (`calls`, `recipients`, `chats`) marked.
+pub(crate) fn nav(active: &str) -> String {
+    let mut out = String::from("<nav>");
+    for (key, href, label) in [
+        ("calls", "/_sim/", "Upstream calls"),
+        ("recipients", "/_sim/recipients", "Recipients' view"),
+        ("chats", "/_sim/chats", "Juzi chats"),
+    ] {
+        if key == active {
+            out.push_str(&format!(
+                "<a href=\"{href}\" aria-current=\"page\"><b>{label}</b></a>"
+            ));
+        } else {
+            out.push_str(&format!("<a href=\"{href}\">{label}</a>"));
+        }
+    }
+    out.push_str("</nav>");
     out
 }
 
@@ -61,12 +82,13 @@ pub(crate) async fn page(State(sim): State<Simulator>) -> Html<String> {
          <title>notify-simulator: latest calls</title>\
          <style>body{{font:13px sans-serif;margin:1em}}table{{border-collapse:collapse;width:100%}}\
          td,th{{border-bottom:1px solid #ddd;padding:3px 6px;text-align:left;vertical-align:top}}\
-         tr.err td{{background:#fff3f3}}code{{font-size:12px;word-break:break-all}}</style></head>\
-         <body><h1>notify-simulator</h1><p>Latest {n} upstream calls, newest first (times UTC+8); \
+         tr.err td{{background:#fff3f3}}nav a{{margin-right:1em}}code{{font-size:12px;word-break:break-all}}</style></head>\
+         <body>{nav}<h1>notify-simulator</h1><p>Latest {n} upstream calls, newest first (times UTC+8); \
          refreshes every 2 s. JSON: <a href=\"/_sim/calls\">/_sim/calls</a>, \
          <a href=\"/_sim/stats\">/_sim/stats</a>.</p>\
          <table><thead><tr><th>seq</th><th>time</th><th>method</th><th>path</th><th>HTTP</th>\
          <th>code</th><th>client</th><th>body</th><th>notes</th></tr></thead><tbody>\n{rows}</tbody></table></body></html>\n",
         n = calls.len(),
+        nav = nav("calls"),
     ))
 }

@@ -171,3 +171,94 @@ async fn a_list_of_faults_or_apps_is_applied_whole_or_not_at_all() {
         "{v}"
     );
 }
+
+#[tokio::test]
+async fn the_recipients_page_draws_sends_escaped() {
+    let s = common::start().await;
+    let tok = s.welink_token("app").await;
+    let mut body = card(&["a@welink"]);
+    body["msgTitle"] = json!("<b>Disk</b> almost full");
+    s.wl(&tok, CARD, body).await;
+    let r = s.http.get(s.url("/_sim/recipients")).send().await.unwrap();
+    assert_eq!(r.status().as_u16(), 200);
+    let html = r.text().await.unwrap();
+    assert!(html.contains("<strong>WeLink card</strong>"), "{html}");
+    assert!(html.contains("&lt;b&gt;Disk&lt;/b&gt; almost full"));
+    assert!(!html.contains("<b>Disk"));
+    // The token fetch is not a message anyone receives.
+    assert_eq!(html.matches("<article").count(), 1);
+}
+
+/// A gateway stand-in: fixed waiting chats.
+struct Fixed(Vec<notify_simulator::WaitingChat>);
+
+impl notify_simulator::WaitingChats for Fixed {
+    fn waiting_chats(&self) -> notify_simulator::WaitingChatsFuture<'_> {
+        let chats = self.0.clone();
+        Box::pin(async move { Ok(chats) })
+    }
+}
+
+#[tokio::test]
+async fn juzi_chats_list_the_gateways_waiting_chats_and_keep_what_is_sent() {
+    let s = common::start().await;
+    let (_, alone) = s.get("/_sim/juzi/chats").await;
+    assert_eq!(alone["linked"], false);
+    assert_eq!(alone["chats"], json!([]));
+
+    s.sim.link_gateway(notify_simulator::GatewayLink {
+        sidebar_url: "http://127.0.0.1:8080/sidebar/".into(),
+        chats: std::sync::Arc::new(Fixed(vec![notify_simulator::WaitingChat {
+            channel: "juzi".into(),
+            chat_key: "chat:wrA@bot1".into(),
+            waiting: 2,
+        }])),
+    });
+    let (_, v) = s.get("/_sim/juzi/chats").await;
+    assert_eq!(v["linked"], true);
+    assert_eq!(v["gateway_origin"], "http://127.0.0.1:8080");
+    assert_eq!(v["agent"]["bot_id"], "647844cd6059597fc5c79f38");
+    assert_eq!(
+        v["chats"],
+        json!([{"channel": "juzi", "chat_key": "chat:wrA@bot1", "kind": "chat", "id": "wrA",
+                "bot_id": "bot1", "waiting": 2, "messages": []}])
+    );
+
+    let text = json!({"msgtype": "text", "text": {"content": "hello"}});
+    let (status, v) = s
+        .post(
+            "/_sim/juzi/chats/send",
+            json!({"channel": "juzi", "chat_key": "contact:wmB", "payload": text}),
+        )
+        .await;
+    assert_eq!((status, v), (200, json!({"err_msg": "sendChatMessage:ok"})));
+    let (_, v) = s
+        .post(
+            "/_sim/juzi/chats/send",
+            json!({"channel": "juzi", "chat_key": "contact:wmB",
+                   "payload": {"msgtype": "text", "text": {"content": ""}}}),
+        )
+        .await;
+    assert_eq!(v["err_msg"], "text content is empty");
+    let (status, v) = s
+        .post("/_sim/juzi/chats/send", json!({"chat_key": "x"}))
+        .await;
+    assert_eq!(status, 400);
+    assert!(v["error"].as_str().unwrap().contains("channel"), "{v}");
+
+    // A chat something was sent to is listed too, with only the accepted message.
+    let (_, v) = s.get("/_sim/juzi/chats").await;
+    let chats = v["chats"].as_array().unwrap();
+    assert_eq!(chats.len(), 2);
+    assert_eq!(chats[1]["chat_key"], "contact:wmB");
+    assert_eq!(chats[1]["kind"], "contact");
+    assert_eq!(chats[1]["waiting"], 0);
+    assert_eq!(chats[1]["messages"].as_array().unwrap().len(), 1);
+    assert_eq!(chats[1]["messages"][0]["payload"], text);
+
+    // Reset forgets the chat's messages but keeps the gateway link.
+    s.control("/_sim/reset", json!({})).await;
+    let (_, v) = s.get("/_sim/juzi/chats").await;
+    assert_eq!(v["linked"], true);
+    assert_eq!(v["chats"].as_array().unwrap().len(), 1);
+}

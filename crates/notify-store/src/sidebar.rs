@@ -65,6 +65,19 @@ pub struct SidebarDelivery {
     pub expires_at: i64,
 }
 
+/// One chat with deliveries waiting for an agent ([`Store::waiting_chats`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WaitingChat {
+    /// Channel name.
+    pub channel: String,
+    /// [`chat_key`] of the chat (with `@<botId>` when pinned).
+    pub chat_key: String,
+    /// How many deliveries wait.
+    pub waiting: i64,
+    /// Accept time of the oldest (ms).
+    pub oldest_at: i64,
+}
+
 const COLUMNS: &str = "d.id, d.message_id, d.tenant, d.channel, d.native_type, d.status, m.title, \
                        d.context, d.chat_key, d.created_at, d.expires_at";
 
@@ -167,6 +180,32 @@ impl Store {
             .await?
             .iter()
             .map(row_to_delivery)
+            .collect()
+    }
+
+    /// Every chat that has deliveries waiting for an agent (not past their deadline), per
+    /// channel and [`chat_key`], oldest waiting first, at most `limit`. Only the sandbox's
+    /// simulated chats read it: a real agent's sidebar looks up its own chat.
+    pub async fn waiting_chats(&self, limit: i64) -> Result<Vec<WaitingChat>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT d.channel, d.chat_key, COUNT(*), MIN(d.created_at) FROM deliveries d \
+             WHERE d.status = 'awaiting_agent' AND d.expires_at > $1 AND d.chat_key IS NOT NULL \
+             GROUP BY d.channel, d.chat_key ORDER BY MIN(d.created_at), d.channel, d.chat_key \
+             LIMIT $2",
+        )
+        .bind(self.now_ms())
+        .bind(limit)
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(WaitingChat {
+                    channel: r.try_get(0)?,
+                    chat_key: r.try_get(1)?,
+                    waiting: r.try_get(2)?,
+                    oldest_at: r.try_get(3)?,
+                })
+            })
             .collect()
     }
 

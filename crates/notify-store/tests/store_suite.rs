@@ -115,6 +115,7 @@ on_both_backends!(
     sidebar_lists_a_chats_waiting_deliveries_in_scope,
     sidebar_reports_are_idempotent_and_expiry_still_applies,
     oauth_states_are_single_use_and_age_out,
+    waiting_chats_are_grouped_per_channel_and_chat,
     recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one,
     claim_is_fair_across_tenants,
     a_unit_is_taken_only_as_it_was_seen,
@@ -871,6 +872,51 @@ async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualCloc
         .await
         .unwrap();
     assert_eq!(n, 1, "the stale state was purged");
+}
+
+async fn waiting_chats_are_grouped_per_channel_and_chat(store: Store, clock: ManualClock) {
+    let first = juzi_message(1, "default", "chat:wrChat");
+    store
+        .insert_messages(std::slice::from_ref(&first))
+        .await
+        .unwrap();
+    clock.advance_ms(10);
+    let second = juzi_message(2, "other", "chat:wrChat");
+    let pinned = juzi_message(3, "default", "chat:wrChat@bot1");
+    let mut elsewhere = juzi_message(4, "default", "contact:wmOne");
+    elsewhere.deliveries[0].channel = "juzi2".into();
+    let sent = juzi_message(5, "default", "chat:wrSent");
+    store
+        .insert_messages(&[second, pinned, elsewhere, sent.clone()])
+        .await
+        .unwrap();
+    store
+        .record_agent_result(&sent.deliveries[0].id, true, None)
+        .await
+        .unwrap();
+    let got = store.waiting_chats(50).await.unwrap();
+    let view: Vec<(&str, &str, i64)> = got
+        .iter()
+        .map(|c| (c.channel.as_str(), c.chat_key.as_str(), c.waiting))
+        .collect();
+    assert_eq!(
+        view[0],
+        ("juzi", "chat:wrChat", 2),
+        "oldest first: {view:?}"
+    );
+    let rest: HashSet<(&str, &str, i64)> = view[1..].iter().copied().collect();
+    assert_eq!(
+        rest,
+        HashSet::from([
+            ("juzi", "chat:wrChat@bot1", 1),
+            ("juzi2", "contact:wmOne", 1)
+        ])
+    );
+    assert_eq!(got[0].oldest_at, first.created_at);
+    assert_eq!(store.waiting_chats(1).await.unwrap().len(), 1);
+    // Past their deadline they are not waiting any more, even before a sweep.
+    clock.advance_ms(3_600_001);
+    assert!(store.waiting_chats(50).await.unwrap().is_empty());
 }
 
 async fn recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one(

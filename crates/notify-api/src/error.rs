@@ -77,10 +77,10 @@ pub enum ApiError {
     Busy,
     /// The request took longer than `server.request_timeout` (408). A message may have been
     /// committed all the same: retry with the same idempotency key.
-    #[error("the request did not complete within {seconds} s")]
+    #[error("the request did not complete within {ms} ms")]
     RequestTimeout {
-        /// The timeout.
-        seconds: u64,
+        /// The timeout, in milliseconds.
+        ms: u64,
     },
     /// A fault of the gateway itself (500); never caused by what a caller sends.
     #[error("internal error: {0}")]

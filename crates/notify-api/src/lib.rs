@@ -16,11 +16,13 @@ pub mod extract;
 pub mod ingress;
 pub mod openapi;
 pub mod routes;
+pub mod server;
 pub mod state;
 pub mod views;
 
 pub use auth::Caller;
 pub use config::{ApiConfig, ClientConfig};
 pub use error::ApiError;
-pub use routes::router;
+pub use routes::{operator_router, router};
+pub use server::{serve, ServerLimits};
 pub use state::AppState;

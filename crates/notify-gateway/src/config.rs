@@ -65,6 +65,8 @@ pub struct ServerConfig {
     pub max_connections: usize,
     /// Address of a separate listener for /metrics, /openapi.json and /docs; empty: the API's.
     pub metrics_listen: String,
+    /// CSP `frame-ancestors` of the sidebar; empty: the gateway and the Juzi channels' origins.
+    pub sidebar_frame_ancestors: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -80,6 +82,7 @@ impl Default for ServerConfig {
             request_timeout: Duration::from_secs(30),
             max_connections: 1024,
             metrics_listen: String::new(),
+            sidebar_frame_ancestors: Vec::new(),
         }
     }
 }

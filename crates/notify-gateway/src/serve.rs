@@ -323,7 +323,8 @@ fn sidebar_state(
         }
         s => s.as_bytes().to_vec(),
     };
-    let sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    let mut sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    sidebar_config.frame_ancestors = config.server.sidebar_frame_ancestors.clone();
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| GatewayError::Config(e.to_string()))?;

@@ -37,6 +37,7 @@ const CONFIG_KEYS: &[&str] = &[
     "server.request_timeout",
     "server.max_connections",
     "server.metrics_listen",
+    "server.sidebar_frame_ancestors",
     "log.format",
     "log.level",
     "sandbox.enabled",

@@ -48,6 +48,10 @@ pub struct SidebarConfig {
     pub state_ttl: Duration,
     /// Timeout of the sidebar's own upstream calls (code exchange, tickets).
     pub upstream_timeout: Duration,
+    /// Who may show the sidebar in a frame (`server.sidebar_frame_ancestors`, CSP
+    /// `frame-ancestors` sources). Empty: the gateway itself and the origin of each Juzi
+    /// channel's `base_url` (see [`page`]'s security headers).
+    pub frame_ancestors: Vec<String>,
 }
 
 impl SidebarConfig {
@@ -59,6 +63,7 @@ impl SidebarConfig {
             session_ttl: Duration::from_secs(12 * 3600),
             state_ttl: Duration::from_secs(600),
             upstream_timeout: Duration::from_secs(10),
+            frame_ancestors: Vec::new(),
         }
     }
 
@@ -195,6 +200,7 @@ fn nonblank(v: &Option<String>) -> Option<String> {
 
 /// The sidebar's routes, all under `/sidebar`.
 pub fn router(state: SidebarState) -> Router {
+    let headers = page::SecurityHeaders::of(&state);
     Router::new()
         .route("/sidebar", get(page::to_index))
         .route("/sidebar/", get(page::index))
@@ -206,5 +212,9 @@ pub fn router(state: SidebarState) -> Router {
         .route("/sidebar/api/pending", get(api::pending))
         .route("/sidebar/api/deliveries/{id}/result", post(api::result))
         .route("/sidebar/api/jsapi-signature", get(api::jsapi_signature))
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            page::security_headers,
+        ))
         .with_state(state)
 }

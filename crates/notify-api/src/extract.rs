@@ -72,7 +72,11 @@ fn discard_stream(mut stream: BodyDataStream) {
 /// Reads a whole body, refusing it with 413 as soon as it passes `limit` bytes (before reading
 /// anything when its `Content-Length` says so). Bodies read here are already in memory (or
 /// were counted by [`read_body`]); nothing is reserved.
-pub async fn read_limited(headers: &HeaderMap, body: Body, limit: usize) -> Result<Bytes, ApiError> {
+pub async fn read_limited(
+    headers: &HeaderMap,
+    body: Body,
+    limit: usize,
+) -> Result<Bytes, ApiError> {
     let unbounded = BodyBudget::unmetered(limit.max(1));
     read_body(headers, body, limit, &unbounded)
         .await

@@ -1,11 +1,13 @@
 //! The HTTP API of notify-gateway (contract §3–§4): ingress with group commit, reads, recalls,
 //! card state updates, admin views, caller authentication, OpenAPI and metrics.
 //!
-//! The binary builds an [`AppState`] and serves [`router`]:
+//! The binary builds an [`AppState`] and serves [`router`] with [`serve`], which adds what
+//! `axum::serve` lacks (header-read and request timeouts, a connection cap):
 //!
 //! ```ignore
 //! let state = notify_api::AppState::new(store, channels, api_config, Some(prometheus_handle));
-//! axum::serve(listener, notify_api::router(state)).await?;
+//! notify_api::describe_metrics();
+//! notify_api::serve(listener, notify_api::router(state), ServerLimits::default(), shutdown).await;
 //! ```
 
 pub mod auth;

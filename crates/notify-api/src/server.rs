@@ -117,7 +117,10 @@ pub async fn serve(
 /// problem; running out of file descriptors passes after a pause.
 async fn accept_error(e: std::io::Error) {
     use std::io::ErrorKind::{ConnectionAborted, ConnectionRefused, ConnectionReset};
-    if matches!(e.kind(), ConnectionRefused | ConnectionAborted | ConnectionReset) {
+    if matches!(
+        e.kind(),
+        ConnectionRefused | ConnectionAborted | ConnectionReset
+    ) {
         return;
     }
     tracing::error!(error = %e, "accept failed; pausing 1 s");
@@ -130,10 +133,7 @@ async fn time_limit(State(limit): State<Duration>, req: Request, next: Next) -> 
     match tokio::time::timeout(limit, next.run(req)).await {
         Ok(resp) => resp,
         Err(_) => {
-            tracing::warn!(
-                timeout_s = limit.as_secs_f64(),
-                "refused: request timeout"
-            );
+            tracing::warn!(timeout_s = limit.as_secs_f64(), "refused: request timeout");
             let mut resp = ApiError::RequestTimeout {
                 ms: limit.as_millis() as u64,
             }

@@ -67,7 +67,10 @@ async fn read_head(stream: &mut TcpStream) -> String {
     let mut byte = [0u8; 1];
     while !head.ends_with(b"\r\n\r\n") {
         let n = stream.read(&mut byte).await.expect("read the answer");
-        assert!(n == 1, "connection closed in the middle of a head: {head:?}");
+        assert!(
+            n == 1,
+            "connection closed in the middle of a head: {head:?}"
+        );
         head.push(byte[0]);
     }
     String::from_utf8_lossy(&head).into_owned()
@@ -138,7 +141,10 @@ async fn a_caller_without_a_known_credential_is_refused_before_its_body_is_sent(
         let ts = app.clock_now().to_string();
         let cases: [(&str, Vec<(&str, &str)>); 4] = [
             ("no credentials", vec![]),
-            ("an unknown bearer", vec![("authorization", "Bearer nobody")]),
+            (
+                "an unknown bearer",
+                vec![("authorization", "Bearer nobody")],
+            ),
             (
                 "an unknown access key",
                 vec![
@@ -202,12 +208,9 @@ async fn bodies_in_flight_share_one_bound() {
         max_inflight_body_bytes: 10_000,
         ..config()
     };
-    served(config, ServerLimits::default(), |addr, app| async move {
+    served(config, ServerLimits::default(), |addr, _app| async move {
         let auth = bearer();
-        let expect = [
-            ("authorization", auth.as_str()),
-            ("expect", "100-continue"),
-        ];
+        let expect = [("authorization", auth.as_str()), ("expect", "100-continue")];
         // A reserves 8000 bytes: the server asks for its body once they are reserved.
         let mut a = TcpStream::connect(addr).await.unwrap();
         a.write_all(post_head("/v1/messages", &expect, 8000).as_bytes())
@@ -301,7 +304,10 @@ async fn silent_and_slow_connections_are_closed_after_the_header_read_timeout() 
         for (what, sent) in [
             ("a silent connection", &b""[..]),
             ("half a request line", b"POST /v1/mess"),
-            ("a head that never ends", b"GET /healthz HTTP/1.1\r\nhost: x\r\n"),
+            (
+                "a head that never ends",
+                b"GET /healthz HTTP/1.1\r\nhost: x\r\n",
+            ),
         ] {
             let mut stream = TcpStream::connect(addr).await.unwrap();
             stream.write_all(sent).await.unwrap();
@@ -333,7 +339,10 @@ async fn a_request_that_outlasts_the_request_timeout_gets_a_408() {
         assert_eq!(answer.status, 408, "{answer:?}");
         assert_eq!(answer.code(), "request_timeout");
         assert!(
-            answer.head.to_ascii_lowercase().contains("connection: close"),
+            answer
+                .head
+                .to_ascii_lowercase()
+                .contains("connection: close"),
             "{}",
             answer.head
         );
@@ -395,11 +404,18 @@ async fn shutdown_closes_idle_connections_and_ends_the_server() {
             .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
             .await
             .unwrap();
-        assert_eq!(within("an answer", read_answer(&mut stream)).await.status, 200);
+        assert_eq!(
+            within("an answer", read_answer(&mut stream)).await.status,
+            200
+        );
         stop.send(()).unwrap();
         within("the server to end", server).await.unwrap();
         let mut rest = Vec::new();
-        let _ = within("the idle connection to close", stream.read_to_end(&mut rest)).await;
+        let _ = within(
+            "the idle connection to close",
+            stream.read_to_end(&mut rest),
+        )
+        .await;
     })
     .await;
 }

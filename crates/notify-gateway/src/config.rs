@@ -396,7 +396,10 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             jail.create_file("s.toml", "[server]\nsession_secret = \"too-short\"\n")?;
             let e = load(Some(Path::new("s.toml"))).unwrap_err().to_string();
-            assert!(e.contains("server.session_secret") && e.contains("32"), "{e}");
+            assert!(
+                e.contains("server.session_secret") && e.contains("32"),
+                "{e}"
+            );
             jail.create_file(
                 "ok.toml",
                 &format!("[server]\nsession_secret = \"{}\"\n", "k".repeat(32)),

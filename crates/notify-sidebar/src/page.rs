@@ -121,7 +121,11 @@ impl SecurityHeaders {
                     .frame_ancestors
                     .iter()
                     .map(|a| a.trim().to_string())
-                    .filter(|a| !a.is_empty() && a.bytes().all(|b| b.is_ascii_graphic() && b != b';' && b != b',')),
+                    .filter(|a| {
+                        !a.is_empty()
+                            && a.bytes()
+                                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+                    }),
             );
         }
         let policy = format!(
@@ -158,7 +162,10 @@ pub(crate) async fn security_headers(
         HeaderValue::from_static("same-origin"),
     );
     if h.same_origin_only {
-        headers.insert(header::X_FRAME_OPTIONS, HeaderValue::from_static("SAMEORIGIN"));
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
     }
     resp
 }

@@ -12,9 +12,9 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::limit::ClientLimiter;
 use crate::auth::signature;
+use crate::body_budget::BodyPermit;
 use crate::config::ClientConfig;
 use crate::error::ApiError;
-use crate::body_budget::BodyPermit;
 use crate::extract::{discard, read_body};
 use crate::state::AppState;
 
@@ -379,8 +379,7 @@ async fn admit(state: &AppState, req: Request) -> Result<(Request, BodyPermit), 
         state.config().max_body_bytes
     };
     let (bytes, permit) = read_body(&parts.headers, body, limit, state.body_budget()).await?;
-    let (i, caller, replay_key) =
-        clients.verify(claim, &parts.method, &path_and_query, &bytes)?;
+    let (i, caller, replay_key) = clients.verify(claim, &parts.method, &path_and_query, &bytes)?;
     if is_mutating(&parts.method) {
         clients.check_limit(i)?;
         if let Some(key) = replay_key {

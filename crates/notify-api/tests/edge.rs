@@ -317,6 +317,23 @@ async fn silent_and_slow_connections_are_closed_after_the_header_read_timeout() 
             let text = String::from_utf8_lossy(&rest);
             assert!(!text.contains(" 200 "), "{what}: {text}");
         }
+        // An idle keep-alive connection owes its next head within the same time.
+        let mut stream = TcpStream::connect(addr).await.unwrap();
+        stream
+            .write_all(b"GET /healthz HTTP/1.1\r\nhost: test\r\n\r\n")
+            .await
+            .unwrap();
+        assert_eq!(
+            within("an answer", read_answer(&mut stream)).await.status,
+            200
+        );
+        let mut rest = Vec::new();
+        let _ = within(
+            "the idle connection to close",
+            stream.read_to_end(&mut rest),
+        )
+        .await;
+        assert!(rest.is_empty(), "{}", String::from_utf8_lossy(&rest));
     })
     .await;
 }

@@ -5,7 +5,7 @@
 #   docker build -t ghcr.io/notify-gateway/notify-gateway:0.1.0 .
 #
 # One image, one binary, several roles (pick with the arguments):
-#   serve --config /etc/notify-gateway/config.toml   the gateway (default: `serve`, sandbox first run)
+#   serve --config /etc/notify-gateway/config.toml   the gateway (the default command)
 #   migrate --config /etc/notify-gateway/config.toml apply database migrations and exit
 #   simulate --listen 0.0.0.0:9090                   the upstream simulator (WeLink, WeCom, Juzi...)
 #
@@ -60,4 +60,8 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=30s --retries=3 \
     CMD ["/usr/local/bin/notify-gateway", "healthcheck"]
 
 ENTRYPOINT ["/usr/local/bin/notify-gateway"]
-CMD ["serve"]
+# The default command needs a mounted configuration: without one it stops with
+# "--config /etc/notify-gateway/config.toml: no such file" rather than fall back to the
+# sandbox, whose demo caller is an admin key (the gateway also refuses to make that key on a
+# non-loopback address such as this image's 0.0.0.0:8080, and never prints it there).
+CMD ["serve", "--config", "/etc/notify-gateway/config.toml"]

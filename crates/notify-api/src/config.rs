@@ -9,6 +9,14 @@ use serde::Deserialize;
 pub struct ApiConfig {
     /// Largest request body accepted (`server.max_body_bytes`); larger bodies answer 413.
     pub max_body_bytes: usize,
+    /// Most bytes all request bodies being read or handled may hold together
+    /// (`server.max_inflight_body_bytes`); a body that does not fit answers 503 with
+    /// `Retry-After`, one larger than the whole budget 413.
+    pub max_inflight_body_bytes: usize,
+    /// Serve `/metrics`, `/openapi.json` and `/docs` from [`crate::router`]. False when
+    /// `server.metrics_listen` gives them a listener of their own
+    /// ([`crate::routes::operator_router`]).
+    pub operator_routes_on_api: bool,
     /// `expires_at` of a message that has none, and the deadline of recalls, state updates and
     /// admin retries (`delivery.default_ttl`).
     pub default_ttl_ms: i64,
@@ -28,6 +36,8 @@ impl Default for ApiConfig {
     fn default() -> Self {
         Self {
             max_body_bytes: 262_144,
+            max_inflight_body_bytes: 64 * 1024 * 1024,
+            operator_routes_on_api: true,
             default_ttl_ms: 24 * 3600 * 1000,
             clients: Vec::new(),
             signature_window_ms: 300_000,

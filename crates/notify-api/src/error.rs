@@ -71,6 +71,17 @@ pub enum ApiError {
     /// The store cannot be reached (503).
     #[error("store unavailable: {0}")]
     Unavailable(String),
+    /// Request bodies in flight already hold `server.max_inflight_body_bytes` (503 with
+    /// `Retry-After`): nothing was read or committed, the same request may be sent again.
+    #[error("too many request bodies in flight; retry shortly")]
+    Busy,
+    /// The request took longer than `server.request_timeout` (408). A message may have been
+    /// committed all the same: retry with the same idempotency key.
+    #[error("the request did not complete within {ms} ms")]
+    RequestTimeout {
+        /// The timeout, in milliseconds.
+        ms: u64,
+    },
     /// A fault of the gateway itself (500); never caused by what a caller sends.
     #[error("internal error: {0}")]
     Internal(String),
@@ -115,6 +126,8 @@ impl ApiError {
             E::PayloadTooLarge { .. } => (StatusCode::PAYLOAD_TOO_LARGE, "payload_too_large"),
             E::RateLimited { .. } => (StatusCode::TOO_MANY_REQUESTS, "rate_limited"),
             E::Unavailable(_) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            E::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
+            E::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
@@ -207,7 +220,7 @@ impl IntoResponse for ApiError {
         };
         let mut resp = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
-            ApiError::Unavailable(_) => Some(1),
+            ApiError::Unavailable(_) | ApiError::Busy => Some(1),
             ApiError::RateLimited { retry_after_s } => Some((*retry_after_s).max(1)),
             _ => None,
         };

@@ -8,6 +8,7 @@ use notify_channels::ChannelHandle;
 use notify_store::Store;
 
 use crate::auth::Clients;
+use crate::body_budget::BodyBudget;
 use crate::config::ApiConfig;
 use crate::ingress::group_commit::GroupCommitter;
 
@@ -24,6 +25,7 @@ struct Inner {
     clients: Clients,
     metrics: Option<PrometheusHandle>,
     committer: GroupCommitter,
+    body_budget: BodyBudget,
 }
 
 impl std::fmt::Debug for AppState {
@@ -55,7 +57,9 @@ impl AppState {
             tracing::warn!("no API clients configured: every /v1 request will be refused with 401");
         }
         let committer = GroupCommitter::new(store.clone(), config.commit_batch_max);
+        let body_budget = BodyBudget::new(config.max_inflight_body_bytes);
         Self(Arc::new(Inner {
+            body_budget,
             store,
             channels,
             by_name,
@@ -94,6 +98,11 @@ impl AppState {
     /// The Prometheus handle, when metrics are on.
     pub(crate) fn metrics(&self) -> Option<&PrometheusHandle> {
         self.0.metrics.as_ref()
+    }
+
+    /// The bytes request bodies in flight may hold together.
+    pub fn body_budget(&self) -> &BodyBudget {
+        &self.0.body_budget
     }
 
     /// The group committer.

@@ -12,6 +12,7 @@ pub mod fetch;
 mod gauges;
 pub mod http;
 pub mod limits;
+pub mod metrics_help;
 mod ownership;
 mod runner;
 pub mod tokens;
@@ -26,6 +27,7 @@ use parking_lot::Mutex;
 
 pub use decide::RetryPolicy;
 pub use fetch::FetchPolicy;
+pub use metrics_help::describe_metrics;
 pub use runner::LaneState;
 
 use crate::fetch::GuardedFetcher;

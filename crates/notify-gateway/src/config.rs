@@ -53,6 +53,20 @@ pub struct ServerConfig {
     /// SIGTERM drain time.
     #[serde(with = "humantime_serde_compat")]
     pub shutdown_grace: Duration,
+    /// Most bytes all request bodies in flight may hold together.
+    pub max_inflight_body_bytes: usize,
+    /// Time a connection has to send a whole request head.
+    #[serde(with = "humantime_serde_compat")]
+    pub header_read_timeout: Duration,
+    /// Time a request has from its head to its answer.
+    #[serde(with = "humantime_serde_compat")]
+    pub request_timeout: Duration,
+    /// Connections served at once (per listener).
+    pub max_connections: usize,
+    /// Address of a separate listener for /metrics, /openapi.json and /docs; empty: the API's.
+    pub metrics_listen: String,
+    /// CSP `frame-ancestors` of the sidebar; empty: the gateway and the Juzi channels' origins.
+    pub sidebar_frame_ancestors: Vec<String>,
 }
 
 impl Default for ServerConfig {
@@ -63,6 +77,12 @@ impl Default for ServerConfig {
             public_url: String::new(),
             session_secret: notify_core::Secret::default(),
             shutdown_grace: Duration::from_secs(20),
+            max_inflight_body_bytes: 64 * 1024 * 1024,
+            header_read_timeout: Duration::from_secs(10),
+            request_timeout: Duration::from_secs(30),
+            max_connections: 1024,
+            metrics_listen: String::new(),
+            sidebar_frame_ancestors: Vec::new(),
         }
     }
 }
@@ -266,6 +286,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         .listen
         .parse::<std::net::SocketAddr>()
         .map_err(|e| bad(format!("server.listen: {e}")))?;
+    validate_server(&c.server)?;
     notify_store::Dialect::of_url(&c.database.url).map_err(|e| bad(e.to_string()))?;
     if c.delivery.max_attempts == 0 {
         return Err(bad("delivery.max_attempts: must be at least 1".into()));
@@ -280,6 +301,35 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
     }
     for (name, ch) in &c.channels {
         notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?;
+    }
+    Ok(())
+}
+
+/// Shortest `server.session_secret`: an HMAC-SHA256 key should be as long as its output.
+const SESSION_SECRET_MIN_BYTES: usize = 32;
+
+fn validate_server(s: &ServerConfig) -> Result<(), GatewayError> {
+    let bad = GatewayError::Config;
+    if !s.metrics_listen.is_empty() {
+        s.metrics_listen
+            .parse::<std::net::SocketAddr>()
+            .map_err(|e| bad(format!("server.metrics_listen: {e}")))?;
+    }
+    let secret = s.session_secret.expose().len();
+    if secret > 0 && secret < SESSION_SECRET_MIN_BYTES {
+        return Err(bad(format!(
+            "server.session_secret: must be at least {SESSION_SECRET_MIN_BYTES} bytes, not {secret} (or empty for a random one per start)"
+        )));
+    }
+    for (key, zero) in [
+        ("max_inflight_body_bytes", s.max_inflight_body_bytes == 0),
+        ("max_connections", s.max_connections == 0),
+        ("header_read_timeout", s.header_read_timeout.is_zero()),
+        ("request_timeout", s.request_timeout.is_zero()),
+    ] {
+        if zero {
+            return Err(bad(format!("server.{key}: must be more than 0")));
+        }
     }
     Ok(())
 }
@@ -367,6 +417,30 @@ mod tests {
             jail.create_file("bad3.toml", "[database]\nurl = \"mysql://x\"\n")?;
             let e = load(Some(Path::new("bad3.toml"))).unwrap_err().to_string();
             assert!(e.contains("database.url"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn a_short_session_secret_and_zero_limits_are_refused_by_name() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file("s.toml", "[server]\nsession_secret = \"too-short\"\n")?;
+            let e = load(Some(Path::new("s.toml"))).unwrap_err().to_string();
+            assert!(
+                e.contains("server.session_secret") && e.contains("32"),
+                "{e}"
+            );
+            jail.create_file(
+                "ok.toml",
+                &format!("[server]\nsession_secret = \"{}\"\n", "k".repeat(32)),
+            )?;
+            load(Some(Path::new("ok.toml"))).map_err(|e| figment::Error::from(e.to_string()))?;
+            jail.create_file("z.toml", "[server]\nmax_connections = 0\n")?;
+            let e = load(Some(Path::new("z.toml"))).unwrap_err().to_string();
+            assert!(e.contains("server.max_connections"), "{e}");
+            jail.create_file("m.toml", "[server]\nmetrics_listen = \"nowhere\"\n")?;
+            let e = load(Some(Path::new("m.toml"))).unwrap_err().to_string();
+            assert!(e.contains("server.metrics_listen"), "{e}");
             Ok(())
         });
     }

@@ -138,7 +138,10 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
         })
         .and_then(|b| b.install_recorder())
         .map_err(|e| GatewayError::Start(format!("metrics: {e}")))?;
+    notify_api::describe_metrics();
+    notify_dispatch::describe_metrics();
 
+    refuse_public_demo_key(&config, config.sandbox_on(&source))?;
     let mut fetch = FetchPolicy::default();
     let mut demo = None;
     let mut sim = None;
@@ -158,6 +161,8 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let store = open_store(&config).await?;
     let api_config = ApiConfig {
         max_body_bytes: config.server.max_body_bytes,
+        max_inflight_body_bytes: config.server.max_inflight_body_bytes,
+        operator_routes_on_api: config.server.metrics_listen.is_empty(),
         default_ttl_ms: config.delivery.default_ttl.as_millis() as i64,
         clients: config.auth.clients.clone(),
         signature_window_ms: 300_000,
@@ -166,7 +171,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
-    let mut app = notify_api::router(state);
+    let mut app = notify_api::router(state.clone());
     let sidebar_channels = channels.clone();
 
     let dispatch_config = DispatchConfig {
@@ -233,11 +238,47 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
         banner!(config, "         http://{local}/v1/messages");
     }
 
+    let limits = notify_api::ServerLimits {
+        header_read_timeout: config.server.header_read_timeout,
+        request_timeout: config.server.request_timeout,
+        max_connections: config.server.max_connections,
+    };
+    let (stopping_tx, stopping) = watch::channel(false);
+    tokio::spawn(async move {
+        shutdown_signal().await;
+        let _ = stopping_tx.send(true);
+    });
+    let stopped = |mut rx: watch::Receiver<bool>| async move {
+        let _ = rx.wait_for(|stop| *stop).await;
+    };
+    let operator = match config.server.metrics_listen.as_str() {
+        "" => None,
+        addr => {
+            let listener = tokio::net::TcpListener::bind(addr)
+                .await
+                .map_err(|e| GatewayError::io(format!("server.metrics_listen {addr}"), e))?;
+            let local = listener
+                .local_addr()
+                .map_err(|e| GatewayError::io("server.metrics_listen", e))?;
+            banner!(
+                config,
+                "  metrics, OpenAPI and docs: http://{local}/metrics  (server.metrics_listen)"
+            );
+            Some(tokio::spawn(notify_api::serve(
+                listener,
+                notify_api::operator_router(state.clone()),
+                limits,
+                stopped(stopping.clone()),
+            )))
+        }
+    };
+    drop(state);
+
     let grace = config.server.shutdown_grace;
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown_signal())
-        .await
-        .map_err(|e| GatewayError::io("server", e))?;
+    notify_api::serve(listener, app, limits, stopped(stopping)).await;
+    if let Some(operator) = operator {
+        let _ = operator.await;
+    }
     // Stop claiming, finish in-flight calls, write their results, release the lanes.
     tracing::info!("shutting down: draining in-flight calls");
     let _ = stop_tx.send(true);
@@ -247,6 +288,25 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
         );
     }
     store.close().await;
+    Ok(())
+}
+
+/// The sandbox's demo caller holds the admin scope and its secret is printed at start; on an
+/// address other machines can reach (a container's 0.0.0.0) that would give an admin key to
+/// anyone who can reach the port and to anyone who reads the logs. Such a start is refused.
+fn refuse_public_demo_key(config: &Config, sandbox_on: bool) -> Result<(), GatewayError> {
+    let loopback = config
+        .server
+        .listen
+        .parse::<std::net::SocketAddr>()
+        .is_ok_and(|a| a.ip().is_loopback());
+    if sandbox_on && config.auth.clients.is_empty() && !loopback {
+        return Err(GatewayError::Config(format!(
+            "server.listen: the sandbox's demo caller (an admin key) is only made on a loopback address, not {}; \
+             configure [[auth.clients]], listen on 127.0.0.1, or set sandbox.enabled = false",
+            config.server.listen
+        )));
+    }
     Ok(())
 }
 
@@ -272,12 +332,15 @@ fn sidebar_state(
             {
                 tracing::warn!("server.session_secret is not set: sidebar sessions end at restart and are not shared by replicas");
             }
-            ulid::Ulid::new().to_string().into_bytes()
+            let mut random = vec![0u8; 32];
+            rand::Rng::fill(&mut rand::thread_rng(), &mut random[..]);
+            random
         }
         s => s.as_bytes().to_vec(),
     };
     let mut sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
     sidebar_config.sandbox_parent = sandbox_parent;
+    sidebar_config.frame_ancestors = config.server.sidebar_frame_ancestors.clone();
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| GatewayError::Config(e.to_string()))?;

@@ -32,6 +32,12 @@ const CONFIG_KEYS: &[&str] = &[
     "server.public_url",
     "server.session_secret",
     "server.shutdown_grace",
+    "server.max_inflight_body_bytes",
+    "server.header_read_timeout",
+    "server.request_timeout",
+    "server.max_connections",
+    "server.metrics_listen",
+    "server.sidebar_frame_ancestors",
     "log.format",
     "log.level",
     "sandbox.enabled",
@@ -930,6 +936,16 @@ fn dockerfile_builds_like_the_readme() {
             .iter()
             .any(|l| l.starts_with("ENV ") && l.contains("NOTIFY__SERVER__LISTEN=0.0.0.0:8080")),
         "the image listens on all interfaces"
+    );
+
+    let cmd = runtime_lines
+        .iter()
+        .rev()
+        .find(|l| l.starts_with("CMD "))
+        .expect("CMD in the runtime stage");
+    assert!(
+        cmd.contains("\"serve\"") && cmd.contains(&format!("\"--config\", \"{CONFIG_PATH}\"")),
+        "the default command serves a mounted configuration, never the sandbox: {cmd}"
     );
 
     let dockerignore = read(".dockerignore");

@@ -117,3 +117,26 @@ fn an_unreachable_gateway_exits_1() {
     assert_eq!(code, Some(1), "{stderr}");
     assert!(stderr.contains("unhealthy"), "{stderr}");
 }
+
+#[test]
+fn a_sandbox_demo_key_on_all_interfaces_exits_78_and_prints_no_key() {
+    let dir = scratch_dir("exit-codes");
+    // What the image's old default did: the sandbox, no callers, 0.0.0.0.
+    let config = write(
+        &dir,
+        "gw.toml",
+        &format!(
+            "[server]\nlisten = \"0.0.0.0:{}\"\n[sandbox]\nenabled = true\n\
+             [database]\nurl = \"sqlite://{}\"\n",
+            free_port(),
+            dir.join("notify.db").display()
+        ),
+    );
+    let out = gateway(&["serve", "--config", config.to_str().unwrap()]);
+    let (code, stderr) = outcome(&out);
+    assert_eq!(code, Some(78), "{stderr}");
+    assert!(stderr.contains("server.listen"), "{stderr}");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(!stdout.contains("demo caller"), "{stdout}");
+    let _ = std::fs::remove_dir_all(dir);
+}

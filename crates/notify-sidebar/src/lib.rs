@@ -53,6 +53,10 @@ pub struct SidebarConfig {
     /// `/sidebar/sandbox-bridge.js`, which asks that origin for `wx.getCurChatInfo` and
     /// `sendChatMessage` when framed by it. `None` outside the sandbox: no bridge is served.
     pub sandbox_parent: Option<String>,
+    /// Who may show the sidebar in a frame (`server.sidebar_frame_ancestors`, CSP
+    /// `frame-ancestors` sources). Empty: the gateway itself and the origin of each Juzi
+    /// channel's `base_url` (see [`page`]'s security headers).
+    pub frame_ancestors: Vec<String>,
 }
 
 impl SidebarConfig {
@@ -65,6 +69,7 @@ impl SidebarConfig {
             state_ttl: Duration::from_secs(600),
             upstream_timeout: Duration::from_secs(10),
             sandbox_parent: None,
+            frame_ancestors: Vec::new(),
         }
     }
 
@@ -201,6 +206,7 @@ fn nonblank(v: &Option<String>) -> Option<String> {
 
 /// The sidebar's routes, all under `/sidebar`.
 pub fn router(state: SidebarState) -> Router {
+    let headers = page::SecurityHeaders::of(&state);
     Router::new()
         .route("/sidebar", get(page::to_index))
         .route("/sidebar/", get(page::index))
@@ -213,5 +219,9 @@ pub fn router(state: SidebarState) -> Router {
         .route("/sidebar/api/pending", get(api::pending))
         .route("/sidebar/api/deliveries/{id}/result", post(api::result))
         .route("/sidebar/api/jsapi-signature", get(api::jsapi_signature))
+        .layer(axum::middleware::from_fn_with_state(
+            headers,
+            page::security_headers,
+        ))
         .with_state(state)
 }

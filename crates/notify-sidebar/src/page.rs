@@ -2,8 +2,11 @@
 //! HTML is served only to a signed-in agent (others are sent to sign in) and carries the
 //! session's CSRF token in a `<meta>` tag.
 
-use axum::extract::{Query, State};
-use axum::http::{header, HeaderMap, StatusCode};
+use std::sync::Arc;
+
+use axum::extract::{Query, Request, State};
+use axum::http::{header, HeaderMap, HeaderValue, StatusCode};
+use axum::middleware::Next;
 use axum::response::{IntoResponse, Redirect, Response};
 
 use crate::oauth::{escape, ChannelQuery};
@@ -105,6 +108,98 @@ pub(crate) async fn style() -> Response {
         STYLE,
     )
         .into_response()
+}
+
+/// Where the page's scripts come from (`assets/index.html`): its own `sidebar.js`, jweixin,
+/// juzi-helper and the WeCom JS-SDK. Host sources without a scheme follow the page's scheme.
+const SCRIPT_SOURCES: &str = "'self' res.wx.qq.com cdn.botorange.com wwcdn.weixin.qq.com";
+
+/// The headers every sidebar answer carries: a Content-Security-Policy that lets only the
+/// page's own and the three SDK scripts run and only the allowed ancestors frame it, and the
+/// matching `X-Frame-Options` for browsers without CSP 2.
+///
+/// Framing: the native WeCom client shows the sidebar as a top-level web view, which
+/// `frame-ancestors` does not restrict; Juzi shows it inside its own sidebar frame. So the
+/// ancestors are the gateway itself and the origins of the Juzi channels' `base_url`s, unless
+/// `server.sidebar_frame_ancestors` names them. `X-Frame-Options` can name no other origin, so
+/// it is sent (`SAMEORIGIN`) only when the gateway alone may frame the page; browsers that
+/// know CSP ignore it in favour of `frame-ancestors` anyway.
+#[derive(Debug, Clone)]
+pub(crate) struct SecurityHeaders {
+    policy: Arc<HeaderValue>,
+    same_origin_only: bool,
+}
+
+impl SecurityHeaders {
+    pub(crate) fn of(state: &SidebarState) -> Self {
+        let config = &state.inner.config;
+        let mut ancestors = vec!["'self'".to_string()];
+        // The sandbox's chats page embeds the sidebar (`SidebarConfig::sandbox_parent`).
+        ancestors.extend(config.sandbox_parent.iter().cloned());
+        if config.frame_ancestors.is_empty() {
+            for c in &state.inner.channels {
+                if let Ok(u) = url::Url::parse(&c.base_url) {
+                    let origin = u.origin().ascii_serialization();
+                    if origin != "null" && !ancestors.contains(&origin) {
+                        ancestors.push(origin);
+                    }
+                }
+            }
+        } else {
+            // Header-unsafe characters could not come from a parsed TOML string list anyway;
+            // anything that is not a plain source token is left out.
+            ancestors.extend(
+                config
+                    .frame_ancestors
+                    .iter()
+                    .map(|a| a.trim().to_string())
+                    .filter(|a| {
+                        !a.is_empty()
+                            && a.bytes()
+                                .all(|b| b.is_ascii_graphic() && b != b';' && b != b',')
+                    }),
+            );
+        }
+        let policy = format!(
+            "default-src 'self'; script-src {SCRIPT_SOURCES}; style-src 'self' 'unsafe-inline'; img-src 'self' data: https:; \
+             connect-src 'self' https://*.qq.com https://*.botorange.com; object-src 'none'; base-uri 'none'; form-action 'self'; \
+             frame-ancestors {}",
+            ancestors.join(" ")
+        );
+        Self {
+            policy: Arc::new(
+                HeaderValue::from_str(&policy)
+                    .unwrap_or_else(|_| HeaderValue::from_static("frame-ancestors 'self'")),
+            ),
+            same_origin_only: ancestors.len() == 1,
+        }
+    }
+}
+
+/// Adds [`SecurityHeaders`] to every sidebar answer.
+pub(crate) async fn security_headers(
+    State(h): State<SecurityHeaders>,
+    req: Request,
+    next: Next,
+) -> Response {
+    let mut resp = next.run(req).await;
+    let headers = resp.headers_mut();
+    headers.insert(header::CONTENT_SECURITY_POLICY, (*h.policy).clone());
+    headers.insert(
+        header::X_CONTENT_TYPE_OPTIONS,
+        HeaderValue::from_static("nosniff"),
+    );
+    headers.insert(
+        header::REFERRER_POLICY,
+        HeaderValue::from_static("same-origin"),
+    );
+    if h.same_origin_only {
+        headers.insert(
+            header::X_FRAME_OPTIONS,
+            HeaderValue::from_static("SAMEORIGIN"),
+        );
+    }
+    resp
 }
 
 #[cfg(test)]

@@ -16,6 +16,7 @@ on_both_backends!(
     recall_cancels_waiting_and_sent_is_not_recallable,
     jsapi_signatures_use_shared_cached_tickets,
     connection_resets_answer_no_secret_to_the_browser,
+    the_page_may_run_only_its_scripts_and_be_framed_only_by_juzi,
 );
 
 /// The simulator's default Juzi account (001 lines 121–129).
@@ -535,4 +536,46 @@ async fn connection_resets_answer_no_secret_to_the_browser(env: Env) {
 
 fn url_encode(s: &str) -> String {
     common::enc(s)
+}
+
+async fn the_page_may_run_only_its_scripts_and_be_framed_only_by_juzi(env: Env) {
+    let agent = env.sign_in().await;
+    let page = env.get_with("/sidebar/", &agent.cookie).await;
+    assert_eq!(page.status(), 200);
+    let csp = page.headers()["content-security-policy"]
+        .to_str()
+        .unwrap()
+        .to_string();
+    // The gateway and the Juzi channel's origin (its base_url: the simulator here) may frame it.
+    let juzi_origin = env.sim.trim_end_matches('/');
+    assert!(
+        csp.contains(&format!("frame-ancestors 'self' {juzi_origin}")),
+        "{csp}"
+    );
+    assert!(
+        csp.contains("script-src 'self' res.wx.qq.com cdn.botorange.com wwcdn.weixin.qq.com;"),
+        "{csp}"
+    );
+    assert!(csp.contains("object-src 'none'"), "{csp}");
+    // X-Frame-Options cannot name Juzi's origin, so it is left to frame-ancestors.
+    assert!(page.headers().get("x-frame-options").is_none());
+    assert_eq!(page.headers()["x-content-type-options"], "nosniff");
+    // Every sidebar answer carries it, the sign-in redirect too.
+    let login = env.get("/sidebar/login", &[]).await;
+    assert!(login.headers().contains_key("content-security-policy"));
+    // Every script the page loads is allowed by the policy.
+    let html = page.text().await.unwrap();
+    for src in html.split("<script src=\"").skip(1) {
+        let src = src.split('"').next().unwrap();
+        let host = src
+            .trim_start_matches("https:")
+            .trim_start_matches("//")
+            .split('/')
+            .next()
+            .unwrap();
+        assert!(
+            src.starts_with("/sidebar/") || csp.contains(&format!(" {host}")),
+            "{src} is not allowed by {csp}"
+        );
+    }
 }

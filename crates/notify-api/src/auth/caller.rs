@@ -12,9 +12,10 @@ use axum::response::{IntoResponse, Response};
 
 use crate::auth::limit::ClientLimiter;
 use crate::auth::signature;
+use crate::body_budget::BodyPermit;
 use crate::config::ClientConfig;
 use crate::error::ApiError;
-use crate::extract::read_limited;
+use crate::extract::{discard, read_body};
 use crate::state::AppState;
 
 /// How a caller proved who it is.
@@ -152,17 +153,18 @@ impl Clients {
             .filter(|s| !s.is_empty())
     }
 
-    /// Finds the caller a request's headers identify. Returns the caller, its index and the
-    /// replay key of a signed request.
-    fn identify(
+    /// Finds the caller a request's headers name, before any of its body is read: a bearer
+    /// token, a connector signature (which signs no body) and an unknown access key or a stale
+    /// timestamp are settled here; a gateway signature, which covers the body, is left for
+    /// [`Clients::verify`].
+    fn claim(
         &self,
         headers: &HeaderMap,
         method: &Method,
         path_and_query: &str,
-        body: &[u8],
         now_ms: i64,
         window_ms: i64,
-    ) -> Result<(usize, Caller, Option<String>), ApiError> {
+    ) -> Result<Claim, ApiError> {
         let h = |name: &str| -> Result<Option<&str>, ApiError> {
             match headers.get(name) {
                 None => Ok(None),
@@ -180,19 +182,12 @@ impl Clients {
                 .get(ak)
                 .ok_or_else(|| refuse(ak, "unknown access key"))?;
             check_timestamp(ak, ts, now_ms, window_ms)?;
-            let ok = self.secrets(i).any(|secret| {
-                let expected =
-                    signature::sign(secret, ak, ts, method.as_str(), path_and_query, body);
-                signature::same_signature(sig, &expected)
-            });
-            if !ok {
-                return Err(refuse(ak, "bad signature"));
-            }
-            return Ok((
+            return Ok(Claim::Signed {
                 i,
-                self.caller(i, Scheme::Signature),
-                Some(format!("sig:{sig}")),
-            ));
+                access_key: ak.to_string(),
+                timestamp: ts.to_string(),
+                signature: sig.to_string(),
+            });
         }
         if let Some(ak) = h("x-connector-accesskeyid")? {
             let ts = h("x-connector-signature-timestamp")?
@@ -215,7 +210,7 @@ impl Clients {
             if !ok {
                 return Err(refuse(ak, "bad connector signature"));
             }
-            return Ok((
+            return Ok(Claim::Known(
                 i,
                 self.caller(i, Scheme::Connector),
                 Some(format!("con:{sig}")),
@@ -237,12 +232,46 @@ impl Clients {
                 }
             }
             let i = found.ok_or_else(|| refuse("-", "unknown bearer token"))?;
-            return Ok((i, self.caller(i, Scheme::Bearer), None));
+            return Ok(Claim::Known(i, self.caller(i, Scheme::Bearer), None));
         }
         Err(ApiError::Unauthenticated(
             "credentials required: X-Access-Key/X-Timestamp/X-Signature or Authorization: Bearer"
                 .into(),
         ))
+    }
+
+    /// Settles a claim with the body: checks a gateway signature. Returns the caller, its
+    /// index and the replay key of a signed request.
+    fn verify(
+        &self,
+        claim: Claim,
+        method: &Method,
+        path_and_query: &str,
+        body: &[u8],
+    ) -> Result<(usize, Caller, Option<String>), ApiError> {
+        match claim {
+            Claim::Known(i, caller, replay_key) => Ok((i, caller, replay_key)),
+            Claim::Signed {
+                i,
+                access_key: ak,
+                timestamp: ts,
+                signature: sig,
+            } => {
+                let ok = self.secrets(i).any(|secret| {
+                    let expected =
+                        signature::sign(secret, &ak, &ts, method.as_str(), path_and_query, body);
+                    signature::same_signature(&sig, &expected)
+                });
+                if !ok {
+                    return Err(refuse(&ak, "bad signature"));
+                }
+                Ok((
+                    i,
+                    self.caller(i, Scheme::Signature),
+                    Some(format!("sig:{sig}")),
+                ))
+            }
+        }
     }
 
     fn check_limit(&self, i: usize) -> Result<(), ApiError> {
@@ -251,6 +280,19 @@ impl Clients {
             ApiError::RateLimited { retry_after_s }
         })
     }
+}
+
+/// Who a request's headers say is calling.
+enum Claim {
+    /// Settled from the headers alone: index, caller, replay key.
+    Known(usize, Caller, Option<String>),
+    /// A known access key whose gateway signature, which covers the body, is still to check.
+    Signed {
+        i: usize,
+        access_key: String,
+        timestamp: String,
+        signature: String,
+    },
 }
 
 fn refuse(access_key: &str, reason: &str) -> ApiError {
@@ -279,28 +321,29 @@ fn is_mutating(method: &Method) -> bool {
     !matches!(*method, Method::GET | Method::HEAD | Method::OPTIONS)
 }
 
-/// Middleware of every `/v1` route: reads the body (413 over the limit), identifies the caller
-/// (401), applies its rate limit to requests that change something (429) and refuses a signed
-/// request seen before (409). The handler finds the [`Caller`] in the request.
+/// Middleware of every `/v1` route: identifies the caller from the headers (401, before any
+/// of the body is read), reads the body within the route's limit (413) and the budget of
+/// bodies in flight (503), checks a signature over it (401), applies the caller's rate limit to
+/// requests that change something (429) and refuses a signed request seen before (409). The
+/// handler finds the [`Caller`] in the request. The body's bytes stay counted against the
+/// budget until the answer is made.
 pub async fn authenticate(State(state): State<AppState>, req: Request, next: Next) -> Response {
     match admit(&state, req).await {
-        Ok(req) => next.run(req).await,
+        Ok((req, permit)) => {
+            let resp = next.run(req).await;
+            drop(permit);
+            resp
+        }
         Err(e) => e.into_response(),
     }
 }
 
-async fn admit(state: &AppState, req: Request) -> Result<Request, ApiError> {
+async fn admit(state: &AppState, req: Request) -> Result<(Request, BodyPermit), ApiError> {
     let (mut parts, body) = req.into_parts();
-    // A batch carries up to 1,000 messages; each is held to max_body_bytes on its own.
-    let limit = if parts.uri.path() == BATCH_PATH {
-        crate::routes::batch::batch_body_limit(state.config().max_body_bytes)
-    } else {
-        state.config().max_body_bytes
-    };
-    let bytes = read_limited(&parts.headers, body, limit).await?;
     let clients = state.clients();
     if clients.is_empty() {
         tracing::warn!("refused: no API clients are configured");
+        discard(&parts.headers, body);
         return Err(ApiError::Unauthenticated(
             "no API clients are configured".into(),
         ));
@@ -316,14 +359,27 @@ async fn admit(state: &AppState, req: Request) -> Result<Request, ApiError> {
         .unwrap_or_else(|| uri.path().to_string());
     let store = state.store();
     let window = state.config().signature_window_ms;
-    let (i, caller, replay_key) = clients.identify(
+    let claim = match clients.claim(
         &parts.headers,
         &parts.method,
         &path_and_query,
-        &bytes,
         store.now_ms(),
         window,
-    )?;
+    ) {
+        Ok(claim) => claim,
+        Err(e) => {
+            discard(&parts.headers, body);
+            return Err(e);
+        }
+    };
+    // A batch carries up to 1,000 messages; each is held to max_body_bytes on its own.
+    let limit = if parts.uri.path() == BATCH_PATH {
+        crate::routes::batch::batch_body_limit(state.config().max_body_bytes)
+    } else {
+        state.config().max_body_bytes
+    };
+    let (bytes, permit) = read_body(&parts.headers, body, limit, state.body_budget()).await?;
+    let (i, caller, replay_key) = clients.verify(claim, &parts.method, &path_and_query, &bytes)?;
     if is_mutating(&parts.method) {
         clients.check_limit(i)?;
         if let Some(key) = replay_key {
@@ -334,5 +390,5 @@ async fn admit(state: &AppState, req: Request) -> Result<Request, ApiError> {
         }
     }
     parts.extensions.insert(caller);
-    Ok(Request::from_parts(parts, Body::from(bytes)))
+    Ok((Request::from_parts(parts, Body::from(bytes)), permit))
 }

@@ -42,9 +42,36 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/docs"),
 ];
 
-/// The whole API.
+/// The routes for operators: `/metrics`, `/openapi.json` and `/docs`.
+fn operator_routes() -> Router<AppState> {
+    Router::new()
+        .route("/metrics", get(system::metrics))
+        .route("/openapi.json", get(system::openapi))
+        .route("/docs", get(docs::docs))
+}
+
+/// The operator routes alone, for the listener of `server.metrics_listen`, with the same JSON
+/// fallbacks and request ids as [`router`].
+pub fn operator_router(state: AppState) -> Router {
+    operator_routes()
+        .fallback(system::no_route)
+        .method_not_allowed_fallback(system::method_not_allowed)
+        .layer(
+            ServiceBuilder::new()
+                .layer(SetRequestIdLayer::x_request_id(UlidRequestId))
+                .layer(PropagateRequestIdLayer::x_request_id()),
+        )
+        .with_state(state)
+}
+
+/// The whole API; without the operator routes when `operator_routes_on_api` is false.
 pub fn router(state: AppState) -> Router {
     let max_body = state.config().max_body_bytes;
+    let operator = if state.config().operator_routes_on_api {
+        operator_routes()
+    } else {
+        Router::new()
+    };
     let v1 = Router::new()
         .route("/v1/messages", post(messages::create).get(messages::list))
         .route("/v1/messages/batch", post(batch::create_batch))
@@ -58,9 +85,7 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
-        .route("/metrics", get(system::metrics))
-        .route("/openapi.json", get(system::openapi))
-        .route("/docs", get(docs::docs))
+        .merge(operator)
         .merge(v1)
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(system::no_route)

@@ -75,6 +75,7 @@ pub fn config() -> ApiConfig {
         signature_window_ms: 300_000,
         commit_batch_max: 64,
         pause_after_commit: None,
+        ..ApiConfig::default()
     }
 }
 

@@ -68,6 +68,7 @@ async fn serve(store: &Store, channels: &[ChannelHandle]) -> String {
             signature_window_ms: 300_000,
             commit_batch_max: 16,
             pause_after_commit: None,
+            ..ApiConfig::default()
         },
         None,
     );

@@ -50,7 +50,7 @@ DEMO_SECRET="browser-test-demo-secret"
 cat >"$WORK/config.toml" <<EOF
 [server]
 listen = "127.0.0.1:0"
-session_secret = "browser-test-session-secret"
+session_secret = "browser-test-session-secret-32-bytes-long"
 
 [database]
 url = "sqlite://$WORK/notify.db"

@@ -26,7 +26,7 @@ async fn the_simulator_lists_the_gateways_waiting_juzi_chats() {
 [server]
 listen = "127.0.0.1:{port}"
 shutdown_grace = "2s"
-session_secret = "sandbox-pages-session"
+session_secret = "sandbox-pages-session-secret-of-32-bytes"
 [sandbox]
 enabled = true
 [database]

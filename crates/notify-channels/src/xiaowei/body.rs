@@ -76,7 +76,10 @@ pub fn build(
     }
     b.insert(
         "endDate".into(),
-        china_day(expires_at_ms).format(DATE_FORMAT).to_string().into(),
+        china_day(expires_at_ms)
+            .format(DATE_FORMAT)
+            .to_string()
+            .into(),
     );
     Ok(b)
 }
@@ -155,7 +158,7 @@ mod tests {
     fn a_push_sent_later_gets_the_date_of_its_call_not_of_its_ingress() {
         let ingress = 1_795_399_200_000; // 2026-11-23 in China
         let expires = ingress + 12 * DAY; // 2026-12-05
-        // Sent at ingress: bounded to 7 days after 2026-11-23.
+                                          // Sent at ingress: bounded to 7 days after 2026-11-23.
         assert_eq!(sent(ingress, expires), "2026-11-30");
         // Scheduled 10 days ahead: 7 days after 2026-12-03 is past the expiry, so the expiry's.
         assert_eq!(sent(ingress + 10 * DAY, expires), "2026-12-05");
@@ -166,7 +169,10 @@ mod tests {
     #[test]
     fn bodies_without_a_date_are_left_alone() {
         let now = 1_795_399_200_000;
-        assert_eq!(at_call(&json!({"titleCn": "t"}), now), json!({"titleCn": "t"}));
+        assert_eq!(
+            at_call(&json!({"titleCn": "t"}), now),
+            json!({"titleCn": "t"})
+        );
         let raw = json!({"endDate": "tomorrow"});
         assert_eq!(at_call(&raw, now), raw);
         assert_eq!(parse_date("2026-1-05"), None);

@@ -46,7 +46,8 @@ pub fn classify(answer: &UpstreamAnswer) -> Outcome {
     }
     let v = answer.json();
     let code = str_of(&v, "code");
-    let ok = v.get("ok").and_then(serde_json::Value::as_bool) == Some(true);
+    // `ok` is a JSON boolean in the document; read leniently, as every field (contract §5).
+    let ok = str_of(&v, "ok").is_some_and(|s| s.eq_ignore_ascii_case("true"));
     match code.as_deref() {
         Some("0") if ok => Outcome::Sent {
             upstream_id: v.get("data").and_then(|d| str_of(d, "msgId")),

@@ -256,6 +256,7 @@ fn workid_answers() {
             "permanent",
         ),
         (200, json!({"code": "0", "ok": null}), "permanent"),
+        (200, json!({"code": 0, "ok": "true"}), "sent"),
         // The envelope mirrors HTTP statuses (contract §5): 401 is a token to refresh, 429 a
         // rate limit, whether as the status or as the code of an HTTP-200 envelope.
         (

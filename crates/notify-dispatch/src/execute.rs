@@ -240,6 +240,12 @@ impl Dispatcher {
                             }
                         }
                     }
+                    // Bodies that depend on the time of the call (Xiaowei's `endDate`) get the
+                    // time it leaves, after the gate's wait.
+                    let call = PartCall {
+                        now_ms: self.store.now_ms(),
+                        ..call
+                    };
                     let req = handle.adapter.request(&call);
                     match self.http.call(&req).await {
                         Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),

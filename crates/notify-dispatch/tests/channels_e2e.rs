@@ -763,6 +763,24 @@ async fn a_xiaowei_push_scheduled_past_seven_days_gets_its_end_date_when_sent() 
     // The China day (UTC+8) of the expiry: the UTC date of the time 8 h later.
     let china_day = notify_core::clock::ms_to_rfc3339(expires + 8 * 3600 * 1000);
     assert_eq!(pushes[0].body["endDate"], &china_day[..10]);
+    // A schedule after the day of a caller's own endDate cannot be met: 422 naming not_before.
+    let now = env.clock.now_ms();
+    let (status, body) = env
+        .api(
+            SENDER_KEY,
+            "POST",
+            "/v1/messages",
+            Some(json!({
+                "title": "too late",
+                "not_before": notify_core::clock::ms_to_rfc3339(now + 3 * day),
+                "expires_at": notify_core::clock::ms_to_rfc3339(now + 5 * day),
+                "targets": [{"channel": "xiaowei", "users": ["zhangsan"],
+                    "raw": {"titleCn": "too late", "endDate": &china_day[..10]}}]
+            })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "not_before", "{body}");
     env.finish().await;
 }
 

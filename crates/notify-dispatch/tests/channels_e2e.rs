@@ -621,7 +621,19 @@ async fn rate_limits_requeue_without_spending_an_attempt() {
 /// lane makes no call (no second fetch into the limit) until the pause is over.
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_rate_limited_token_fetch_pauses_the_lane_and_spends_no_attempt() {
-    let env = Env::start(Backend::Sqlite).await;
+    // A Xiaowei channel of the welink channel's app: another lane, the same token.
+    let env = Env::start_full(
+        Backend::Sqlite,
+        |_| {},
+        |sim| {
+            let mut c = ChannelConfig::of_kind(ChannelKind::Xiaowei);
+            c.base_url = Some(format!("{sim}/api"));
+            c.client_id = Some("e2e-welink".into());
+            c.client_secret = Some(Secret::new("welink-secret"));
+            vec![("xw_same_app", c)]
+        },
+    )
+    .await;
     let cases = [
         (
             "welink",
@@ -665,10 +677,26 @@ async fn a_rate_limited_token_fetch_pauses_the_lane_and_spends_no_attempt() {
         let d = env.delivery(&second, channel).await;
         assert_eq!(d.status, "queued", "{channel}: {d:?}");
         assert_eq!(d.parts[0].attempts, 0, "{channel}");
-        // After the pause both go, with one token.
+        let mut ids = vec![(channel, first), (channel, second)];
+        if channel == "welink" {
+            // Another lane of the credential is not paused, but its token fetches are held:
+            // it waits too, without fetching into the limit.
+            let other = env.send(to("xw_same_app", "same app")).await;
+            env.round().await;
+            assert_eq!(
+                env.calls(token_path).len(),
+                1,
+                "no fetch from the other lane"
+            );
+            let d = env.delivery(&other, "xw_same_app").await;
+            assert_eq!(d.status, "queued", "{d:?}");
+            assert_eq!(d.parts[0].attempts, 0);
+            ids.push(("xw_same_app", other));
+        }
+        // After the pause they all go, with one token.
         env.clock.advance_ms(PAST_BACKOFF_MS);
         env.drain().await;
-        for id in [&first, &second] {
+        for (channel, id) in &ids {
             let d = env.delivery(id, channel).await;
             assert_eq!(d.status, "sent", "{channel}: {d:?}");
             assert_eq!(d.parts[0].attempts, 1, "{channel}: only the send counted");

@@ -72,6 +72,11 @@ pub struct ChannelConfig {
     /// Xiaowei calls per enterprise per Asia/Shanghai day.
     #[serde(default)]
     pub daily_quota: Option<u32>,
+    /// Xiaowei: the WeLink enterprise whose daily quota this channel's pushes count against
+    /// (upstream counts 100 per enterprise, not per app). Channels naming the same enterprise
+    /// share one quota day; unset, the enterprise is named by the channel's `client_id`.
+    #[serde(default)]
+    pub enterprise: Option<String>,
     /// Work-ID platform default `companyId`.
     #[serde(default)]
     pub company_id: Option<String>,
@@ -125,6 +130,7 @@ impl ChannelConfig {
             egress_group: None,
             owner: None,
             daily_quota: None,
+            enterprise: None,
             company_id: None,
             member_limits: None,
             corp_id: None,

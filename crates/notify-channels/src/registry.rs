@@ -78,6 +78,47 @@ impl ChannelHandle {
             _ => None,
         }
     }
+
+    /// The key of the quota days this channel's calls count against: one per WeLink enterprise
+    /// (000_… lines 750 and 1523: "每个企业每天" — each enterprise, each day), so two apps of one
+    /// enterprise share it. The enterprise is the channel's `enterprise`, or else its
+    /// `client_id`; the key `welink:<enterprise>` is then the credential's, as before the key
+    /// was configurable, so an upgrade keeps the day's count. `None` for kinds without a quota.
+    pub fn quota_key(&self) -> Option<String> {
+        self.daily_quota()?;
+        let enterprise = non_blank(&self.config.enterprise)
+            .or_else(|| non_blank(&self.config.client_id))
+            .unwrap_or_default();
+        Some(format!("welink:{enterprise}"))
+    }
+}
+
+/// Channels that share a quota day must agree on its size: a smaller `daily_quota` would only
+/// bind the channel that names it, and the day would still reach the larger one.
+pub fn check_shared_quotas(handles: &[ChannelHandle]) -> Result<(), ConfigError> {
+    let mut seen: std::collections::HashMap<String, (&str, u32)> = Default::default();
+    for h in handles {
+        let (Some(key), Some(quota)) = (h.quota_key(), h.daily_quota()) else {
+            continue;
+        };
+        match seen.get(&key) {
+            Some((other, q)) if *q != quota => {
+                return Err(ConfigError::new(
+                    &h.name,
+                    "daily_quota",
+                    format!(
+                        "is {quota}, but channel {other} of the same enterprise ({}) says {q}: one enterprise has one quota",
+                        key.trim_start_matches("welink:")
+                    ),
+                ))
+            }
+            Some(_) => {}
+            None => {
+                seen.insert(key, (&h.name, quota));
+            }
+        }
+    }
+    Ok(())
 }
 
 /// WeLink's official API root (000_… line 440); Xiaowei is on the same host.
@@ -242,6 +283,45 @@ mod tests {
             t.url,
             "https://open.welink.huaweicloud.com/api/auth/v2/tickets"
         );
+    }
+
+    fn xiaowei(client_id: &str, enterprise: Option<&str>, quota: Option<u32>) -> ChannelConfig {
+        let mut c = cfg(ChannelKind::Xiaowei);
+        c.client_id = Some(client_id.into());
+        c.client_secret = Some(Secret::new("s"));
+        c.enterprise = enterprise.map(str::to_string);
+        c.daily_quota = quota;
+        c
+    }
+
+    #[test]
+    fn the_quota_belongs_to_the_enterprise() {
+        let a = build_channel("a", &xiaowei("app1", Some("acme"), None)).unwrap();
+        let b = build_channel("b", &xiaowei("app2", Some("acme"), None)).unwrap();
+        assert_ne!(a.adapter.credential(), b.adapter.credential());
+        assert_eq!(a.quota_key().as_deref(), Some("welink:acme"));
+        assert_eq!(a.quota_key(), b.quota_key());
+        // Unset (or blank): the client_id names the enterprise, the key the credential's.
+        let c = build_channel("c", &xiaowei("app3", None, None)).unwrap();
+        assert_eq!(c.quota_key(), Some(c.adapter.credential()));
+        let d = build_channel("d", &xiaowei("app4", Some(" "), None)).unwrap();
+        assert_eq!(d.quota_key().as_deref(), Some("welink:app4"));
+        // Kinds without a quota have no key.
+        let mut w = xiaowei("app1", Some("acme"), None);
+        w.kind = ChannelKind::Welink;
+        assert_eq!(build_channel("w", &w).unwrap().quota_key(), None);
+    }
+
+    #[test]
+    fn channels_of_one_enterprise_must_agree_on_its_quota() {
+        let a = build_channel("a", &xiaowei("app1", Some("acme"), Some(100))).unwrap();
+        let b = build_channel("b", &xiaowei("app2", Some("acme"), None)).unwrap();
+        let c = build_channel("c", &xiaowei("app3", Some("other"), Some(5))).unwrap();
+        assert!(check_shared_quotas(&[a.clone(), b.clone(), c]).is_ok());
+        let b50 = build_channel("b", &xiaowei("app2", Some("acme"), Some(50))).unwrap();
+        let e = check_shared_quotas(&[a, b50]).unwrap_err();
+        assert_eq!(e.channel, "b");
+        assert_eq!(e.key, "daily_quota");
     }
 
     #[test]

@@ -129,6 +129,12 @@ pub struct PartCall<'a> {
     pub media: Option<&'a FetchedMedia>,
     /// The delivery's context (from [`notify_core::Plan::context`]).
     pub context: &'a serde_json::Value,
+    /// When the call is made (unix ms, the dispatcher's clock): bodies whose fields depend on
+    /// the send time (Xiaowei's `endDate`, at most 7 days ahead of it) are completed from it.
+    pub now_ms: i64,
+    /// Attempts already spent on this part, for codes the documents say to retry only a few
+    /// times (WeCom `-1`: at most 3 retries).
+    pub attempts: i64,
 }
 
 /// What a token endpoint said.
@@ -150,12 +156,15 @@ pub enum TokenAnswer {
         /// What the operator must fix.
         message: String,
     },
-    /// Upstream rate-limited the token fetch.
+    /// Upstream rate-limited the token fetch: the lane pauses as for a send's rate limit, and
+    /// no attempt is spent.
     RateLimited {
         /// Upstream code.
         code: String,
         /// Why.
         message: String,
+        /// The first back-off step for this code (as [`notify_core::Outcome::RateLimited`]).
+        initial_backoff: std::time::Duration,
     },
     /// Anything else: try again later.
     Failed {

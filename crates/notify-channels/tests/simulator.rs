@@ -120,6 +120,8 @@ impl Harness {
                 None
             },
             context,
+            now_ms: chrono::Utc::now().timestamp_millis(),
+            attempts: 0,
         };
         let answer = self.exec(&ch.adapter.request(&call)).await;
         ch.adapter.classify(&call, &answer)

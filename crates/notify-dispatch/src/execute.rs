@@ -153,6 +153,26 @@ impl Dispatcher {
                             LaneSignal::Neutral,
                         )
                     }
+                    // A rate limit on the token fetch is the rate limit it is: the lane (and,
+                    // by the group rule, its egress group) pauses and no attempt is spent.
+                    Err(TokenError::RateLimited {
+                        code,
+                        message,
+                        initial_backoff,
+                    }) => {
+                        metrics::counter!("notify_rate_limited_total", "channel" => handle.name.clone(), "code" => code.clone()).increment(1);
+                        let (r, s) = decide(
+                            &Outcome::RateLimited {
+                                code,
+                                message,
+                                initial_backoff,
+                            },
+                            part.attempts,
+                            self.store.now_ms(),
+                            &self.policy,
+                        );
+                        return (finish(r, None), s);
+                    }
                     Err(TokenError::Later(e)) => {
                         let (r, s) = decide(
                             &Outcome::Transient {
@@ -178,6 +198,8 @@ impl Dispatcher {
                 dependency_id: part.dependency_id.as_deref(),
                 media: media.as_ref(),
                 context: &part.context,
+                now_ms: self.store.now_ms(),
+                attempts: part.attempts,
             };
             let started = Instant::now();
             let at = self.store.now_ms();
@@ -194,16 +216,14 @@ impl Dispatcher {
                     // call, once per execution, and never given back, so a call whose outcome
                     // is unknown (timeout, crash) counts as used. The day is the Asia/Shanghai
                     // day of the store's clock, the database's in the binary (docs/rate-limits.md).
-                    if let (Some(limit), PartOp::Send, false) =
-                        (handle.daily_quota(), part.op, reserved)
+                    // The day belongs to the channel's enterprise, which other channels (other
+                    // apps of it) may share.
+                    if let (Some(limit), Some(key), PartOp::Send, false) =
+                        (handle.daily_quota(), handle.quota_key(), part.op, reserved)
                     {
                         reserved = true;
                         let day = shanghai_day(self.store.now_ms());
-                        match self
-                            .store
-                            .reserve_quota(&credential, day, i64::from(limit))
-                            .await
-                        {
+                        match self.store.reserve_quota(&key, day, i64::from(limit)).await {
                             Ok(true) => {}
                             Ok(false) => {
                                 metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "local").increment(1);
@@ -220,6 +240,12 @@ impl Dispatcher {
                             }
                         }
                     }
+                    // Bodies that depend on the time of the call (Xiaowei's `endDate`) get the
+                    // time it leaves, after the gate's wait.
+                    let call = PartCall {
+                        now_ms: self.store.now_ms(),
+                        ..call
+                    };
                     let req = handle.adapter.request(&call);
                     match self.http.call(&req).await {
                         Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),
@@ -287,7 +313,9 @@ impl Dispatcher {
             if let Outcome::QuotaExhausted { .. } = &outcome {
                 metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "upstream").increment(1);
                 let day = shanghai_day(self.store.now_ms());
-                let _ = self.store.close_quota_day(&credential, day).await;
+                if let Some(key) = handle.quota_key() {
+                    let _ = self.store.close_quota_day(&key, day).await;
+                }
                 result = self.over_quota(part, day);
             }
             return (finish(result, Some(attempt)), signal);

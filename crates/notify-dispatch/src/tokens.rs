@@ -18,8 +18,27 @@ use crate::limits::{pace, Pace, Paces};
 pub enum TokenError {
     /// The credential is rejected (wrong secret, locked): the operator must act.
     Rejected(String),
-    /// Try again later (upstream down, rate-limited, another replica still fetching).
+    /// Try again later (upstream down, another replica still fetching).
     Later(String),
+    /// Upstream rate-limited the token fetch (WeLink `48503`, WeCom `45009`, OAuth 429): the
+    /// part waits like a send that met the limit — the lane pauses, no attempt is spent — and
+    /// this credential fetches no token until `initial_backoff` has passed.
+    RateLimited {
+        /// Upstream code.
+        code: String,
+        /// Why.
+        message: String,
+        /// How long to wait before the next fetch.
+        initial_backoff: Duration,
+    },
+}
+
+/// A rate-limited token fetch: no fetch for the credential before `until_ms` (unix ms).
+#[derive(Debug, Clone)]
+struct Hold {
+    until_ms: i64,
+    code: String,
+    message: String,
 }
 
 #[derive(Debug, Clone)]
@@ -39,6 +58,7 @@ pub struct TokenManager {
     fetch_locks: Arc<Mutex<HashMap<String, Arc<tokio::sync::Mutex<()>>>>>,
     fetches: Arc<std::sync::atomic::AtomicU64>,
     paces: Arc<Paces>,
+    holds: Arc<Mutex<HashMap<String, Hold>>>,
 }
 
 impl TokenManager {
@@ -52,6 +72,7 @@ impl TokenManager {
             fetch_locks: Arc::default(),
             fetches: Arc::default(),
             paces: Arc::default(),
+            holds: Arc::default(),
         }
     }
 
@@ -131,6 +152,17 @@ impl TokenManager {
                     return Ok(t.clone());
                 }
             }
+            // Upstream rate-limited the last fetch: a token due for refresh but not expired
+            // still serves; without one, the part waits out the limit instead of fetching
+            // into it again.
+            if let Some(hold) = self.held(&credential, now) {
+                if let Some(t) = &row.token {
+                    if now < row.expires_at && usable(t) {
+                        return Ok(t.clone());
+                    }
+                }
+                return Err(hold);
+            }
             if self
                 .store
                 .begin_token_fetch(&credential, &self.owner, 15_000)
@@ -205,13 +237,50 @@ impl TokenManager {
                     .await;
                 Err(TokenError::Rejected(format!("{code}: {message}")))
             }
-            TokenAnswer::RateLimited { code, message } | TokenAnswer::Failed { code, message } => {
+            TokenAnswer::RateLimited {
+                code,
+                message,
+                initial_backoff,
+            } => {
+                let _ = self.store.end_token_fetch(credential, &self.owner).await;
+                tracing::warn!(channel = %channel.name, %code, pause_ms = initial_backoff.as_millis() as u64, "token fetch rate-limited");
+                self.holds.lock().insert(
+                    credential.to_string(),
+                    Hold {
+                        until_ms: now + initial_backoff.as_millis() as i64,
+                        code: code.clone(),
+                        message: message.clone(),
+                    },
+                );
+                Err(TokenError::RateLimited {
+                    code,
+                    message: format!("token fetch rate-limited: {message}"),
+                    initial_backoff,
+                })
+            }
+            TokenAnswer::Failed { code, message } => {
                 let _ = self.store.end_token_fetch(credential, &self.owner).await;
                 Err(TokenError::Later(format!(
                     "token fetch failed ({code}): {message}"
                 )))
             }
         }
+    }
+
+    /// The rate-limit hold on `credential`'s fetches at `now`, as the error a caller gets: its
+    /// back-off is what is left of the hold.
+    fn held(&self, credential: &str, now: i64) -> Option<TokenError> {
+        let mut holds = self.holds.lock();
+        let hold = holds.get(credential)?;
+        if hold.until_ms <= now {
+            holds.remove(credential);
+            return None;
+        }
+        Some(TokenError::RateLimited {
+            code: hold.code.clone(),
+            message: format!("token fetch rate-limited: {}", hold.message),
+            initial_backoff: Duration::from_millis((hold.until_ms - now) as u64),
+        })
     }
 
     fn remember(&self, credential: &str, token: &str, refresh_at: i64, expires_at: i64) {

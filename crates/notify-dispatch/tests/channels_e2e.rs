@@ -130,6 +130,15 @@ impl Env {
     }
 
     async fn start_with(backend: Backend, tweak: impl FnOnce(&mut DispatchConfig)) -> Self {
+        Self::start_full(backend, tweak, |_| Vec::new()).await
+    }
+
+    /// With channels beyond the usual ones, configured from the simulator's base URL.
+    async fn start_full(
+        backend: Backend,
+        tweak: impl FnOnce(&mut DispatchConfig),
+        extra_channels: impl FnOnce(&str) -> Vec<(&'static str, ChannelConfig)>,
+    ) -> Self {
         let sim = Simulator::new();
         let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         let sim_base = format!("http://{sim_addr}");
@@ -141,6 +150,9 @@ impl Env {
         let store = scratch.store.clone();
 
         let channels: Vec<ChannelHandle> = channel_configs(&sim_base)
+            .into_iter()
+            .chain(extra_channels(&sim_base))
+            .collect::<Vec<_>>()
             .iter()
             .map(|(name, c)| build_channel(name, c).unwrap())
             .collect();
@@ -605,6 +617,120 @@ async fn rate_limits_requeue_without_spending_an_attempt() {
     env.finish().await;
 }
 
+/// A rate-limit answer to a token fetch is the rate limit it is, not a failed attempt: the part
+/// goes back to the queue without spending one, and the lane pauses, so the next part of the
+/// lane makes no call (no second fetch into the limit) until the pause is over.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_rate_limited_token_fetch_pauses_the_lane_and_spends_no_attempt() {
+    // A Xiaowei channel of the welink channel's app: another lane, the same token.
+    let env = Env::start_full(
+        Backend::Sqlite,
+        |_| {},
+        |sim| {
+            let mut c = ChannelConfig::of_kind(ChannelKind::Xiaowei);
+            c.base_url = Some(format!("{sim}/api"));
+            c.client_id = Some("e2e-welink".into());
+            c.client_secret = Some(Secret::new("welink-secret"));
+            vec![("xw_same_app", c)]
+        },
+    )
+    .await;
+    let cases = [
+        (
+            "welink",
+            "/api/auth/v2/tickets",
+            json!({"kind": "code", "code": "48503"}),
+        ),
+        (
+            "wecom",
+            "/cgi-bin/gettoken",
+            json!({"kind": "code", "code": 45009}),
+        ),
+        (
+            "workid",
+            "/oauth/token",
+            json!({"kind": "http_status", "http_status": 429}),
+        ),
+    ];
+    for (channel, token_path, fault) in cases {
+        let first = env.send(to(channel, "token rate limited")).await;
+        let mut f = fault.clone();
+        f["count"] = 1.into();
+        env.fault(token_path, f).await;
+        env.round().await;
+        let d = env.delivery(&first, channel).await;
+        assert_eq!(d.status, "queued", "{channel}: {d:?}");
+        assert_eq!(d.parts[0].attempts, 0, "{channel}: no attempt spent");
+        let error = d.parts[0].last_error.clone().unwrap_or_default();
+        assert!(
+            error.contains("token fetch rate-limited"),
+            "{channel}: {error}"
+        );
+        assert_eq!(env.calls(token_path).len(), 1, "{channel}");
+        // The lane is paused: a second message waits without a token fetch or a send.
+        let second = env.send(to(channel, "behind the pause")).await;
+        env.round().await;
+        assert_eq!(
+            env.calls(token_path).len(),
+            1,
+            "{channel}: no fetch into the limit"
+        );
+        let d = env.delivery(&second, channel).await;
+        assert_eq!(d.status, "queued", "{channel}: {d:?}");
+        assert_eq!(d.parts[0].attempts, 0, "{channel}");
+        let mut ids = vec![(channel, first), (channel, second)];
+        if channel == "welink" {
+            // Another lane of the credential is not paused, but its token fetches are held:
+            // it waits too, without fetching into the limit.
+            let other = env.send(to("xw_same_app", "same app")).await;
+            env.round().await;
+            assert_eq!(
+                env.calls(token_path).len(),
+                1,
+                "no fetch from the other lane"
+            );
+            let d = env.delivery(&other, "xw_same_app").await;
+            assert_eq!(d.status, "queued", "{d:?}");
+            assert_eq!(d.parts[0].attempts, 0);
+            ids.push(("xw_same_app", other));
+        }
+        // After the pause they all go, with one token.
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+        env.drain().await;
+        for (channel, id) in &ids {
+            let d = env.delivery(id, channel).await;
+            assert_eq!(d.status, "sent", "{channel}: {d:?}");
+            assert_eq!(d.parts[0].attempts, 1, "{channel}: only the send counted");
+        }
+        assert_eq!(env.calls(token_path).len(), 2, "{channel}");
+    }
+    env.finish().await;
+}
+
+/// WeCom `-1` (system busy) is retried, at most 3 times; the fourth `-1` fails the delivery
+/// with WeCom's message instead of retrying up to the dispatcher's 10 attempts.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn wecom_busy_is_retried_three_times_then_failed() {
+    let env = Env::start(Backend::Sqlite).await;
+    let path = "/cgi-bin/message/send";
+    let id = env.send(to("wecom", "busy")).await;
+    env.fault(path, json!({"kind": "code", "code": -1, "count": 5}))
+        .await;
+    for _ in 0..6 {
+        env.round().await;
+        env.clock.advance_ms(PAST_BACKOFF_MS);
+    }
+    let d = env.delivery(&id, "wecom").await;
+    assert_eq!(d.status, "failed", "{d:?}");
+    let error = d.last_error.clone().unwrap_or_default();
+    assert!(
+        error.contains("-1") && error.contains("3 retries"),
+        "{error}"
+    );
+    assert_eq!(env.calls(path).len(), 4, "one try and 3 retries");
+    env.finish().await;
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn welink_10007_stops_token_fetching_and_shows_in_channels() {
     let env = Env::start(Backend::Sqlite).await;
@@ -633,6 +759,128 @@ async fn welink_10007_stops_token_fetching_and_shows_in_channels() {
     assert_eq!(ch["token"]["rejected_code"], "10007", "{ch}");
     assert_eq!(ch["token"]["held"], false);
     env.finish().await;
+}
+
+// --- Xiaowei: endDate and the enterprise's quota -------------------------------------------
+
+/// A push scheduled 10 days ahead gets its `endDate` when it is sent: the expiry's day (within
+/// 7 days of the send), not a date bounded at ingress, which upstream refuses as past (58601,
+/// with the day's quota slot spent).
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_xiaowei_push_scheduled_past_seven_days_gets_its_end_date_when_sent() {
+    let env = Env::start(Backend::Sqlite).await;
+    let day = 24 * 3600 * 1000;
+    let now = env.clock.now_ms();
+    let expires = now + 12 * day;
+    let id = env
+        .send(json!({
+            "title": "quarterly maintenance",
+            "not_before": notify_core::clock::ms_to_rfc3339(now + 10 * day),
+            "expires_at": notify_core::clock::ms_to_rfc3339(expires),
+            "targets": [{"channel": "xiaowei", "users": ["zhangsan"]}]
+        }))
+        .await;
+    assert_eq!(env.round().await, 0, "not due yet");
+    env.clock.advance_ms(10 * day + 1_000);
+    env.sim_post("/_sim/clock", json!({"advance_ms": 10 * day + 1_000}))
+        .await;
+    env.drain().await;
+    let d = env.delivery(&id, "xiaowei").await;
+    assert_eq!(d.status, "sent", "{d:?}");
+    let pushes = env.calls("/api/athenaservice/v1/contextaware/push");
+    assert_eq!(pushes.len(), 1);
+    // The China day (UTC+8) of the expiry: the UTC date of the time 8 h later.
+    let china_day = notify_core::clock::ms_to_rfc3339(expires + 8 * 3600 * 1000);
+    assert_eq!(pushes[0].body["endDate"], &china_day[..10]);
+    // A schedule after the day of a caller's own endDate cannot be met: 422 naming not_before.
+    let now = env.clock.now_ms();
+    let (status, body) = env
+        .api(
+            SENDER_KEY,
+            "POST",
+            "/v1/messages",
+            Some(json!({
+                "title": "too late",
+                "not_before": notify_core::clock::ms_to_rfc3339(now + 3 * day),
+                "expires_at": notify_core::clock::ms_to_rfc3339(now + 5 * day),
+                "targets": [{"channel": "xiaowei", "users": ["zhangsan"],
+                    "raw": {"titleCn": "too late", "endDate": &china_day[..10]}}]
+            })),
+        )
+        .await;
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "not_before", "{body}");
+    env.finish().await;
+}
+
+/// Two Xiaowei apps (two client_ids) of one enterprise share the enterprise's daily quota.
+async fn two_apps_of_one_enterprise_share_its_quota(backend: Backend) {
+    let xiaowei = |sim: &str, client_id: &str| {
+        let mut c = ChannelConfig::of_kind(ChannelKind::Xiaowei);
+        c.base_url = Some(format!("{sim}/api"));
+        c.client_id = Some(client_id.into());
+        c.client_secret = Some(Secret::new("s"));
+        c.enterprise = Some("acme".into());
+        c.daily_quota = Some(3);
+        c
+    };
+    let env = Env::start_full(
+        backend,
+        |_| {},
+        |sim| {
+            vec![
+                ("xw_alerts", xiaowei(sim, "e2e-xw-alerts")),
+                ("xw_reminders", xiaowei(sim, "e2e-xw-reminders")),
+            ]
+        },
+    )
+    .await;
+    let mut ids = Vec::new();
+    for i in 0..3 {
+        for channel in ["xw_alerts", "xw_reminders"] {
+            ids.push((channel, env.send(to(channel, &format!("push {i}"))).await));
+        }
+    }
+    env.drain().await;
+    let mut sent = 0;
+    for (channel, id) in &ids {
+        let d = env.delivery(id, channel).await;
+        match d.status.as_str() {
+            "sent" => sent += 1,
+            "queued" => assert!(
+                d.parts[0]
+                    .last_error
+                    .as_deref()
+                    .unwrap_or("")
+                    .contains("next quota day"),
+                "{d:?}"
+            ),
+            other => panic!("{channel}: {other}: {d:?}"),
+        }
+    }
+    assert_eq!(sent, 3, "3 a day for the enterprise, not 3 per app");
+    assert_eq!(
+        env.calls("/api/athenaservice/v1/contextaware/push").len(),
+        3
+    );
+    let (_, view) = env.api(ADMIN_KEY, "GET", "/v1/channels", None).await;
+    for channel in ["xw_alerts", "xw_reminders"] {
+        let q = &channel_in(&view, channel)["quota"];
+        assert_eq!(q["enterprise"], "acme", "{q}");
+        assert_eq!(q["used_today"], 3, "{q}");
+        assert_eq!(q["left_today"], 0, "{q}");
+    }
+    env.finish().await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_apps_of_one_enterprise_share_its_quota_sqlite() {
+    two_apps_of_one_enterprise_share_its_quota(Backend::Sqlite).await;
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn two_apps_of_one_enterprise_share_its_quota_postgres() {
+    two_apps_of_one_enterprise_share_its_quota(Backend::Postgres).await;
 }
 
 // --- failed recipients -------------------------------------------------------------------

@@ -299,9 +299,11 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
             return Err(bad(format!("auth.clients[{i}].secret_key: is required")));
         }
     }
+    let mut handles = Vec::with_capacity(c.channels.len());
     for (name, ch) in &c.channels {
-        notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?;
+        handles.push(notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?);
     }
+    notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
     Ok(())
 }
 

@@ -198,7 +198,7 @@ impl TicketCache {
                     "the {} channel's credential is rejected: {m}",
                     app.name
                 )),
-                TokenError::Later(m) => {
+                TokenError::Later(m) | TokenError::RateLimited { message: m, .. } => {
                     SidebarError::Unavailable(format!("no access token for {} yet: {m}", app.name))
                 }
             })?;

@@ -1,12 +1,17 @@
 //! Daily quotas (Xiaowei: 100 calls per enterprise per Asia/Shanghai day). A slot is reserved
 //! before the call and never given back, so an unknown outcome or a crash counts as used and
 //! the day can never see more calls than the quota.
+//!
+//! A day is keyed by what the quota belongs to — for Xiaowei the enterprise
+//! (`ChannelHandle::quota_key`: `welink:<enterprise>`), which several channels with different
+//! credentials may share — not by the calling channel's credential. (The column keeps its
+//! name `credential`: with no `enterprise` configured the two keys are the same.)
 
 use crate::{Store, StoreError};
 
 impl Store {
-    /// Reserves one call on `day` for `credential` if fewer than `limit` are used and the day
-    /// is not closed.
+    /// Reserves one call on `day` for the quota `credential` (the quota's key) if fewer than
+    /// `limit` are used and the day is not closed.
     pub async fn reserve_quota(
         &self,
         credential: &str,

@@ -107,6 +107,7 @@ on_both_backends!(
     recall_cancels_what_has_not_left,
     one_token_fetch_at_a_time,
     quota_never_exceeds_the_limit,
+    one_enterprise_shares_one_quota_day,
     unit_leases_fence_a_takeover,
     a_signature_is_accepted_once,
     admin_retry_requeues_a_failed_delivery,
@@ -557,6 +558,52 @@ async fn quota_never_exceeds_the_limit(store: Store, _clock: ManualClock) {
         !store.reserve_quota("xw", 20_001, 5).await.unwrap(),
         "closed by upstream"
     );
+}
+
+/// Xiaowei's 100 a day is per enterprise (000_… lines 750, 1523): two apps (client_ids) of one
+/// enterprise, reserving side by side, get 100 between them, not 100 each.
+async fn one_enterprise_shares_one_quota_day(store: Store, _clock: ManualClock) {
+    use notify_channels::{build_channel, ChannelConfig};
+    let xiaowei = |name: &str, client_id: &str, enterprise: &str| {
+        let mut c = ChannelConfig::of_kind(notify_core::ChannelKind::Xiaowei);
+        c.client_id = Some(client_id.into());
+        c.client_secret = Some(notify_core::Secret::new("s"));
+        c.enterprise = Some(enterprise.into());
+        build_channel(name, &c).unwrap()
+    };
+    let apps = [
+        xiaowei("alerts", "app-1", "acme"),
+        xiaowei("reminders", "app-2", "acme"),
+    ];
+    assert_ne!(apps[0].adapter.credential(), apps[1].adapter.credential());
+    let day = 20_000;
+    let mut tasks = Vec::new();
+    for app in &apps {
+        let (s, key) = (store.clone(), app.quota_key().unwrap());
+        let limit = i64::from(app.daily_quota().unwrap());
+        tasks.push(tokio::spawn(async move {
+            let mut granted = 0;
+            for _ in 0..limit {
+                granted += usize::from(s.reserve_quota(&key, day, limit).await.unwrap());
+            }
+            granted
+        }));
+    }
+    let mut granted = 0;
+    for t in tasks {
+        granted += t.await.unwrap();
+    }
+    assert_eq!(granted, 100, "one enterprise, one day's 100");
+    for app in &apps {
+        let key = app.quota_key().unwrap();
+        assert_eq!(store.quota_used(&key, day).await.unwrap(), (100, false));
+    }
+    // Another enterprise's day is its own.
+    let other = xiaowei("other", "app-3", "globex");
+    assert!(store
+        .reserve_quota(&other.quota_key().unwrap(), day, 100)
+        .await
+        .unwrap());
 }
 
 async fn unit_leases_fence_a_takeover(store: Store, clock: ManualClock) {

@@ -56,6 +56,9 @@ pub struct TokenStatus {
 /// Xiaowei's daily quota.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct QuotaStatus {
+    /// The WeLink enterprise the quota belongs to (the channel's `enterprise`, or its
+    /// `client_id`); channels of one enterprise show the same day.
+    pub enterprise: String,
     /// Calls per enterprise per Asia/Shanghai day.
     pub daily_quota: u32,
     /// Used today.
@@ -160,10 +163,11 @@ pub async fn channels(
         } else {
             None
         };
-        let quota = match h.daily_quota() {
-            Some(q) => {
-                let (used, closed) = store.quota_used(&credential, shanghai_day(now)).await?;
+        let quota = match (h.daily_quota(), h.quota_key()) {
+            (Some(q), Some(key)) => {
+                let (used, closed) = store.quota_used(&key, shanghai_day(now)).await?;
                 Some(QuotaStatus {
+                    enterprise: key.trim_start_matches("welink:").to_string(),
                     daily_quota: q,
                     used_today: used,
                     left_today: if closed {
@@ -174,7 +178,7 @@ pub async fn channels(
                     closed,
                 })
             }
-            None => None,
+            _ => None,
         };
         out.push(ChannelStatus {
             name: h.name.clone(),

@@ -80,6 +80,10 @@ pub const CODES: &[Rule] = &[
     ), // line 48
 ];
 
+/// Retries of a call answered `-1` (system busy): "the docs advise at most 3 retries for `-1`"
+/// (UPSTREAM-FACTS line 42). The attempts a part has spent count, whatever spent them.
+pub const BUSY_MAX_RETRIES: i64 = 3;
+
 /// The outcome of a send, upload or recall answer.
 pub fn classify(call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
     if answer.http_status >= 500 {
@@ -105,6 +109,13 @@ pub fn classify(call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
                 _ => str_of(&v, "msgid"),
             },
             failed_recipients: failed(call, &v),
+        },
+        Some("-1") if call.attempts >= BUSY_MAX_RETRIES => Outcome::Permanent {
+            code: "-1".into(),
+            message: format!(
+                "WeCom system busy (-1), still after {BUSY_MAX_RETRIES} retries (upstream: {})",
+                str_of(&v, "errmsg").unwrap_or_default()
+            ),
         },
         Some(c) => match lookup(&[CODES], c) {
             Some(r) => outcome(r, str_of(&v, "errmsg").as_deref()),

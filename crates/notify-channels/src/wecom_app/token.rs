@@ -59,7 +59,11 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
                         Class::CredentialRejected | Class::Permanent => {
                             TokenAnswer::Rejected { code, message }
                         }
-                        Class::RateLimited(_) => TokenAnswer::RateLimited { code, message },
+                        Class::RateLimited(ms) => TokenAnswer::RateLimited {
+                            code,
+                            message,
+                            initial_backoff: std::time::Duration::from_millis(ms),
+                        },
                         _ => TokenAnswer::Failed { code, message },
                     }
                 }

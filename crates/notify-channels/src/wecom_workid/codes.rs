@@ -46,15 +46,37 @@ pub fn classify(answer: &UpstreamAnswer) -> Outcome {
     }
     let v = answer.json();
     let code = str_of(&v, "code");
-    let ok = v.get("ok").and_then(serde_json::Value::as_bool) == Some(true);
+    // `ok` is a JSON boolean in the document; read leniently, as every field (contract §5).
+    let ok = str_of(&v, "ok").is_some_and(|s| s.eq_ignore_ascii_case("true"));
     match code.as_deref() {
         Some("0") if ok => Outcome::Sent {
             upstream_id: v.get("data").and_then(|d| str_of(d, "msgId")),
             failed_recipients: Vec::new(),
         },
-        // The envelope's code mirrors an HTTP 4xx when a field is refused (HTTP 200 with
-        // `code: 400`), and 81013 is WeCom's "every recipient is unknown" (UPSTREAM-FACTS: fail,
-        // no retry): sending the same request again cannot succeed.
+        // Every answer of the document (002_… line 13) pairs `code: 0` with `ok: true`. A `0`
+        // without it says the platform took the call and yet did not confirm it: the message
+        // may be out, and sending it again could show it twice. It fails, once, with the
+        // answer kept; it is never sent again.
+        Some("0") => Outcome::Permanent {
+            code: "0".into(),
+            message: format!(
+                "the platform answered code 0 without ok: true; it may have sent the message, so it is not sent again: {raw}"
+            ),
+        },
+        // The envelope mirrors HTTP statuses in `code` (HTTP 200 with `code: 401`): the same
+        // classes as the statuses above (contract §5: work-ID 401 is a token to refresh).
+        Some("401") => Outcome::TokenInvalid {
+            code: "401".into(),
+            message: format!("the platform refused the bearer token: {raw}"),
+        },
+        Some("429") => Outcome::RateLimited {
+            code: "429".into(),
+            message: format!("the platform is rate limiting: {raw}"),
+            initial_backoff: Duration::from_secs(1),
+        },
+        // A refused field (HTTP 200 with `code: 400`), and 81013, WeCom's "every recipient is
+        // unknown" (UPSTREAM-FACTS: fail, no retry): sending the same request again cannot
+        // succeed.
         Some(c) if c == "81013" || c.parse::<u16>().is_ok_and(|n| (400..=499).contains(&n)) => {
             Outcome::Permanent {
                 code: c.to_string(),

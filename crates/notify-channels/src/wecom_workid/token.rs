@@ -72,6 +72,7 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
         429 => TokenAnswer::RateLimited {
             code: error,
             message: detail,
+            initial_backoff: std::time::Duration::from_secs(1),
         },
         _ => TokenAnswer::Failed {
             code: error,

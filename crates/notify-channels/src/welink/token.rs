@@ -38,6 +38,14 @@ const CODES: &[Rule] = &[
         Class::RateLimited(1000),
         "WeLink rate limit (48503) on the token fetch",
     ), // lines 722–725
+    // Xiaowei's rate-limit code (line 1631) is not listed for the token endpoint; should the
+    // host answer a Xiaowei app's token fetch with it, it is still a rate limit, not a failure
+    // to spend an attempt on.
+    rule(
+        "58602",
+        Class::RateLimited(1000),
+        "Xiaowei call frequency over the limit (58602) on the token fetch",
+    ),
 ];
 
 /// The WeLink credential.
@@ -78,7 +86,11 @@ pub fn parse(answer: &UpstreamAnswer) -> TokenAnswer {
                     let code = code.to_string();
                     match r.class {
                         Class::CredentialRejected => TokenAnswer::Rejected { code, message },
-                        Class::RateLimited(_) => TokenAnswer::RateLimited { code, message },
+                        Class::RateLimited(ms) => TokenAnswer::RateLimited {
+                            code,
+                            message,
+                            initial_backoff: std::time::Duration::from_millis(ms),
+                        },
                         _ => TokenAnswer::Failed { code, message },
                     }
                 }

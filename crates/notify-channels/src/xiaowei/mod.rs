@@ -14,6 +14,41 @@ use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::welink::{host_request, token};
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
+/// A caller's `raw` body may name its own `endDate`; a push that goes out after that day would
+/// carry a past date, which upstream refuses (line 1559, `58601`) after the day's quota slot is
+/// spent. Refused at ingress: naming `not_before` when the schedule is what makes it late.
+fn check_raw_end_date(
+    raw: &serde_json::Map<String, Value>,
+    not_before_ms: Option<i64>,
+    now_ms: i64,
+) -> Result<(), FieldError> {
+    let Some(end) = raw
+        .get("endDate")
+        .and_then(Value::as_str)
+        .and_then(body::parse_date)
+    else {
+        return Ok(());
+    };
+    let send_day = body::china_day(not_before_ms.unwrap_or(now_ms).max(now_ms));
+    if end >= send_day {
+        return Ok(());
+    }
+    Err(match not_before_ms {
+        Some(_) => FieldError::new(
+            "/not_before",
+            "after_end_date",
+            format!(
+                "the push would go out on {send_day} (China time), after its raw endDate {end}: WeLink refuses a past endDate"
+            ),
+        ),
+        None => FieldError::new(
+            "raw.endDate",
+            "in_the_past",
+            format!("endDate {end} has passed in China (today there: {send_day})"),
+        ),
+    })
+}
+
 /// The Xiaowei adapter.
 #[derive(Debug, Clone)]
 pub struct XiaoweiChannel {
@@ -49,8 +84,11 @@ impl Channel for XiaoweiChannel {
         }
         let mut fit = Fitter::default();
         let base = match raw_object(target)? {
-            Some(raw) => raw,
-            None => body::build(&message.input, now_ms, message.expires_at_ms, &mut fit)?,
+            Some(raw) => {
+                check_raw_end_date(&raw, message.not_before_ms, now_ms)?;
+                raw
+            }
+            None => body::build(&message.input, message.expires_at_ms, &mut fit)?,
         };
         let parts = chunks(&users, body::USERS_MAX)
             .into_iter()
@@ -83,8 +121,10 @@ impl Channel for XiaoweiChannel {
         token::parse(answer)
     }
 
+    /// `endDate` is completed here, from the time of the call (see [`body::at_call`]).
     fn request(&self, call: &PartCall<'_>) -> UpstreamRequest {
-        host_request(&self.credentials.base_url, call)
+        let b = body::at_call(call.body, call.now_ms);
+        host_request(&self.credentials.base_url, &PartCall { body: &b, ..*call })
     }
 
     fn classify(&self, _call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {

@@ -247,8 +247,33 @@ fn workid_answers() {
             "permanent",
         ),
         (403, json!({}), "permanent"),
-        // code 0 without ok == true is not a success.
-        (200, json!({"code": 0, "ok": false}), "transient"),
+        // code 0 without ok == true is not a success, and not a reason to send again either:
+        // the platform may have sent it (a resend could show it twice).
+        (200, json!({"code": 0, "ok": false}), "permanent"),
+        (
+            200,
+            json!({"code": 0, "data": {"msgId": "D2Pf"}}),
+            "permanent",
+        ),
+        (200, json!({"code": "0", "ok": null}), "permanent"),
+        (200, json!({"code": 0, "ok": "true"}), "sent"),
+        // The envelope mirrors HTTP statuses (contract §5): 401 is a token to refresh, 429 a
+        // rate limit, whether as the status or as the code of an HTTP-200 envelope.
+        (
+            200,
+            json!({"code": 401, "msg": "token expired", "ok": false}),
+            "token_invalid",
+        ),
+        (
+            200,
+            json!({"code": 429, "msg": "too many requests", "ok": false}),
+            "rate_limited",
+        ),
+        (
+            200,
+            json!({"code": "401", "msg": null, "ok": false}),
+            "token_invalid",
+        ),
         (
             200,
             json!({"code": 500, "msg": "boom", "ok": false}),
@@ -271,6 +296,31 @@ fn workid_answers() {
         let o = classify_on(WecomWorkid, t.clone(), status, body.clone());
         assert_eq!(label(&o), want, "{status} {body}: {o:?}");
     }
+    let Outcome::RateLimited {
+        initial_backoff, ..
+    } = classify_on(
+        WecomWorkid,
+        t.clone(),
+        200,
+        json!({"code": 429, "ok": false}),
+    )
+    else {
+        panic!()
+    };
+    assert_eq!(initial_backoff, Duration::from_secs(1));
+    let Outcome::Permanent { code, message } = classify_on(
+        WecomWorkid,
+        t,
+        200,
+        json!({"code": 0, "data": {"msgId": "D2Pf"}}),
+    ) else {
+        panic!()
+    };
+    assert_eq!(code, "0");
+    assert!(
+        message.contains("without ok: true") && message.contains("not sent again"),
+        "{message}"
+    );
 }
 
 #[test]
@@ -352,6 +402,47 @@ fn wecom_app_codes() {
             failed_recipients: vec![]
         }
     );
+}
+
+/// `-1` (system busy) is retried, but at most 3 times (UPSTREAM-FACTS line 42): the answer
+/// to the fourth try fails the part with WeCom's message.
+#[test]
+fn wecom_app_busy_is_retried_three_times_then_fails() {
+    let p = plan(
+        WecomApp,
+        json!({"title": "t", "content": "c", "targets": [{"channel": "c", "users": ["zhangsan"]}]}),
+    );
+    let busy = answer(200, json!({"errcode": -1, "errmsg": "system busy"}));
+    let ch = channel(WecomApp);
+    for attempts in 0..3 {
+        let c = notify_channels::PartCall {
+            attempts,
+            ..call(&p.parts[0], Some("tok"))
+        };
+        let o = ch.adapter.classify(&c, &busy);
+        assert_eq!(label(&o), "transient", "after {attempts} attempts: {o:?}");
+    }
+    let c = notify_channels::PartCall {
+        attempts: 3,
+        ..call(&p.parts[0], Some("tok"))
+    };
+    let Outcome::Permanent { code, message } = ch.adapter.classify(&c, &busy) else {
+        panic!()
+    };
+    assert_eq!(code, "-1");
+    assert!(
+        message.contains("3 retries") && message.contains("system busy"),
+        "{message}"
+    );
+    // Other transient codes keep the dispatcher's own attempt limit.
+    let c = notify_channels::PartCall {
+        attempts: 5,
+        ..call(&p.parts[0], Some("tok"))
+    };
+    let o = ch
+        .adapter
+        .classify(&c, &answer(200, json!({"errcode": 123456})));
+    assert_eq!(label(&o), "transient");
 }
 
 #[test]

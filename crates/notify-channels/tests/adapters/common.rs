@@ -84,6 +84,8 @@ pub fn call<'a>(part: &'a PartPlan, token: Option<&'a str>) -> PartCall<'a> {
         dependency_id: None,
         media: None,
         context: &EMPTY,
+        now_ms: NOW,
+        attempts: 0,
     }
 }
 

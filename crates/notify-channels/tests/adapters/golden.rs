@@ -204,7 +204,8 @@ fn xiaowei_push_long_title_far_expiry() {
         p.parts[0].body["titleCn"].as_str().unwrap().chars().count(),
         32
     );
-    assert_eq!(p.parts[0].body["endDate"], "2026-11-30");
+    // Stored: the expiry's day; the 7-day bound is applied when the call is made.
+    assert_eq!(p.parts[0].body["endDate"], "2026-12-31");
     assert_golden("xiaowei", "push_truncated", &p);
 }
 

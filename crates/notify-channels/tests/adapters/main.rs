@@ -10,3 +10,4 @@ mod ops;
 mod requests;
 mod seed_vectors;
 mod tokens;
+mod xiaowei;

@@ -1,5 +1,7 @@
 //! Token requests and answers: issued, rejected, rate limited, failed.
 
+use std::time::Duration;
+
 use notify_channels::config::TokenAuth;
 use notify_channels::{build_channel, Body, Method, TokenAnswer};
 use notify_core::ChannelKind::{self, WecomApp, WecomWorkid, Welink, Xiaowei};
@@ -64,6 +66,7 @@ fn welink_token_request_and_answers() {
         ("41579", "rejected"),
         ("41580", "rejected"),
         ("48503", "rate_limited"),
+        ("58602", "rate_limited"),
         ("41500", "failed"),
         ("411145", "failed"),
         ("424242", "failed"),
@@ -72,6 +75,20 @@ fn welink_token_request_and_answers() {
         assert_eq!(class(&t), want, "{code}: {t:?}");
     }
     assert_eq!(class(&parse(Welink, 502, json!({}))), "failed");
+    // A rate limit carries its first back-off step, as a send's does.
+    assert_eq!(
+        backoff(&parse(Welink, 200, json!({"code": "48503"}))),
+        Some(Duration::from_secs(1))
+    );
+}
+
+fn backoff(t: &TokenAnswer) -> Option<Duration> {
+    match t {
+        TokenAnswer::RateLimited {
+            initial_backoff, ..
+        } => Some(*initial_backoff),
+        _ => None,
+    }
 }
 
 #[test]
@@ -107,11 +124,17 @@ fn wecom_app_token_request_and_answers() {
         (45031, "rejected"),
         (60020, "rejected"),
         (45009, "rate_limited"),
+        (45033, "rate_limited"),
         (-1, "failed"),
     ] {
         let t = parse(WecomApp, 200, json!({"errcode": code, "errmsg": "m"}));
         assert_eq!(class(&t), want, "{code}: {t:?}");
     }
+    // gettoken's 45009 blocks for the rest of the minute (contract §5).
+    assert_eq!(
+        backoff(&parse(WecomApp, 200, json!({"errcode": 45009}))),
+        Some(Duration::from_secs(60))
+    );
 }
 
 #[test]
@@ -172,6 +195,10 @@ fn workid_token_answers() {
         "rejected"
     );
     assert_eq!(class(&parse(WecomWorkid, 429, json!({}))), "rate_limited");
+    assert_eq!(
+        backoff(&parse(WecomWorkid, 429, json!({}))),
+        Some(Duration::from_secs(1))
+    );
     assert_eq!(class(&parse(WecomWorkid, 500, json!({}))), "failed");
 }
 

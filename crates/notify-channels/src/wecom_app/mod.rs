@@ -60,11 +60,7 @@ impl Channel for WecomAppChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(
-            target,
-            "wecom_app",
-            &["users", "parties", "tags", "safe", "raw"],
-        )?;
+        only(target, "wecom_app", crate::targets::WECOM_APP.fields)?;
         let users = ids(&target.users, "users")?;
         let parties = ids(&target.parties, "parties")?;
         let tags = ids(&target.tags, "tags")?;
@@ -80,7 +76,7 @@ impl Channel for WecomAppChannel {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
         let declared =
-            known_type(target, "wecom_app", &WecomType::NAMES)?.and_then(WecomType::parse);
+            known_type(target, "wecom_app", crate::targets::WECOM_APP.types)?.and_then(WecomType::parse);
         let mut fit = Fitter::default();
         let (native_type, base, upload) = match raw_object(target)? {
             Some(mut raw) => {

@@ -56,11 +56,7 @@ impl Channel for WorkIdChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(
-            target,
-            "wecom_workid",
-            &["work_ids", "company_id", "safe", "raw"],
-        )?;
+        only(target, "wecom_workid", crate::targets::WECOM_WORKID.fields)?;
         let work_ids = ids(&target.work_ids, "work_ids")?;
         if work_ids.is_empty() {
             return Err(FieldError::new(
@@ -73,7 +69,7 @@ impl Channel for WorkIdChannel {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
         let declared =
-            known_type(target, "wecom_workid", &WecomType::NAMES)?.and_then(WecomType::parse);
+            known_type(target, "wecom_workid", crate::targets::WECOM_WORKID.types)?.and_then(WecomType::parse);
         let company = self.company(target);
         let mut fit = Fitter::default();
         let (t, mut base) = match raw_object(target)? {

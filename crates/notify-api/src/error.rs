@@ -81,19 +81,59 @@ pub enum ApiError {
 pub const ERROR_CODES: &[(u16, &str, &str)] = &[
     (400, "malformed_json", "the body is not JSON"),
     (400, "bad_request", "the request cannot be read"),
-    (401, "unauthenticated", "a missing or bad credential or signature"),
-    (403, "missing_scope", "the caller lacks the scope the call needs"),
+    (
+        401,
+        "unauthenticated",
+        "a missing or bad credential or signature",
+    ),
+    (
+        403,
+        "missing_scope",
+        "the caller lacks the scope the call needs",
+    ),
     (403, "forbidden", "another tenant's message or data"),
     (404, "not_found", "no such message for this caller"),
     (404, "no_route", "no such path"),
-    (405, "method_not_allowed", "the path exists, not with this method"),
-    (409, "idempotency_conflict", "the idempotency key is held by a message with another body"),
-    (409, "replayed_request", "this signed request was received before"),
-    (409, "not_retryable", "an admin retry of a delivery that is not failed or expired"),
-    (413, "payload_too_large", "the body is over `max_body_bytes`"),
-    (429, "rate_limited", "over the caller's `max_per_second` (Retry-After)"),
-    (500, "internal", "a fault of the gateway; its log has the detail"),
-    (503, "unavailable", "the store cannot be reached (Retry-After)"),
+    (
+        405,
+        "method_not_allowed",
+        "the path exists, not with this method",
+    ),
+    (
+        409,
+        "idempotency_conflict",
+        "the idempotency key is held by a message with another body",
+    ),
+    (
+        409,
+        "replayed_request",
+        "this signed request was received before",
+    ),
+    (
+        409,
+        "not_retryable",
+        "an admin retry of a delivery that is not failed or expired",
+    ),
+    (
+        413,
+        "payload_too_large",
+        "the body is over `max_body_bytes`",
+    ),
+    (
+        429,
+        "rate_limited",
+        "over the caller's `max_per_second` (Retry-After)",
+    ),
+    (
+        500,
+        "internal",
+        "a fault of the gateway; its log has the detail",
+    ),
+    (
+        503,
+        "unavailable",
+        "the store cannot be reached (Retry-After)",
+    ),
 ];
 
 /// The body of every error answer.

@@ -132,9 +132,10 @@ impl Modify for TargetsPerKind {
                         )),
                 );
             }
-            components
-                .schemas
-                .insert(target_schema_name(kind), RefOr::T(Schema::Object(b.build())));
+            components.schemas.insert(
+                target_schema_name(kind),
+                RefOr::T(Schema::Object(b.build())),
+            );
         }
     }
 }

@@ -68,7 +68,10 @@ fn the_document_passes_an_openapi_validator() {
             String::from_utf8_lossy(&out.stdout),
             String::from_utf8_lossy(&out.stderr)
         );
-        assert!(out.status.success(), "the validator refuses /openapi.json:\n{text}");
+        assert!(
+            out.status.success(),
+            "the validator refuses /openapi.json:\n{text}"
+        );
         assert!(text.contains("OK"), "{text}");
         let _ = std::fs::remove_dir_all(dir);
     });
@@ -83,28 +86,66 @@ fn the_message_body_is_described_field_by_field() {
         assert_eq!(body["$ref"], "#/components/schemas/MessageInput", "{body}");
         let schemas = &doc["components"]["schemas"];
         let message = &schemas["MessageInput"];
-        for field in ["title", "content", "targets", "priority", "buttons", "expires_at"] {
-            assert!(message["properties"][field].is_object(), "MessageInput.{field}");
+        for field in [
+            "title",
+            "content",
+            "targets",
+            "priority",
+            "buttons",
+            "expires_at",
+        ] {
+            assert!(
+                message["properties"][field].is_object(),
+                "MessageInput.{field}"
+            );
         }
         let target = &schemas["TargetInput"]["properties"];
         for field in [
-            "channel", "type", "users", "departments", "roles", "parties", "tags", "work_ids",
-            "company_id", "chat_id", "contact_id", "bot_id", "safe", "raw",
+            "channel",
+            "type",
+            "users",
+            "departments",
+            "roles",
+            "parties",
+            "tags",
+            "work_ids",
+            "company_id",
+            "chat_id",
+            "contact_id",
+            "bot_id",
+            "safe",
+            "raw",
         ] {
             assert!(target[field].is_object(), "TargetInput.{field}");
         }
         let text = doc.to_string();
-        assert!(!text.contains("CONTRACT"), "the document names a file not in the repository");
+        assert!(
+            !text.contains("CONTRACT"),
+            "the document names a file not in the repository"
+        );
         // Every answer has its schema: the message read, the list and the batch items.
         let one = &doc["paths"]["/v1/messages/{id}"]["get"]["responses"]["200"]["content"]
             ["application/json"]["schema"];
         assert_eq!(one["$ref"], "#/components/schemas/MessageView");
-        for name in ["MessageView", "DeliveryView", "PartView", "AttemptView", "FailedRecipient"] {
+        for name in [
+            "MessageView",
+            "DeliveryView",
+            "PartView",
+            "AttemptView",
+            "FailedRecipient",
+        ] {
             assert!(schemas[name]["properties"].is_object(), "{name}");
         }
         assert_eq!(
             schemas["MessageStatus"]["enum"],
-            serde_json::json!(["accepted", "sent", "partially_sent", "failed", "expired", "recalled"])
+            serde_json::json!([
+                "accepted",
+                "sent",
+                "partially_sent",
+                "failed",
+                "expired",
+                "recalled"
+            ])
         );
     });
 }
@@ -143,8 +184,7 @@ fn each_channel_kind_has_its_target_schema() {
 fn every_error_code_is_documented() {
     run(|app| async move {
         let doc = document(&app).await;
-        let code = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]
-            ["description"]
+        let code = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["description"]
             .as_str()
             .unwrap_or_default()
             .to_string();

@@ -20,22 +20,46 @@ pub struct FieldError {
 pub const FIELD_CODES: &[(&str, &str)] = &[
     ("invalid", "the field has the wrong type, name or value"),
     ("not_an_object", "the message is JSON but not an object"),
-    ("required", "the field (or one of a group of fields) is missing"),
+    (
+        "required",
+        "the field (or one of a group of fields) is missing",
+    ),
     ("blank", "a recipient id is blank"),
     ("too_many", "more items than the field takes"),
-    ("too_long", "a text longer than the channel takes and that cannot be shortened"),
+    (
+        "too_long",
+        "a text longer than the channel takes and that cannot be shortened",
+    ),
     ("bad_length", "a text or list outside its length bounds"),
     ("invalid_url", "not an absolute URL with an accepted scheme"),
     ("invalid_time", "not an RFC 3339 time"),
     ("in_the_past", "`expires_at` has already passed"),
     ("after_expiry", "`not_before` is not before `expires_at`"),
     ("requires_state", "`state_color` without `state`"),
-    ("conflict", "two fields that exclude each other (Juzi `chat_id` and `contact_id`)"),
-    ("unknown_channel", "no channel of this name is configured; the message lists those that are"),
-    ("unknown_type", "a `type` the channel's kind does not have; the message lists those it has"),
-    ("not_supported", "a target field the channel's kind does not use; the message names the one it takes"),
-    ("idempotency_key_mismatch", "the `Idempotency-Key` header and the body's `idempotency_key` differ"),
-    ("payload_too_large", "one message of a batch is over `max_body_bytes`"),
+    (
+        "conflict",
+        "two fields that exclude each other (Juzi `chat_id` and `contact_id`)",
+    ),
+    (
+        "unknown_channel",
+        "no channel of this name is configured; the message lists those that are",
+    ),
+    (
+        "unknown_type",
+        "a `type` the channel's kind does not have; the message lists those it has",
+    ),
+    (
+        "not_supported",
+        "a target field the channel's kind does not use; the message names the one it takes",
+    ),
+    (
+        "idempotency_key_mismatch",
+        "the `Idempotency-Key` header and the body's `idempotency_key` differ",
+    ),
+    (
+        "payload_too_large",
+        "one message of a batch is over `max_body_bytes`",
+    ),
 ];
 
 impl FieldError {

@@ -104,8 +104,11 @@ macro_rules! banner {
 }
 
 /// `notify-gateway migrate`.
-pub async fn migrate(path: Option<&Path>) -> Result<(), GatewayError> {
-    let (config, _) = config::load(path)?;
+pub async fn migrate(path: Option<&Path>, log_format: Option<String>) -> Result<(), GatewayError> {
+    let (mut config, _) = config::load(path)?;
+    if let Some(f) = log_format {
+        config.log.format = f;
+    }
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
     store.close().await;
@@ -118,8 +121,12 @@ pub async fn migrate(path: Option<&Path>) -> Result<(), GatewayError> {
 }
 
 /// `notify-gateway serve`.
-pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
+pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<(), GatewayError> {
     let (mut config, source) = config::load(path)?;
+    // `--log-format` wins over `log.format`.
+    if let Some(f) = log_format {
+        config.log.format = f;
+    }
     telemetry::init(&config.log.format, &config.log.level);
     // Buckets make latencies Prometheus histograms (summable over replicas) instead of the
     // exporter's default per-process summaries.
@@ -195,9 +202,13 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let local = listener
         .local_addr()
         .map_err(|e| GatewayError::io("server.listen", e))?;
-    if let Some(sidebar) = sidebar_state(&config, &store, &sidebar_channels, local)? {
-        app = app.merge(notify_sidebar::router(sidebar));
-    }
+    let sidebar_url = match sidebar_state(&config, &store, &sidebar_channels, local)? {
+        Some((sidebar, url)) => {
+            app = app.merge(notify_sidebar::router(sidebar));
+            Some(url)
+        }
+        None => None,
+    };
     tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
     banner!(config, "notify-gateway listening on http://{local}");
     if source == Source::Defaults {
@@ -212,6 +223,9 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
             config,
             "  sandbox simulator: http://{addr}/_sim/  (every upstream call the gateway makes)"
         );
+    }
+    if let Some(url) = &sidebar_url {
+        banner!(config, "  Juzi sidebar: {url}");
     }
     if let Some((key, secret)) = &demo {
         banner!(config, "  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
@@ -237,14 +251,14 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// The Juzi sidebar, when a `juzi` channel is configured: redirects and cookies use
-/// `server.public_url`, or `http://{listen}` when it is empty.
+/// The Juzi sidebar and its page's URL, when a `juzi` channel is configured: redirects and
+/// cookies use `server.public_url`, or `http://{listen}` when it is empty.
 fn sidebar_state(
     config: &Config,
     store: &Store,
     channels: &[ChannelHandle],
     local: std::net::SocketAddr,
-) -> Result<Option<notify_sidebar::SidebarState>, GatewayError> {
+) -> Result<Option<(notify_sidebar::SidebarState, String)>, GatewayError> {
     let public_url = match config.server.public_url.trim() {
         "" => format!("http://{local}"),
         url => url.to_string(),
@@ -265,10 +279,7 @@ fn sidebar_state(
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| GatewayError::Config(e.to_string()))?;
-    if state.is_some() {
-        banner!(config, "  Juzi sidebar: {public_url}/sidebar/");
-    }
-    Ok(state)
+    Ok(state.map(|s| (s, format!("{public_url}/sidebar/"))))
 }
 
 async fn shutdown_signal() {

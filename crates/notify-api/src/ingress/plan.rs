@@ -154,7 +154,11 @@ fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
         e.message = if names.is_empty() {
             format!("{}; no channel is configured", e.message)
         } else {
-            format!("{}; the configured channels are {}", e.message, names.join(", "))
+            format!(
+                "{}; the configured channels are {}",
+                e.message,
+                names.join(", ")
+            )
         };
     }
     e

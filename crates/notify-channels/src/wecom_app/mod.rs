@@ -75,8 +75,8 @@ impl Channel for WecomAppChannel {
         if target.safe.is_some_and(|s| s > 1) {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
-        let declared =
-            known_type(target, "wecom_app", crate::targets::WECOM_APP.types)?.and_then(WecomType::parse);
+        let declared = known_type(target, "wecom_app", crate::targets::WECOM_APP.types)?
+            .and_then(WecomType::parse);
         let mut fit = Fitter::default();
         let (native_type, base, upload) = match raw_object(target)? {
             Some(mut raw) => {

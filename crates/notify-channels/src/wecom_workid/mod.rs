@@ -68,8 +68,8 @@ impl Channel for WorkIdChannel {
         if target.safe.is_some_and(|s| s > 1) {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
-        let declared =
-            known_type(target, "wecom_workid", crate::targets::WECOM_WORKID.types)?.and_then(WecomType::parse);
+        let declared = known_type(target, "wecom_workid", crate::targets::WECOM_WORKID.types)?
+            .and_then(WecomType::parse);
         let company = self.company(target);
         let mut fit = Fitter::default();
         let (t, mut base) = match raw_object(target)? {

@@ -67,7 +67,8 @@ impl Channel for WelinkChannel {
                 "a WeLink target needs users, departments or roles",
             ));
         }
-        let declared = known_type(target, "welink", crate::targets::WELINK.types)?.and_then(Kind::parse);
+        let declared =
+            known_type(target, "welink", crate::targets::WELINK.types)?.and_then(Kind::parse);
         let m = &message.input;
         let mut fit = Fitter::default();
         let (kind, base) = match raw_object(target)? {

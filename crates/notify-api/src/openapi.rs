@@ -3,7 +3,10 @@
 //! one target schema per channel kind (`notify_channels::targets`) and every error code.
 
 use notify_channels::targets;
-use utoipa::openapi::schema::{AdditionalProperties, ObjectBuilder, Schema, Type};
+use notify_core::ChannelKind;
+use utoipa::openapi::schema::{
+    AdditionalProperties, Array, ObjectBuilder, OneOfBuilder, Schema, Type,
+};
 use utoipa::openapi::security::{ApiKey, ApiKeyValue, HttpAuthScheme, HttpBuilder, SecurityScheme};
 use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
@@ -120,6 +123,9 @@ impl Modify for TargetsPerKind {
                     b = b.property(field, p.clone());
                 }
             }
+            if spec.fields.contains(&"raw") {
+                b = b.property("raw", raw_schema(kind));
+            }
             b = b.required("channel");
             if !spec.types.is_empty() {
                 b = b.property(
@@ -137,6 +143,27 @@ impl Modify for TargetsPerKind {
                 RefOr::T(Schema::Object(b.build())),
             );
         }
+    }
+}
+
+/// `raw` on a kind's target: the upstream's own body, an object; Juzi also takes a list of
+/// `SendParams`, one message each.
+fn raw_schema(kind: ChannelKind) -> RefOr<Schema> {
+    let native = || ObjectBuilder::new().schema_type(Type::Object);
+    if kind == ChannelKind::Juzi {
+        OneOfBuilder::new()
+            .item(native())
+            .item(Array::new(native()))
+            .description(Some(
+                "Juzi SendParams with a `msgtype`, or a list of them (one message each), sent as they are.",
+            ))
+            .into()
+    } else {
+        native()
+            .description(Some(format!(
+                "The {kind} upstream's own body, sent as it is but for recipients and credentials."
+            )))
+            .into()
     }
 }
 

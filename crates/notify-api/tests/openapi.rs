@@ -177,6 +177,11 @@ fn each_channel_kind_has_its_target_schema() {
         }
         let workid = &schemas["WecomWorkidTarget"]["properties"];
         assert!(workid["work_ids"].is_object() && workid["users"].is_null());
+        // `raw` is an object, and for Juzi also a list of SendParams.
+        assert_eq!(workid["raw"]["type"], "object");
+        let juzi_raw = &schemas["JuziTarget"]["properties"]["raw"]["oneOf"];
+        assert_eq!(juzi_raw[1]["type"], "array", "{juzi_raw}");
+        assert!(schemas["LogTarget"]["properties"]["raw"].is_null());
     });
 }
 

@@ -226,9 +226,8 @@ pub struct TargetInput {
     #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub safe: Option<u8>,
     /// The channel's native body, sent as it is but for recipients and credentials (every kind
-    /// but `log`).
+    /// but `log`): a JSON object, or for `juzi` also a list of `SendParams` objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub raw: Option<serde_json::Value>,
 }
 

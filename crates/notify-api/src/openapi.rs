@@ -110,6 +110,19 @@ impl Modify for TargetsPerKind {
             return;
         };
         let general = general.clone();
+        let mut description = general.description.clone().unwrap_or_default();
+        description.push_str("\n\nPer kind:\n");
+        for kind in targets::KINDS {
+            let spec = targets::spec(kind);
+            let fields: Vec<String> = spec.fields.iter().map(|f| format!("`{f}`")).collect();
+            description.push_str(&format!("\n- `{kind}`: {}", fields.join(", ")));
+            if !spec.types.is_empty() {
+                description.push_str(&format!("; `type` {}", spec.types.join(", ")));
+            }
+        }
+        if let Some(RefOr::T(Schema::Object(t))) = components.schemas.get_mut("TargetInput") {
+            t.description = Some(description);
+        }
         for kind in targets::KINDS {
             let spec = targets::spec(kind);
             let mut b = ObjectBuilder::new()

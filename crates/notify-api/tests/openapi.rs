@@ -175,6 +175,15 @@ fn each_channel_kind_has_its_target_schema() {
             assert_eq!(types, spec.types, "{name}");
             assert_eq!(s["additionalProperties"], false, "{name}");
         }
+        let general = schemas["TargetInput"]["description"]
+            .as_str()
+            .unwrap_or_default();
+        assert!(
+            general.contains(
+                "- `wecom_workid`: `work_ids`, `company_id`, `safe`, `raw`; `type` text,"
+            ),
+            "{general}"
+        );
         let workid = &schemas["WecomWorkidTarget"]["properties"];
         assert!(workid["work_ids"].is_object() && workid["users"].is_null());
         // `raw` is an object, and for Juzi also a list of SendParams.

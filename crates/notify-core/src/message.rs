@@ -170,16 +170,8 @@ pub enum StateColor {
 
 /// One recipient group on one channel. Which fields a target takes depends on the kind of its
 /// channel (`GET /v1/channels` shows each name's kind); a field its kind does not use is a 422
-/// that names the right one. Per kind:
-///
-/// - `welink`: `users`, `departments`, `roles`; `type` card, app_card, image, news
-/// - `xiaowei`: `users`; `type` push
-/// - `wecom_workid`: `work_ids`, `company_id`, `safe`; `type` text, textcard, markdown, news, file, image
-/// - `wecom_app`: `users`, `parties`, `tags`, `safe`; `type` text, textcard, markdown, news, file, image
-/// - `juzi`: `chat_id` or `contact_id`, `bot_id`; `type` text, image, video, file, news, miniprogram
-/// - `log`: `users`
-///
-/// Every kind but `log` also takes `raw`. The schemas `WelinkTarget` … `LogTarget` list them.
+/// that names the right one. The table per kind is `notify_channels::targets`, and the API's
+/// OpenAPI document lists it here and as one schema per kind (`WelinkTarget` … `LogTarget`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]

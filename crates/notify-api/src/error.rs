@@ -87,6 +87,76 @@ pub enum ApiError {
     Internal(String),
 }
 
+/// The code of every answer that is not a 422, with its status and meaning: the list
+/// `/openapi.json` gives (422 codes: `notify_core::error::FIELD_CODES`).
+pub const ERROR_CODES: &[(u16, &str, &str)] = &[
+    (400, "malformed_json", "the body is not JSON"),
+    (400, "bad_request", "the request cannot be read"),
+    (
+        401,
+        "unauthenticated",
+        "a missing or bad credential or signature",
+    ),
+    (
+        403,
+        "missing_scope",
+        "the caller lacks the scope the call needs",
+    ),
+    (403, "forbidden", "another tenant's message or data"),
+    (404, "not_found", "no such message for this caller"),
+    (404, "no_route", "no such path"),
+    (
+        405,
+        "method_not_allowed",
+        "the path exists, not with this method",
+    ),
+    (
+        409,
+        "idempotency_conflict",
+        "the idempotency key is held by a message with another body",
+    ),
+    (
+        409,
+        "replayed_request",
+        "this signed request was received before",
+    ),
+    (
+        409,
+        "not_retryable",
+        "an admin retry of a delivery that is not failed or expired",
+    ),
+    (
+        413,
+        "payload_too_large",
+        "the body is over `max_body_bytes`",
+    ),
+    (
+        429,
+        "rate_limited",
+        "over the caller's `max_per_second` (Retry-After)",
+    ),
+    (
+        500,
+        "internal",
+        "a fault of the gateway; its log has the detail",
+    ),
+    (
+        408,
+        "request_timeout",
+        "the request was not answered within `server.request_timeout`",
+    ),
+    (
+        503,
+        "unavailable",
+        "the store cannot be reached (Retry-After)",
+    ),
+    (
+        503,
+        "busy",
+        "the bodies in flight fill `server.max_inflight_body_bytes` (Retry-After)",
+    ),
+];
+
 /// The body of every error answer.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ErrorBody {
@@ -186,7 +256,14 @@ impl From<PathRejection> for ApiError {
 impl ApiError {
     /// The `error` object of this error's answer (also one item of a batch's results).
     pub fn detail(&self) -> ErrorDetail {
-        let (_, code) = self.status_and_code();
+        let (status, code) = self.status_and_code();
+        debug_assert!(
+            status == StatusCode::UNPROCESSABLE_ENTITY
+                || ERROR_CODES
+                    .iter()
+                    .any(|(s, c, _)| *s == status.as_u16() && *c == code),
+            "error code {status} {code:?} is not in ERROR_CODES, the list /openapi.json documents: add it there"
+        );
         let code = code.to_string();
         let field = match self {
             ApiError::Invalid(f) => Some(f.field.clone()),
@@ -230,5 +307,41 @@ impl IntoResponse for ApiError {
             }
         }
         resp
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_code_is_in_the_documented_table() {
+        let all = [
+            ApiError::MalformedJson(String::new()),
+            ApiError::BadRequest(String::new()),
+            ApiError::Unauthenticated(String::new()),
+            ApiError::MissingScope(String::new()),
+            ApiError::Forbidden(String::new()),
+            ApiError::NotFound(String::new()),
+            ApiError::NoRoute(String::new()),
+            ApiError::MethodNotAllowed,
+            ApiError::IdempotencyConflict {
+                existing_id: String::new(),
+            },
+            ApiError::ReplayedRequest,
+            ApiError::PayloadTooLarge { limit: 1 },
+            ApiError::RateLimited { retry_after_s: 1 },
+            ApiError::Unavailable(String::new()),
+            ApiError::Internal(String::new()),
+        ];
+        for e in all {
+            let (status, code) = e.status_and_code();
+            assert!(
+                ERROR_CODES
+                    .iter()
+                    .any(|(s, c, _)| *s == status.as_u16() && *c == code),
+                "{status} {code}"
+            );
+        }
     }
 }

@@ -32,18 +32,19 @@ pub struct AcceptedDelivery {
     #[serde(rename = "type")]
     pub native_type: String,
     /// `queued` or `awaiting_agent`.
+    #[schema(value_type = notify_core::DeliveryStatus)]
     pub status: String,
     /// Upstream ids (none yet).
     pub upstream_ids: Vec<String>,
     /// Refused recipients (none yet).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<notify_core::FailedRecipient>)]
     pub failed_recipients: Vec<serde_json::Value>,
     /// Some text was shortened to fit the channel.
     pub truncated: bool,
     /// Upstream calls planned.
     pub parts: usize,
     /// Attempts (none yet).
-    #[schema(value_type = Vec<Object>)]
+    #[schema(value_type = Vec<notify_store::AttemptView>)]
     pub attempts: Vec<serde_json::Value>,
 }
 
@@ -55,6 +56,7 @@ pub struct DeliveryAction {
     /// Channel name.
     pub channel: String,
     /// The delivery's status after the action.
+    #[schema(value_type = notify_core::DeliveryStatus)]
     pub status: String,
     /// True when the action was taken (calls queued, or nothing left to do).
     pub accepted: bool,

@@ -11,6 +11,7 @@ pub mod juzi;
 pub mod log;
 pub mod registry;
 mod support;
+pub mod targets;
 pub mod transport;
 pub mod wecom_app;
 pub mod wecom_workid;

@@ -1,10 +1,11 @@
-//! The unified message exactly as a caller posts it (contract §4). Unknown fields are refused so
+//! The unified message exactly as a caller posts it. Unknown fields are refused so
 //! that a typo (`titel`) is a 422 naming the field rather than a silently empty card.
 
 use serde::{Deserialize, Serialize};
 
 /// Text in one language, or in Chinese and English.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(untagged)]
 pub enum Text {
     /// One text for every language.
@@ -15,6 +16,7 @@ pub enum Text {
 
 /// `{"zh": "...", "en": "..."}`.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Bilingual {
     /// Chinese text.
@@ -50,6 +52,7 @@ impl Text {
 
 /// How urgent a message is. Higher priorities are claimed first within a lane.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Priority {
     /// Bulk, may wait.
@@ -87,6 +90,7 @@ impl Priority {
 
 /// How `content` is to be read.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum Format {
     /// Plain text.
@@ -98,6 +102,7 @@ pub enum Format {
 
 /// A key/value line (WeLink app-card `contentList`, WeCom textcard description lines).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Field {
     /// The label.
@@ -108,6 +113,7 @@ pub struct Field {
 
 /// A button that opens a URL.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Button {
     /// The button's text.
@@ -118,6 +124,7 @@ pub struct Button {
 
 /// How buttons are laid out (WeLink app cards: 2 horizontal or 3 vertical at most).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ButtonLayout {
     /// Side by side (at most 2).
@@ -129,6 +136,7 @@ pub enum ButtonLayout {
 
 /// One article of a news message.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Article {
     /// Headline.
@@ -145,6 +153,7 @@ pub struct Article {
 
 /// The WeLink card state colour at send time.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum StateColor {
     /// Blue (send-time colour 1).
@@ -159,55 +168,66 @@ pub enum StateColor {
     Green,
 }
 
-/// One recipient group on one channel.
+/// One recipient group on one channel. Which fields a target takes depends on the kind of its
+/// channel (`GET /v1/channels` shows each name's kind); a field its kind does not use is a 422
+/// that names the right one. The table per kind is `notify_channels::targets`, and the API's
+/// OpenAPI document lists it here and as one schema per kind (`WelinkTarget` … `LogTarget`).
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct TargetInput {
-    /// The configured channel name.
+    /// The configured channel name (`GET /v1/channels` lists them).
     pub channel: String,
-    /// The native message kind (`card`, `textcard`, …); picked from the content when absent.
+    /// The native message type (`card`, `textcard`, …; the kinds differ); picked from the
+    /// content when absent.
     #[serde(default, rename = "type", skip_serializing_if = "Option::is_none")]
     pub kind: Option<String>,
-    /// User ids (WeLink, Xiaowei, WeCom app).
+    /// User ids: WeLink user ids (`welink`, `xiaowei`), WeCom user ids (`wecom_app`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub users: Option<Vec<String>>,
-    /// WeLink department ids.
+    /// WeLink department ids (`welink`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub departments: Option<Vec<String>>,
-    /// WeLink role ids.
+    /// WeLink role ids (`welink`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub roles: Option<Vec<String>>,
-    /// WeCom party (department) ids.
+    /// WeCom party (department) ids (`wecom_app`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub parties: Option<Vec<String>>,
-    /// WeCom tag ids.
+    /// WeCom tag ids (`wecom_app`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tags: Option<Vec<String>>,
-    /// Employee work ids (WeCom work-ID platform).
+    /// Employee work ids (`wecom_workid`, required there).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub work_ids: Option<Vec<String>>,
-    /// Work-ID platform company id; its recall repeats it.
+    /// Work-ID platform company id (`wecom_workid`; default: the channel's `company_id`); its
+    /// recall repeats it.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub company_id: Option<String>,
-    /// Juzi: a group chat (`wxChatId`).
+    /// A customer group chat, `wxChatId` (`juzi`; this or `contact_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub chat_id: Option<String>,
-    /// Juzi: a one-to-one external contact (`wxUserId`).
+    /// A one-to-one external contact, `wxUserId` (`juzi`; this or `chat_id`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub contact_id: Option<String>,
-    /// Juzi: the bot (agent account) whose sidebar may send it.
+    /// The bot (agent account) whose sidebar may send it (`juzi`; default: any agent's).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub bot_id: Option<String>,
-    /// WeCom `safe` (0 shareable, 1 no sharing + watermark).
+    /// WeCom `safe`: 0 shareable, 1 no sharing and a watermark (`wecom_workid`, `wecom_app`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(minimum = 0, maximum = 1))]
     pub safe: Option<u8>,
-    /// The channel's native body, sent as it is but for recipients and credentials.
+    /// The channel's native body, sent as it is but for recipients and credentials (every kind
+    /// but `log`): a JSON object, or for `juzi` also a list of `SendParams` objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,
 }
 
-/// The unified message (contract §4).
+/// The unified message: what a caller posts to `POST /v1/messages`. It needs `targets` and at
+/// least one of `title`, `content`, `image_url`, `file_url`, `articles` (or a `raw` body on
+/// every target).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct MessageInput {
     /// Makes a retry safe: same key and body → the first answer.
@@ -269,8 +289,9 @@ pub struct MessageInput {
     /// Undelivered after this time: expired (RFC 3339).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub expires_at: Option<String>,
-    /// The caller's own data, kept and returned.
+    /// The caller's own data (a JSON object), kept and returned.
     #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
 }
 

@@ -7,6 +7,7 @@ use serde::{Deserialize, Serialize};
 
 /// A recipient upstream refused while accepting the call for the others.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct FailedRecipient {
     /// The recipient id as the caller gave it.
     pub recipient: String,

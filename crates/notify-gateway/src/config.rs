@@ -269,7 +269,7 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
     fig = fig.merge(Env::prefixed("NOTIFY__").split("__"));
     let config: Config = fig.extract().map_err(|e| {
         let key = e.path.join(".");
-        let msg = e.kind.to_string();
+        let msg = describe(&e.kind, e.path.last().map(String::as_str));
         GatewayError::Config(if key.is_empty() {
             msg
         } else {
@@ -280,6 +280,55 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
     Ok((config, source))
 }
 
+/// A figment error in plain words. Its own text for an unknown key nests backticks
+/// (`` expected `one of `a`, `b`` ``); this one lists the keys once and suggests the closest.
+/// `last` is the last key of the error's path: an unknown key already named there is not
+/// repeated.
+fn describe(kind: &figment::error::Kind, last: Option<&str>) -> String {
+    use figment::error::Kind;
+    let (what, found, expected) = match kind {
+        Kind::UnknownField(found, expected) => ("key", found, expected),
+        Kind::UnknownVariant(found, expected) => ("value", found, expected),
+        other => return other.to_string(),
+    };
+    let quoted: Vec<String> = expected.iter().map(|k| format!("`{k}`")).collect();
+    let list = match quoted.split_last() {
+        None => "none".to_string(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
+    };
+    let closest = expected
+        .iter()
+        .map(|k| (edit_distance(found, k), k))
+        .filter(|(d, _)| *d <= 2)
+        .min_by_key(|(d, _)| *d);
+    let named = if last == Some(found.as_str()) {
+        String::new()
+    } else {
+        format!(" `{found}`")
+    };
+    match closest {
+        Some((_, k)) => format!("unknown {what}{named}: did you mean `{k}`? (expected {list})"),
+        None => format!("unknown {what}{named}: expected {list}"),
+    }
+}
+
+/// Levenshtein distance, for "did you mean".
+fn edit_distance(a: &str, b: &str) -> usize {
+    let b: Vec<char> = b.chars().collect();
+    let mut row: Vec<usize> = (0..=b.len()).collect();
+    for (i, ca) in a.chars().enumerate() {
+        let mut prev = row[0];
+        row[0] = i + 1;
+        for (j, cb) in b.iter().enumerate() {
+            let cur = row[j + 1];
+            row[j + 1] = (prev + usize::from(ca != *cb)).min(row[j] + 1).min(cur + 1);
+            prev = cur;
+        }
+    }
+    row[b.len()]
+}
+
 fn validate(c: &Config) -> Result<(), GatewayError> {
     let bad = GatewayError::Config;
     c.server
@@ -288,6 +337,12 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         .map_err(|e| bad(format!("server.listen: {e}")))?;
     validate_server(&c.server)?;
     notify_store::Dialect::of_url(&c.database.url).map_err(|e| bad(e.to_string()))?;
+    if !matches!(c.log.format.as_str(), "text" | "json") {
+        return Err(bad(format!(
+            "log.format: {:?} is neither \"text\" nor \"json\"",
+            c.log.format
+        )));
+    }
     if c.delivery.max_attempts == 0 {
         return Err(bad("delivery.max_attempts: must be at least 1".into()));
     }
@@ -413,6 +468,9 @@ mod tests {
             jail.create_file("bad.toml", "[delivery]\nmax_atempts = 3\n")?;
             let e = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
             assert!(e.contains("max_atempts"), "{e}");
+            // One level of backticks, and the key that was meant.
+            assert!(!e.contains("``") && !e.contains("`one of"), "{e}");
+            assert!(e.contains("did you mean `max_attempts`?"), "{e}");
             jail.create_file("bad2.toml", "[delivery]\ndefault_ttl = \"soon\"\n")?;
             let e = load(Some(Path::new("bad2.toml"))).unwrap_err().to_string();
             assert!(e.contains("delivery.default_ttl"), "{e}");

@@ -29,6 +29,10 @@ static GLOBAL: mimalloc::MiMalloc = mimalloc::MiMalloc;
     about = "A notification gateway for Huawei WeLink and WeCom"
 )]
 struct Cli {
+    /// Log lines as `text` (for a person) or `json` (one object a line, for a log pipeline);
+    /// overrides `log.format`.
+    #[arg(long, global = true, value_parser = ["text", "json"])]
+    log_format: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -76,12 +80,13 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     };
+    let log_format = cli.log_format;
     let result = runtime.block_on(async move {
         match cli.command {
-            Command::Serve { config } => serve::serve(config.as_deref()).await,
-            Command::Migrate { config } => serve::migrate(config.as_deref()).await,
+            Command::Serve { config } => serve::serve(config.as_deref(), log_format).await,
+            Command::Migrate { config } => serve::migrate(config.as_deref(), log_format).await,
             Command::Simulate { listen } => {
-                telemetry::init("text", "info");
+                telemetry::init(log_format.as_deref().unwrap_or("text"), "info");
                 println!(
                     "simulator listening on http://{listen} (call log at http://{listen}/_sim/)"
                 );

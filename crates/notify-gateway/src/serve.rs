@@ -104,8 +104,11 @@ macro_rules! banner {
 }
 
 /// `notify-gateway migrate`.
-pub async fn migrate(path: Option<&Path>) -> Result<(), GatewayError> {
-    let (config, _) = config::load(path)?;
+pub async fn migrate(path: Option<&Path>, log_format: Option<String>) -> Result<(), GatewayError> {
+    let (mut config, _) = config::load(path)?;
+    if let Some(f) = log_format {
+        config.log.format = f;
+    }
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
     store.close().await;
@@ -118,8 +121,12 @@ pub async fn migrate(path: Option<&Path>) -> Result<(), GatewayError> {
 }
 
 /// `notify-gateway serve`.
-pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
+pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<(), GatewayError> {
     let (mut config, source) = config::load(path)?;
+    // `--log-format` wins over `log.format`.
+    if let Some(f) = log_format {
+        config.log.format = f;
+    }
     telemetry::init(&config.log.format, &config.log.level);
     // Buckets make latencies Prometheus histograms (summable over replicas) instead of the
     // exporter's default per-process summaries.
@@ -204,6 +211,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
     let sandbox_parent = sim
         .as_ref()
         .map(|(_, addr)| sandbox::simulator_origin(*addr));
+    let mut sidebar_url = None;
     if let Some((sidebar, public_url)) =
         sidebar_state(&config, &store, &sidebar_channels, local, sandbox_parent)?
     {
@@ -211,6 +219,7 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
         if let Some((simulator, _)) = &sim {
             sandbox::link(simulator, &store, &public_url);
         }
+        sidebar_url = Some(format!("{public_url}/sidebar/"));
     }
     tracing::info!(%local, replica = %replica, database = %redact_url(&config.database.url), "notify-gateway serving");
     banner!(config, "notify-gateway listening on http://{local}");
@@ -230,6 +239,9 @@ pub async fn serve(path: Option<&Path>) -> Result<(), GatewayError> {
             config,
             "    as recipients see them: http://{addr}/_sim/recipients  Juzi chats: http://{addr}/_sim/chats"
         );
+    }
+    if let Some(url) = &sidebar_url {
+        banner!(config, "  Juzi sidebar: {url}");
     }
     if let Some((key, secret)) = &demo {
         banner!(config, "  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
@@ -344,9 +356,6 @@ fn sidebar_state(
     let state =
         notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
             .map_err(|e| GatewayError::Config(e.to_string()))?;
-    if state.is_some() {
-        banner!(config, "  Juzi sidebar: {public_url}/sidebar/");
-    }
     Ok(state.map(|s| (s, public_url)))
 }
 

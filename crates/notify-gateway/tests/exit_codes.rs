@@ -65,6 +65,12 @@ fn an_unreachable_database_exits_69_and_names_database_url() {
     let (code, stderr) = outcome(&gateway(&["migrate", "--config", config.to_str().unwrap()]));
     assert_eq!(code, Some(69), "{stderr}");
     assert!(stderr.contains("database.url"), "{stderr}");
+    // The cause, not the pool's "timed out".
+    assert!(
+        stderr.contains(&format!("connection refused to 127.0.0.1:{port}")),
+        "{stderr}"
+    );
+    assert!(!stderr.contains("timed out"), "{stderr}");
     let _ = std::fs::remove_dir_all(dir);
 }
 

@@ -192,9 +192,17 @@ impl Store {
                     Ok(())
                 })
             })
-            .connect_with(connect)
-            .await
-            .map_err(StoreError::from)?;
+            .connect_with(connect.clone())
+            .await;
+        let pool = match pool {
+            Ok(pool) => pool,
+            Err(sqlx::Error::PoolTimedOut) => {
+                return Err(StoreError::Unavailable(
+                    why_not_connected(&opts.url, &connect, opts.acquire_timeout).await,
+                ))
+            }
+            Err(e) => return Err(StoreError::from(e)),
+        };
         let native_pg = match dialect {
             Dialect::Postgres => Some(native_pg_pool(&url, opts, schema.clone())?),
             Dialect::Sqlite => None,
@@ -333,6 +341,43 @@ impl Store {
     }
 }
 
+/// Why the pool could not open its first connection. The pool only says it timed out, which
+/// tells an operator nothing; one direct attempt gives the cause ("connection refused to
+/// 127.0.0.1:5999", a wrong password, a missing database).
+async fn why_not_connected(url: &str, connect: &AnyConnectOptions, wait: Duration) -> String {
+    let endpoint = endpoint_of(url);
+    match tokio::time::timeout(wait, connect.connect()).await {
+        Err(_) => format!("no answer from {endpoint} within {wait:?}"),
+        Ok(Ok(_)) => format!("no connection to {endpoint} within {wait:?}"),
+        Ok(Err(sqlx::Error::Io(io))) => match io.kind() {
+            std::io::ErrorKind::ConnectionRefused => format!("connection refused to {endpoint}"),
+            std::io::ErrorKind::TimedOut => format!("connection to {endpoint} timed out"),
+            _ => format!("cannot connect to {endpoint}: {io}"),
+        },
+        Ok(Err(sqlx::Error::Database(db))) => format!("{endpoint}: {}", db.message()),
+        Ok(Err(e)) => format!("cannot connect to {endpoint}: {e}"),
+    }
+}
+
+/// `host:port` of a database URL (the file of a SQLite URL), without credentials.
+fn endpoint_of(url: &str) -> String {
+    let Some((scheme, rest)) = url.split_once("://") else {
+        return "the database".into();
+    };
+    if scheme.starts_with("sqlite") {
+        return rest.split('?').next().unwrap_or(rest).to_string();
+    }
+    let authority = rest.split(['/', '?']).next().unwrap_or("");
+    let host = authority.rsplit('@').next().unwrap_or(authority);
+    if host.is_empty() {
+        "localhost:5432".into()
+    } else if (host.starts_with('[') && host.ends_with(']')) || !host.contains(':') {
+        format!("{host}:5432")
+    } else {
+        host.to_string()
+    }
+}
+
 /// The native Postgres pool behind the batch insert ([`StoreOptions::batch_pool_size`]), opened
 /// lazily so a store that only reads never connects it.
 fn native_pg_pool(
@@ -378,4 +423,26 @@ fn create_sqlite_parent(url: &str) -> Result<(), StoreError> {
         }
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::endpoint_of;
+
+    #[test]
+    fn the_endpoint_of_a_url_has_no_credentials() {
+        assert_eq!(
+            endpoint_of("postgres://notify:s3cret@db.internal:5999/notify?sslmode=disable"),
+            "db.internal:5999"
+        );
+        assert_eq!(
+            endpoint_of("postgres://postgres@127.0.0.1/test"),
+            "127.0.0.1:5432"
+        );
+        assert_eq!(endpoint_of("postgresql://[::1]/test"), "[::1]:5432");
+        assert_eq!(
+            endpoint_of("sqlite://data/notify.db?mode=rwc"),
+            "data/notify.db"
+        );
+    }
 }

@@ -246,6 +246,7 @@ pub enum PartResult {
 
 /// A delivery as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct DeliveryView {
     /// `dlv_…`.
     pub id: String,
@@ -257,6 +258,7 @@ pub struct DeliveryView {
     #[serde(rename = "type")]
     pub native_type: String,
     /// Status.
+    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::DeliveryStatus))]
     pub status: String,
     /// Upstream ids of its calls, in order.
     pub upstream_ids: Vec<String>,
@@ -278,16 +280,18 @@ pub struct DeliveryView {
 
 /// A part as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct PartView {
     /// `prt_…`.
     pub id: String,
     /// Index.
     pub seq: i64,
-    /// What it does.
+    /// What it does: `send`, `upload`, `recall` or `state`.
     pub op: String,
     /// Upstream interface.
     pub interface: String,
     /// Status.
+    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::PartStatus))]
     pub status: String,
     /// Attempts spent.
     pub attempts: i64,
@@ -304,6 +308,7 @@ pub struct PartView {
 
 /// An attempt as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct AttemptView {
     /// RFC 3339 time.
     pub at: String,
@@ -326,12 +331,14 @@ pub struct AttemptView {
 
 /// A message as the API shows it.
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 pub struct MessageView {
     /// `msg_…`.
     pub id: String,
     /// Tenant.
     pub tenant: String,
     /// Status.
+    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::MessageStatus))]
     pub status: String,
     /// RFC 3339.
     pub created_at: String,

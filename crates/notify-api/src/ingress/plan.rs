@@ -57,7 +57,8 @@ pub fn build(
         default_ttl_ms: state.config().default_ttl_ms,
         ..ValidationLimits::default()
     };
-    let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())?;
+    let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())
+        .map_err(|e| name_the_channels(e, state))?;
     let id = MessageId::new_at(now);
     let mut deliveries = Vec::with_capacity(checked.input.targets.len());
     let mut answers = Vec::with_capacity(checked.input.targets.len());
@@ -139,6 +140,28 @@ pub fn build(
         deliveries,
     };
     Ok(Accepted { message, answer })
+}
+
+/// An unknown channel's error also lists the names that are configured, so the caller can
+/// correct a typo without asking the operator.
+fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
+    if e.code == "unknown_channel" {
+        let names: Vec<String> = state
+            .channels()
+            .iter()
+            .map(|c| format!("{:?} ({})", c.name, c.kind()))
+            .collect();
+        e.message = if names.is_empty() {
+            format!("{}; no channel is configured", e.message)
+        } else {
+            format!(
+                "{}; the configured channels are {}",
+                e.message,
+                names.join(", ")
+            )
+        };
+    }
+    e
 }
 
 /// Puts an adapter's field error where the caller wrote it: `targets[i].users`, or a message

@@ -162,10 +162,8 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
 #[serde(deny_unknown_fields)]
 pub struct StateRequest {
     /// `{"zh": "已处理", "en": "processed"}`: Chinese 2–5, English 2–10 characters.
-    #[schema(value_type = Object)]
     pub state: Bilingual,
     /// `gray` | `yellow` | `green`.
-    #[schema(value_type = String)]
     pub state_color: StateColor,
 }
 

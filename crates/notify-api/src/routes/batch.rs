@@ -34,8 +34,8 @@ pub fn batch_body_limit(max_body_bytes: usize) -> usize {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct BatchRequest {
-    /// 1 to 1,000 unified messages (crates/notify-api/README.md), each with its own `idempotency_key`.
-    #[schema(value_type = Vec<Object>)]
+    /// 1 to 1,000 unified messages, each with its own `idempotency_key`.
+    #[schema(value_type = Vec<notify_core::MessageInput>)]
     pub messages: Vec<Box<RawValue>>,
 }
 
@@ -71,11 +71,10 @@ pub struct BatchItem {
     /// The single send's answer (accepted, replayed), as stored: it is passed through, not
     /// parsed and written again.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
+    #[schema(value_type = Option<crate::views::AcceptedMessage>)]
     pub message: Option<Box<RawValue>>,
     /// Why not (invalid, conflict, error).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
     pub error: Option<ErrorDetail>,
 }
 

@@ -21,7 +21,7 @@ use crate::views::AcceptedMessage;
     post,
     path = "/v1/messages",
     tag = "messages",
-    request_body(content = Object, description = "The unified message (crates/notify-api/README.md)", content_type = "application/json"),
+    request_body(content = notify_core::MessageInput, description = "The unified message. Its targets' fields depend on their channel's kind: see `TargetInput` and `WelinkTarget` … `LogTarget`; docs/api.md has an example per kind and type.", content_type = "application/json"),
     params(("Idempotency-Key" = Option<String>, Header, description = "Sets (or must equal) the body's idempotency_key")),
     responses(
         (status = 202, description = "Accepted and committed", body = AcceptedMessage),
@@ -105,7 +105,7 @@ pub async fn create(
     tag = "messages",
     params(("id" = String, Path, description = "msg_…")),
     responses(
-        (status = 200, description = "The message", body = Object),
+        (status = 200, description = "The message", body = MessageView),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
         (status = 403, description = "Missing the read scope", body = ErrorBody),
         (status = 404, description = "No such message for this caller", body = ErrorBody),
@@ -158,7 +158,6 @@ pub struct ListParams {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct MessagePage {
     /// Newest first, without deliveries.
-    #[schema(value_type = Vec<Object>)]
     pub messages: Vec<MessageView>,
     /// Pass as `cursor` for the next page; null on the last page.
     pub next_cursor: Option<String>,

@@ -221,3 +221,58 @@ macro_rules! on_both_backends {
         notify_testkit::on_both_backends!($crate::common::with_app, 2; $($name),+);
     };
 }
+
+/// The channels of the sandbox, by the names it gives them (`welink`, `xiaowei`, `workid`,
+/// `wecom`, `juzi`, `log`), pointed at a loopback port nobody calls: the API only plans.
+pub fn every_channel() -> Vec<notify_channels::ChannelHandle> {
+    let host = "http://127.0.0.1:9";
+    let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
+    welink.base_url = Some(format!("{host}/api"));
+    welink.client_id = Some("guide-welink".into());
+    welink.client_secret = Some(Secret::new("guide-secret"));
+    welink.owner = Some("Notify".into());
+    let mut xiaowei = welink.clone();
+    xiaowei.kind = ChannelKind::Xiaowei;
+    xiaowei.owner = None;
+    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+    workid.base_url = Some(host.into());
+    workid.token_url = Some(format!("{host}/oauth/token"));
+    workid.client_id = Some("guide-workid".into());
+    workid.client_secret = Some(Secret::new("guide-secret"));
+    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+    wecom.base_url = Some(host.into());
+    wecom.corp_id = Some("guide-corp".into());
+    wecom.corp_secret = Some(Secret::new("guide-secret"));
+    wecom.agent_id = Some(1_000_002);
+    let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
+    juzi.base_url = Some(host.into());
+    [
+        ("welink", welink),
+        ("xiaowei", xiaowei),
+        ("workid", workid),
+        ("wecom", wecom),
+        ("juzi", juzi),
+        ("log", ChannelConfig::of_kind(ChannelKind::Log)),
+    ]
+    .into_iter()
+    .map(|(name, c)| build_channel(name, &c).expect("a sandbox-like channel"))
+    .collect()
+}
+
+/// Runs `body` against a router with [`every_channel`] over a fresh store of `backend`.
+pub async fn with_every_channel<F, Fut>(backend: Backend, body: F)
+where
+    F: FnOnce(TestApp) -> Fut + Send + 'static,
+    Fut: Future<Output = ()> + Send + 'static,
+{
+    let clock = ManualClock::new(T0);
+    let scratch = ScratchStore::open(backend, 8, Arc::new(clock.clone())).await;
+    let store = scratch.store.clone();
+    let state = AppState::new(store.clone(), every_channel(), config(), None);
+    let app = TestApp {
+        router: notify_api::router(state),
+        store,
+        clock,
+    };
+    scratch.run(body(app)).await;
+}

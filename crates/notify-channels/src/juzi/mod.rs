@@ -59,8 +59,8 @@ impl Channel for JuziChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(target, "juzi", &["chat_id", "contact_id", "bot_id", "raw"])?;
-        let declared = known_type(target, "juzi", &body::NAMES)?;
+        only(target, "juzi", crate::targets::JUZI.fields)?;
+        let declared = known_type(target, "juzi", crate::targets::JUZI.types)?;
         let chat = target
             .chat_id
             .as_deref()

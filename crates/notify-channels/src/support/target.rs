@@ -4,7 +4,7 @@
 use notify_core::{FieldError, TargetInput};
 
 /// Refuses target fields that `kind` does not use, so that `parties` on a WeLink target is a 422
-/// rather than a silently ignored list.
+/// rather than a silently ignored list. The error names what the kind takes instead.
 pub fn only(target: &TargetInput, kind: &str, allowed: &[&str]) -> Result<(), FieldError> {
     let present = [
         ("users", target.users.is_some()),
@@ -27,9 +27,72 @@ pub fn only(target: &TargetInput, kind: &str, allowed: &[&str]) -> Result<(), Fi
         Some((name, _)) => Err(FieldError::new(
             *name,
             "not_supported",
-            format!("{kind} channels do not use {name}"),
+            instead_of(kind, allowed, name),
         )),
         None => Ok(()),
+    }
+}
+
+/// What each recipient field names. A recipient field a kind does not use is answered with the
+/// kind's field of the same role (`users` on a work-ID channel → `work_ids`), else with all of
+/// its recipient fields.
+const RECIPIENT_ROLES: [(&str, &str); 8] = [
+    ("users", "person"),
+    ("work_ids", "person"),
+    ("departments", "unit"),
+    ("parties", "unit"),
+    ("roles", "label"),
+    ("tags", "label"),
+    ("chat_id", "chat"),
+    ("contact_id", "chat"),
+];
+
+fn role_of(field: &str) -> Option<&'static str> {
+    RECIPIENT_ROLES
+        .iter()
+        .find(|(f, _)| *f == field)
+        .map(|(_, r)| *r)
+}
+
+/// The sentence for `field` sent to a `kind` channel, which takes `allowed`.
+fn instead_of(kind: &str, allowed: &[&str], field: &str) -> String {
+    let recipients: Vec<&str> = allowed
+        .iter()
+        .copied()
+        .filter(|f| role_of(f).is_some())
+        .collect();
+    let same_role: Vec<&str> = recipients
+        .iter()
+        .copied()
+        .filter(|f| role_of(f) == role_of(field))
+        .collect();
+    match role_of(field) {
+        Some(_) if !recipients.is_empty() => {
+            let take = if same_role.is_empty() {
+                recipients
+            } else {
+                same_role
+            };
+            format!("{kind} channels take {}, not `{field}`", either(&take))
+        }
+        _ => {
+            let mut fields: Vec<String> = allowed.iter().map(|f| format!("`{f}`")).collect();
+            fields.push("`type`".into());
+            format!(
+                "{kind} channels do not use `{field}`; their targets take {}",
+                fields.join(", ")
+            )
+        }
+    }
+}
+
+/// `` `a` ``, `` `a` or `b` ``, `` `a`, `b` or `c` ``.
+fn either(fields: &[&str]) -> String {
+    let quoted: Vec<String> = fields.iter().map(|f| format!("`{f}`")).collect();
+    match quoted.split_last() {
+        None => String::new(),
+        Some((last, [])) => last.clone(),
+        Some((last, rest)) => format!("{} or {last}", rest.join(", ")),
     }
 }
 
@@ -169,5 +232,48 @@ mod tests {
             ..Default::default()
         };
         assert_eq!(only(&t, "welink", &["users"]).unwrap_err().field, "parties");
+    }
+
+    #[test]
+    fn a_foreign_field_names_the_right_one() {
+        let message = |t: TargetInput, spec: crate::targets::TargetSpec, kind: &str| {
+            only(&t, kind, spec.fields).unwrap_err().message
+        };
+        let users = TargetInput {
+            users: Some(vec!["a".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            message(users.clone(), crate::targets::WECOM_WORKID, "wecom_workid"),
+            "wecom_workid channels take `work_ids`, not `users`"
+        );
+        assert_eq!(
+            message(users, crate::targets::JUZI, "juzi"),
+            "juzi channels take `chat_id` or `contact_id`, not `users`"
+        );
+        let departments = TargetInput {
+            departments: Some(vec!["d".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            message(departments, crate::targets::WECOM_APP, "wecom_app"),
+            "wecom_app channels take `parties`, not `departments`"
+        );
+        let work_ids = TargetInput {
+            work_ids: Some(vec!["w".into()]),
+            ..Default::default()
+        };
+        assert_eq!(
+            message(work_ids, crate::targets::WELINK, "welink"),
+            "welink channels take `users`, not `work_ids`"
+        );
+        let safe = TargetInput {
+            safe: Some(1),
+            ..Default::default()
+        };
+        assert_eq!(
+            message(safe, crate::targets::WELINK, "welink"),
+            "welink channels do not use `safe`; their targets take `users`, `departments`, `roles`, `raw`, `type`"
+        );
     }
 }

@@ -63,11 +63,7 @@ impl Channel for WecomAppChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(
-            target,
-            "wecom_app",
-            &["users", "parties", "tags", "safe", "raw"],
-        )?;
+        only(target, "wecom_app", crate::targets::WECOM_APP.fields)?;
         for (list, field) in [
             (&target.users, "users"),
             (&target.parties, "parties"),
@@ -93,8 +89,8 @@ impl Channel for WecomAppChannel {
         if target.safe.is_some_and(|s| s > 1) {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
-        let declared =
-            known_type(target, "wecom_app", &WecomType::NAMES)?.and_then(WecomType::parse);
+        let declared = known_type(target, "wecom_app", crate::targets::WECOM_APP.types)?
+            .and_then(WecomType::parse);
         let mut fit = Fitter::default();
         let (native_type, base, upload) = match raw_object(target)? {
             Some(mut raw) => {

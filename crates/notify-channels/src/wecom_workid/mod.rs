@@ -58,11 +58,7 @@ impl Channel for WorkIdChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(
-            target,
-            "wecom_workid",
-            &["work_ids", "company_id", "safe", "raw"],
-        )?;
+        only(target, "wecom_workid", crate::targets::WECOM_WORKID.fields)?;
         no_separator(&target.work_ids, "work_ids")?;
         // The platform takes work IDs, not WeCom user ids: it documents no "everyone" value.
         all_members(&target.work_ids, "work_ids", false, false)?;
@@ -77,8 +73,8 @@ impl Channel for WorkIdChannel {
         if target.safe.is_some_and(|s| s > 1) {
             return Err(FieldError::new("safe", "invalid", "safe is 0 or 1"));
         }
-        let declared =
-            known_type(target, "wecom_workid", &WecomType::NAMES)?.and_then(WecomType::parse);
+        let declared = known_type(target, "wecom_workid", crate::targets::WECOM_WORKID.types)?
+            .and_then(WecomType::parse);
         let company = self.company(target);
         let mut fit = Fitter::default();
         let (t, mut base) = match raw_object(target)? {

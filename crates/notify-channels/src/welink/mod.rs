@@ -56,7 +56,7 @@ impl Channel for WelinkChannel {
         target: &TargetInput,
         _now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(target, "welink", &["users", "departments", "roles", "raw"])?;
+        only(target, "welink", crate::targets::WELINK.fields)?;
         let users = ids(&target.users, "users")?;
         let departments = ids(&target.departments, "departments")?;
         let roles = ids(&target.roles, "roles")?;
@@ -67,7 +67,8 @@ impl Channel for WelinkChannel {
                 "a WeLink target needs users, departments or roles",
             ));
         }
-        let declared = known_type(target, "welink", &Kind::NAMES)?.and_then(Kind::parse);
+        let declared =
+            known_type(target, "welink", crate::targets::WELINK.types)?.and_then(Kind::parse);
         let m = &message.input;
         let mut fit = Fitter::default();
         let (kind, base) = match raw_object(target)? {

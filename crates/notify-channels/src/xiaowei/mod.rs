@@ -72,8 +72,8 @@ impl Channel for XiaoweiChannel {
         target: &TargetInput,
         now_ms: i64,
     ) -> Result<Plan, FieldError> {
-        only(target, "xiaowei", &["users", "raw"])?;
-        known_type(target, "xiaowei", &["push"])?;
+        only(target, "xiaowei", crate::targets::XIAOWEI.fields)?;
+        known_type(target, "xiaowei", crate::targets::XIAOWEI.types)?;
         let users = ids(&target.users, "users")?;
         if users.is_empty() {
             return Err(FieldError::new(

@@ -26,6 +26,36 @@ pub fn describe_metrics() {
         Unit::Count,
         "Parts per lane by status: queued, sending, blocked (read from the database; take max across replicas)."
     );
+    describe_gauge!(
+        "notify_lane_calls_last_minute",
+        Unit::Count,
+        "Upstream calls per lane in the last 60 s by every replica, from the attempt log (read from the database; take max across replicas)."
+    );
+    describe_gauge!(
+        "notify_lane_cap_per_minute",
+        Unit::Count,
+        "A lane's configured cap per 60 s (limits.per_minute), for kinds that have one (WeLink, Xiaowei)."
+    );
+    describe_gauge!(
+        "notify_queue_oldest_due_seconds",
+        Unit::Seconds,
+        "Per lane, how long the longest-waiting queued part that is due has waited for its call; 0 when none is due (read from the database; take max across replicas)."
+    );
+    describe_gauge!(
+        "notify_credential_rejected",
+        Unit::Count,
+        "1 while upstream rejects the channel's credential (token fetch stopped), with the upstream code; 0 once cleared (read from the database; take max across replicas)."
+    );
+    describe_gauge!(
+        "notify_quota_left_today",
+        Unit::Count,
+        "Xiaowei calls left in the current Asia/Shanghai day of the channel's enterprise; 0 when spent or closed by upstream (read from the database; take max across replicas)."
+    );
+    describe_gauge!(
+        "notify_replicas_live",
+        Unit::Count,
+        "Replicas whose heartbeat in the database is live (read from the database; take max across replicas)."
+    );
     describe_counter!(
         "notify_rate_limited_total",
         Unit::Count,

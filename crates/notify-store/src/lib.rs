@@ -11,6 +11,7 @@ pub mod db_clock;
 mod error;
 pub mod lanes;
 pub mod model;
+pub mod monitoring;
 pub mod outbox;
 pub mod quota;
 pub mod reads;

@@ -1,0 +1,49 @@
+//! Reads behind the sweeper's alerting gauges (`deploy/prometheus/alerts.yml`): how long the
+//! longest-waiting due part of each lane has waited, which credentials upstream rejected, and
+//! how many replicas are alive. Each runs every few seconds on every replica, so each reads
+//! only what is open or current, never the history retention keeps:
+//!
+//! - [`Store::lane_oldest_due`] reads the queued parts only, through the partial index
+//!   `parts_claim_tenant` (`WHERE status = 'queued'`, which holds `lane` and `next_attempt_at`):
+//!   an index-only scan of the open queue, like the queued count of [`Store::lane_depths`];
+//!   finished parts are not in that index, however many there are.
+//! - [`Store::rejected_credentials`] and [`Store::live_replicas`] read `tokens` (one row per
+//!   credential) and `replicas` (one row per live or recently stopped replica).
+
+use crate::{Store, StoreError};
+
+impl Store {
+    /// Per lane with queued parts due at `now_ms`, the earliest due time among them (unix ms).
+    /// Parts waiting for a retry, a `not_before` or the next quota day are not due yet and do
+    /// not count: the age `now - due` is how long work ready to go has waited for a call.
+    pub async fn lane_oldest_due(&self, now_ms: i64) -> Result<Vec<(String, i64)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT lane, MIN(next_attempt_at) FROM parts \
+             WHERE status = 'queued' AND next_attempt_at <= $1 GROUP BY lane ORDER BY lane",
+        )
+        .bind(now_ms)
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Credentials whose token fetch upstream refused (`10007`, `41403`, `40001`…), with the
+    /// code: the gateway stops fetching for them until the secret is fixed.
+    pub async fn rejected_credentials(&self) -> Result<Vec<(String, String)>, StoreError> {
+        Ok(sqlx::query_as(
+            "SELECT credential, rejected_code FROM tokens \
+             WHERE rejected_code IS NOT NULL ORDER BY credential",
+        )
+        .fetch_all(&self.pool)
+        .await?)
+    }
+
+    /// Replicas whose heartbeat ([`Store::heartbeat`]) is live at `now_ms`.
+    pub async fn live_replicas(&self, now_ms: i64) -> Result<i64, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT COUNT(*) FROM replicas WHERE seen_until >= $1")
+                .bind(now_ms)
+                .fetch_one(&self.pool)
+                .await?,
+        )
+    }
+}

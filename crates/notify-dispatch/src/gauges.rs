@@ -16,7 +16,8 @@ use crate::Dispatcher;
 /// `(channel, code)` label sets of `notify_credential_rejected` set to 1 by this process. The
 /// recorder is process-wide and keeps a series once written, so a rejection that was cleared
 /// (or changed code) must be set back to 0 by whoever remembers having set it.
-static REJECTED_SHOWN: Mutex<BTreeSet<(String, String)>> = parking_lot::const_mutex(BTreeSet::new());
+static REJECTED_SHOWN: Mutex<BTreeSet<(String, String)>> =
+    parking_lot::const_mutex(BTreeSet::new());
 
 /// Part statuses that make up a lane's queue.
 const QUEUE_STATUSES: [&str; 3] = ["queued", "sending", "blocked"];

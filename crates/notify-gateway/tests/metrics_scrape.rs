@@ -56,6 +56,11 @@ const EXPECTED: &[&str] = &[
     "notify_token_fetches_total",
     "notify_queue_depth",
     "notify_deliveries",
+    "notify_lane_calls_last_minute",
+    "notify_lane_cap_per_minute",
+    "notify_queue_oldest_due_seconds",
+    "notify_quota_left_today",
+    "notify_replicas_live",
     "notify_http_connections",
     "notify_http_inflight_body_bytes",
 ];

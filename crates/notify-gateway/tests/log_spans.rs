@@ -6,12 +6,12 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, Gateway};
+use common::{get_message, serve, wait_ready, write_config, Caller, Gateway};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -21,30 +21,19 @@ const SECRET: &str = "log-spans-secret";
 fn start() -> (Gateway, u16, mpsc::Receiver<String>) {
     let dir = scratch_dir("log-spans");
     let port = free_port();
-    let config = dir.join("gateway.toml");
-    let mut f = std::fs::File::create(&config).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-[log]
-format = "json"
-[sandbox]
-enabled = true
-[database]
-url = "sqlite://{db}"
-[[auth.clients]]
-name = "ops"
-access_key = "AK-OPS"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read"]
-"#,
-        db = dir.join("notify.db").display()
-    )
-    .unwrap();
+    let caller = Caller {
+        name: "ops",
+        access_key: "AK-OPS",
+        secret: SECRET,
+        scopes: &["send", "read"],
+    };
+    let config = write_config(
+        &dir,
+        port,
+        &caller,
+        "shutdown_grace = \"2s\"",
+        "[log]\nformat = \"json\"\n[sandbox]\nenabled = true",
+    );
     // Per-call lines are debug; request lines come from tower-http at debug.
     let mut child = serve(
         &config,

@@ -10,37 +10,21 @@ use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Gateway};
+use common::{serve, wait_ready, Caller, Gateway};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::json;
 
 const SECRET: &str = "metrics-scrape-secret";
 
 fn write_config(dir: &std::path::Path, port: u16, metrics_port: u16) -> std::path::PathBuf {
-    let path = dir.join("gateway.toml");
-    let mut f = std::fs::File::create(&path).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-metrics_listen = "127.0.0.1:{metrics_port}"
-shutdown_grace = "2s"
-[sandbox]
-enabled = true
-[database]
-url = "sqlite://{db}"
-[[auth.clients]]
-name = "scrape"
-access_key = "AK-SCRAPE"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read", "admin"]
-"#,
-        db = dir.join("notify.db").display()
-    )
-    .unwrap();
-    path
+    let caller = Caller {
+        name: "scrape",
+        access_key: "AK-SCRAPE",
+        secret: SECRET,
+        scopes: &["send", "read", "admin"],
+    };
+    let server = format!("metrics_listen = \"127.0.0.1:{metrics_port}\"\nshutdown_grace = \"2s\"");
+    common::write_config(dir, port, &caller, &server, "[sandbox]\nenabled = true")
 }
 
 /// The metrics every scrape must show once the traffic below was handled: from the API, the

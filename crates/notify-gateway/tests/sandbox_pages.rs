@@ -5,10 +5,10 @@
 
 mod common;
 
-use std::io::{BufRead, BufReader, Write};
+use std::io::{BufRead, BufReader};
 use std::process::Stdio;
 
-use common::{serve, wait_ready, Gateway};
+use common::{serve, wait_ready, write_config, Caller, Gateway};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -18,29 +18,19 @@ const SECRET: &str = "sandbox-pages-secret";
 async fn the_simulator_lists_the_gateways_waiting_juzi_chats() {
     let dir = scratch_dir("sandbox-pages");
     let port = free_port();
-    let config = dir.join("gateway.toml");
-    let mut f = std::fs::File::create(&config).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-session_secret = "sandbox-pages-session-secret-of-32-bytes"
-[sandbox]
-enabled = true
-[database]
-url = "sqlite://{db}"
-[[auth.clients]]
-name = "demo"
-access_key = "demo"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read"]
-"#,
-        db = dir.join("notify.db").display()
-    )
-    .unwrap();
+    let caller = Caller {
+        name: "demo",
+        access_key: "demo",
+        secret: SECRET,
+        scopes: &["send", "read"],
+    };
+    let config = write_config(
+        &dir,
+        port,
+        &caller,
+        "shutdown_grace = \"2s\"\nsession_secret = \"sandbox-pages-session-secret-of-32-bytes\"",
+        "[sandbox]\nenabled = true",
+    );
     let mut child = serve(&config, "warn", Stdio::piped());
     let stdout = child.stdout.take().unwrap();
     let gw = Gateway {

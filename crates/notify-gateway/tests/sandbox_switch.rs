@@ -5,11 +5,11 @@
 
 mod common;
 
-use std::io::{Read, Write as _};
+use std::io::Read;
 use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, Gateway};
+use common::{get_message, serve, wait_ready, write_config, Caller, Gateway};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::json;
 
@@ -20,26 +20,13 @@ const SECRET: &str = "sk-sandbox-switch";
 async fn start(extra: &str) -> (Gateway, u16) {
     let dir = scratch_dir("sandbox-switch");
     let port = free_port();
-    let config = dir.join("gateway.toml");
-    let mut f = std::fs::File::create(&config).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-[database]
-url = "sqlite://{db}"
-[[auth.clients]]
-name = "ops"
-access_key = "AK-OPS"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read"]
-{extra}
-"#,
-        db = dir.join("notify.db").display()
-    )
-    .unwrap();
+    let caller = Caller {
+        name: "ops",
+        access_key: "AK-OPS",
+        secret: SECRET,
+        scopes: &["send", "read"],
+    };
+    let config = write_config(&dir, port, &caller, "", extra);
     let gw = Gateway {
         child: serve(&config, "warn", Stdio::piped()),
         dir: Some(dir),

@@ -6,11 +6,10 @@
 
 mod common;
 
-use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Gateway};
+use common::{serve, wait_ready, Caller, Gateway};
 use notify_testkit::{free_port, scratch_dir};
 
 use serde_json::Value;
@@ -18,29 +17,19 @@ use serde_json::Value;
 const SECRET: &str = "send-cli-secret";
 
 fn write_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
-    let path = dir.join("gateway.toml");
-    let mut f = std::fs::File::create(&path).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-[sandbox]
-enabled = true
-[database]
-url = "sqlite://{db}"
-[[auth.clients]]
-name = "cli"
-access_key = "AK-CLI"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read", "admin"]
-"#,
-        db = dir.join("notify.db").display()
+    let caller = Caller {
+        name: "cli",
+        access_key: "AK-CLI",
+        secret: SECRET,
+        scopes: &["send", "read", "admin"],
+    };
+    common::write_config(
+        dir,
+        port,
+        &caller,
+        "shutdown_grace = \"2s\"",
+        "[sandbox]\nenabled = true",
     )
-    .unwrap();
-    path
 }
 
 async fn start() -> (Gateway, std::path::PathBuf, u16) {

@@ -72,3 +72,54 @@ pub async fn get_message(
         .await
         .unwrap()
 }
+
+/// The caller a test configuration declares (tenant `default`).
+pub struct Caller<'a> {
+    pub name: &'a str,
+    pub access_key: &'a str,
+    pub secret: &'a str,
+    pub scopes: &'a [&'a str],
+}
+
+/// Writes `dir/gateway.toml` and returns its path: the API on 127.0.0.1:`port`, SQLite in
+/// `dir`, `caller`, then `server_extra` (more `[server]` keys, one per line) and `extra` (other
+/// sections, e.g. `[sandbox]`, `[log]`, channels). The one configuration the tests that run
+/// the binary start from, so each says only what it is about.
+pub fn write_config(
+    dir: &std::path::Path,
+    port: u16,
+    caller: &Caller,
+    server_extra: &str,
+    extra: &str,
+) -> PathBuf {
+    let path = dir.join("gateway.toml");
+    let scopes = caller
+        .scopes
+        .iter()
+        .map(|s| format!("{s:?}"))
+        .collect::<Vec<_>>()
+        .join(", ");
+    let text = format!(
+        r#"[server]
+listen = "127.0.0.1:{port}"
+{server_extra}
+[database]
+url = "sqlite://{db}"
+
+[[auth.clients]]
+name = "{name}"
+access_key = "{access_key}"
+secret_key = "{secret}"
+tenant = "default"
+scopes = [{scopes}]
+
+{extra}
+"#,
+        db = dir.join("notify.db").display(),
+        name = caller.name,
+        access_key = caller.access_key,
+        secret = caller.secret,
+    );
+    std::fs::write(&path, text).unwrap();
+    path
+}

@@ -41,7 +41,10 @@ pub(crate) async fn forward(
     let (parts, body) = req.into_parts();
     let (_, client) = check(&s, &parts.method, &parts.headers)?;
     if !allowed(&parts.method, &rest) {
-        return Err(ConsoleError::NotFound(format!("{} /v1/{rest}", parts.method)));
+        return Err(ConsoleError::NotFound(format!(
+            "{} /v1/{rest}",
+            parts.method
+        )));
     }
     let uri = match parts.uri.query() {
         Some(q) => format!("/v1/{rest}?{q}"),

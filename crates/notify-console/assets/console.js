@@ -349,10 +349,19 @@ function showResult(ok, text) {
   e.textContent = (ok ? t("done") : t("refused")) + ": " + text;
 }
 
+// What an action answered, in a line: each delivery's new status (recall), or the answer.
+function summary(data) {
+  if (data && Array.isArray(data.deliveries)) {
+    return data.deliveries.map((d) => d.channel + " → " + d.status).join(", ");
+  }
+  if (data && data.id && data.status) return data.id + " → " + data.status;
+  return JSON.stringify(data);
+}
+
 async function act(path, confirmText, after) {
   if (confirmText && !window.confirm(confirmText)) return;
   const r = await api("POST", path);
-  showResult(r.ok, r.ok ? JSON.stringify(r.data) : errorText(r));
+  showResult(r.ok, r.ok ? summary(r.data) : errorText(r));
   after();
 }
 
@@ -400,7 +409,7 @@ function drawDelivery(d, messageId) {
   const failed = d.failed_recipients.length ? el("div", {}, el("h3", { text: t("failedRecipients") }),
     el("ul", {}, d.failed_recipients.map((f) => el("li", { class: "mono", text: JSON.stringify(f) })))) : null;
   return el("div", { class: "card delivery", "data-delivery": d.id },
-    el("h3", {}, d.channel + " · " + d.native_type + " ", el("span", { class: "status " + d.status, text: d.status }),
+    el("h3", {}, d.channel + " · " + (d.type || d.kind) + " ", el("span", { class: "status " + d.status, text: d.status }),
       d.truncated ? el("span", { class: "badge", text: t("truncated") }) : null),
     el("div", { class: "facts" }, el("span", { class: "mono", text: d.id }),
       d.upstream_ids.length ? el("span", { class: "mono", text: t("upstreamIds") + " " + d.upstream_ids.join(", ") }) : null,

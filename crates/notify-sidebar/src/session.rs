@@ -187,6 +187,19 @@ mod tests {
     }
 
     #[test]
+    fn a_value_signed_for_one_domain_does_not_open_for_another() {
+        let s = sample();
+        let sidebar = seal(&s, b"k");
+        assert_eq!(
+            open_signed::<Session>("notify-console-session.v1.", &sidebar, b"k"),
+            None
+        );
+        let other = seal_signed("other.", &s, b"k");
+        assert_eq!(open(&other, b"k", 0), None);
+        assert_eq!(open_signed::<Session>("other.", &other, b"k"), Some(s));
+    }
+
+    #[test]
     fn cookies_are_read_and_flagged() {
         let mut h = HeaderMap::new();
         h.insert("cookie", "a=1; notify_sidebar=xyz.q; b=2".parse().unwrap());

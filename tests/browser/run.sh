@@ -3,9 +3,10 @@
 # playwright-core from package-lock.json), builds and starts the simulator and the gateway
 # (two Juzi channels on the simulator, one with auto_send, and a fixed demo caller), runs
 # sidebar.test.mjs, and stops both; then starts a gateway in sandbox mode (its own in-process
-# simulator and channels) and runs sandbox.test.mjs against its simulator pages.
+# simulator and channels) and runs sandbox.test.mjs against its simulator pages and
+# console.test.mjs against its admin console (/console/).
 # Leaves screenshots in tests/browser/artifacts/ (sidebar.png, sandbox-recipients.png,
-# sandbox-juzi-chat.png). Exits non-zero on any failure.
+# sandbox-juzi-chat.png, console-*.png). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
@@ -15,6 +16,11 @@ if [ ! -x /usr/bin/chromium ]; then
   echo "tests/browser: installing chromium" >&2
   apt-get update -qq
   DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+fi
+# The console's zh labels need a CJK font to be drawn in the screenshots.
+if ! fc-list :lang=zh 2>/dev/null | grep -q .; then
+  echo "tests/browser: installing a CJK font" >&2
+  DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-wqy-microhei >/dev/null || true
 fi
 if [ ! -d node_modules/playwright-core ]; then
   npm ci --no-audit --no-fund
@@ -153,5 +159,13 @@ if [ "$sandbox_status" -ne 0 ]; then
   echo "--- sandbox gateway log ---" >&2
   tail -n 50 "$WORK/sandbox.log" >&2
   status=$sandbox_status
+fi
+console_status=0
+GATEWAY="$SANDBOX_GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" \
+  node console.test.mjs || console_status=$?
+if [ "$console_status" -ne 0 ]; then
+  echo "--- sandbox gateway log (console) ---" >&2
+  tail -n 50 "$WORK/sandbox.log" >&2
+  status=$console_status
 fi
 exit "$status"

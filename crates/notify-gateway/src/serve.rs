@@ -211,10 +211,30 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     let sandbox_parent = sim
         .as_ref()
         .map(|(_, addr)| sandbox::simulator_origin(*addr));
+    let public_url = public_url(&config, local);
+    let secret = session_secret(&config);
+    // The console calls the API's routes in-process as the signed-in admin (see
+    // notify_console::forward), so it gets the API's router itself.
+    let console = notify_console::ConsoleState::new(
+        store.clone(),
+        notify_api::router(state.clone()),
+        notify_console::ConsoleConfig::new(
+            public_url.clone(),
+            secret.clone(),
+            config.auth.clients.clone(),
+        ),
+    )
+    .map_err(GatewayError::Config)?;
+    app = app.merge(notify_console::router(console));
     let mut sidebar_url = None;
-    if let Some((sidebar, public_url)) =
-        sidebar_state(&config, &store, &sidebar_channels, local, sandbox_parent)?
-    {
+    if let Some(sidebar) = sidebar_state(
+        &config,
+        &store,
+        &sidebar_channels,
+        &public_url,
+        secret,
+        sandbox_parent,
+    )? {
         app = app.merge(notify_sidebar::router(sidebar));
         if let Some((simulator, _)) = &sim {
             sandbox::link(simulator, &store, &public_url);
@@ -243,6 +263,10 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     if let Some(url) = &sidebar_url {
         banner!(config, "  Juzi sidebar: {url}");
     }
+    banner!(
+        config,
+        "  admin console: {public_url}/console/  (sign in with an admin caller's access key and secret)"
+    );
     if let Some((key, secret)) = &demo {
         banner!(config, "  demo caller: access key {key:?}, secret {secret:?} (scopes send, recall, read, admin)");
         banner!(config, "  try: curl -s -H 'Authorization: Bearer {secret}' -H 'content-type: application/json' \\");
@@ -322,41 +346,45 @@ fn refuse_public_demo_key(config: &Config, sandbox_on: bool) -> Result<(), Gatew
     Ok(())
 }
 
-/// The Juzi sidebar, when a `juzi` channel is configured, with its public URL: redirects and
-/// cookies use `server.public_url`, or `http://{listen}` when it is empty. `sandbox_parent` is
-/// the simulator's origin in the sandbox (its chat page embeds the sidebar).
-fn sidebar_state(
-    config: &Config,
-    store: &Store,
-    channels: &[ChannelHandle],
-    local: std::net::SocketAddr,
-    sandbox_parent: Option<String>,
-) -> Result<Option<(notify_sidebar::SidebarState, String)>, GatewayError> {
-    let public_url = match config.server.public_url.trim() {
+/// Where browsers reach the gateway: `server.public_url`, or `http://{listen}` when it is
+/// empty. The sidebar's redirects and the sidebar's and console's cookies use it.
+fn public_url(config: &Config, local: std::net::SocketAddr) -> String {
+    match config.server.public_url.trim() {
         "" => format!("http://{local}"),
         url => url.to_string(),
-    };
-    let secret = match config.server.session_secret.expose() {
+    }
+}
+
+/// The key of the sidebar's and console's session cookies: `server.session_secret`, or a
+/// random one for this process when it is empty (sessions then end at restart and are not
+/// shared by replicas).
+fn session_secret(config: &Config) -> Vec<u8> {
+    match config.server.session_secret.expose() {
         "" => {
-            if channels
-                .iter()
-                .any(|c| c.kind() == notify_core::ChannelKind::Juzi)
-            {
-                tracing::warn!("server.session_secret is not set: sidebar sessions end at restart and are not shared by replicas");
-            }
+            tracing::warn!("server.session_secret is not set: sidebar and console sessions end at restart and are not shared by replicas");
             let mut random = vec![0u8; 32];
             rand::Rng::fill(&mut rand::thread_rng(), &mut random[..]);
             random
         }
         s => s.as_bytes().to_vec(),
-    };
-    let mut sidebar_config = notify_sidebar::SidebarConfig::new(public_url.clone(), secret);
+    }
+}
+
+/// The Juzi sidebar, when a `juzi` channel is configured. `sandbox_parent` is the simulator's
+/// origin in the sandbox (its chat page embeds the sidebar).
+fn sidebar_state(
+    config: &Config,
+    store: &Store,
+    channels: &[ChannelHandle],
+    public_url: &str,
+    secret: Vec<u8>,
+    sandbox_parent: Option<String>,
+) -> Result<Option<notify_sidebar::SidebarState>, GatewayError> {
+    let mut sidebar_config = notify_sidebar::SidebarConfig::new(public_url, secret);
     sidebar_config.sandbox_parent = sandbox_parent;
     sidebar_config.frame_ancestors = config.server.sidebar_frame_ancestors.clone();
-    let state =
-        notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
-            .map_err(|e| GatewayError::Config(e.to_string()))?;
-    Ok(state.map(|s| (s, public_url)))
+    notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
+        .map_err(|e| GatewayError::Config(e.to_string()))
 }
 
 async fn shutdown_signal() {

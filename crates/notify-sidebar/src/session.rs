@@ -50,38 +50,71 @@ pub struct Session {
 
 type HmacSha256 = Hmac<Sha256>;
 
-fn mac(secret: &[u8], payload: &str) -> HmacSha256 {
+/// The domain that keeps sidebar cookies apart from other signed values under the same secret.
+const DOMAIN: &str = "notify-sidebar-session.v1.";
+
+fn mac(domain: &str, secret: &[u8], payload: &str) -> HmacSha256 {
     // HMAC takes keys of any length.
     let mut m = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-    m.update(b"notify-sidebar-session.v1.");
+    m.update(domain.as_bytes());
     m.update(payload.as_bytes());
     m
 }
 
+/// `value` signed for `domain`: `base64url(json) "." base64url(hmac(domain + payload))`. The
+/// domain keeps values of one use (a sidebar session) from being accepted as another's (an
+/// admin console session) when both are signed with `server.session_secret`.
+pub fn seal_signed<T: Serialize>(domain: &str, value: &T, secret: &[u8]) -> String {
+    let json = serde_json::to_vec(value).unwrap_or_default();
+    let payload = URL_SAFE_NO_PAD.encode(json);
+    let tag = URL_SAFE_NO_PAD.encode(mac(domain, secret, &payload).finalize().into_bytes());
+    format!("{payload}.{tag}")
+}
+
+/// The value [`seal_signed`] sealed for `domain`, when its signature holds (compared in
+/// constant time).
+pub fn open_signed<T: serde::de::DeserializeOwned>(
+    domain: &str,
+    value: &str,
+    secret: &[u8],
+) -> Option<T> {
+    let (payload, tag) = value.split_once('.')?;
+    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
+    mac(domain, secret, payload).verify_slice(&tag).ok()?;
+    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
+    serde_json::from_slice(&json).ok()
+}
+
 /// The cookie value of `session`: `base64url(json) "." base64url(hmac)`.
 pub fn seal(session: &Session, secret: &[u8]) -> String {
-    let json = serde_json::to_vec(session).unwrap_or_default();
-    let payload = URL_SAFE_NO_PAD.encode(json);
-    let tag = URL_SAFE_NO_PAD.encode(mac(secret, &payload).finalize().into_bytes());
-    format!("{payload}.{tag}")
+    seal_signed(DOMAIN, session, secret)
 }
 
 /// The session of a cookie value, when its signature holds (compared in constant time) and it
 /// has not expired at `now_ms`.
 pub fn open(value: &str, secret: &[u8], now_ms: i64) -> Option<Session> {
-    let (payload, tag) = value.split_once('.')?;
-    let tag = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    mac(secret, payload).verify_slice(&tag).ok()?;
-    let json = URL_SAFE_NO_PAD.decode(payload).ok()?;
-    let session: Session = serde_json::from_slice(&json).ok()?;
+    let session: Session = open_signed(DOMAIN, value, secret)?;
     (now_ms < session.expires_at).then_some(session)
 }
 
 /// A `Set-Cookie` value for the sidebar's path: `HttpOnly`, `SameSite=Lax`, `Secure` over
 /// https. `max_age_s = 0` deletes the cookie.
 pub fn set_cookie(name: &str, value: &str, max_age_s: u64, secure: bool) -> String {
+    cookie(name, value, "/sidebar", "Lax", max_age_s, secure)
+}
+
+/// A `Set-Cookie` value: `HttpOnly`, for `path`, with `SameSite=same_site`, `Secure` when
+/// `secure`. `max_age_s = 0` deletes the cookie.
+pub fn cookie(
+    name: &str,
+    value: &str,
+    path: &str,
+    same_site: &str,
+    max_age_s: u64,
+    secure: bool,
+) -> String {
     let mut c =
-        format!("{name}={value}; Path=/sidebar; Max-Age={max_age_s}; HttpOnly; SameSite=Lax");
+        format!("{name}={value}; Path={path}; Max-Age={max_age_s}; HttpOnly; SameSite={same_site}");
     if secure {
         c.push_str("; Secure");
     }
@@ -151,6 +184,19 @@ mod tests {
         assert_eq!(open(&format!("{forged_payload}.{tag}"), b"k", 0), None);
         assert_eq!(open(payload, b"k", 0), None);
         assert_eq!(open("", b"k", 0), None);
+    }
+
+    #[test]
+    fn a_value_signed_for_one_domain_does_not_open_for_another() {
+        let s = sample();
+        let sidebar = seal(&s, b"k");
+        assert_eq!(
+            open_signed::<Session>("notify-console-session.v1.", &sidebar, b"k"),
+            None
+        );
+        let other = seal_signed("other.", &s, b"k");
+        assert_eq!(open(&other, b"k", 0), None);
+        assert_eq!(open_signed::<Session>("other.", &other, b"k"), Some(s));
     }
 
     #[test]

@@ -7,6 +7,7 @@
 //! small native pool (`outbox::insert`). Times are unix milliseconds passed in from an injected [`Clock`], never `now()` in SQL,
 //! so tests drive time and SQLite behaves like Postgres.
 
+pub mod activity;
 pub mod db_clock;
 mod error;
 pub mod lanes;

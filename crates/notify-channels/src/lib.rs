@@ -18,7 +18,7 @@ pub mod wecom_workid;
 pub mod welink;
 pub mod xiaowei;
 
-pub use config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
+pub use config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
 pub use registry::{build_channel, ChannelHandle};
 pub use transport::{
     Body, FetchedMedia, Method, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
@@ -36,6 +36,20 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// The upstream credential this channel's tokens, lanes and quota belong to, e.g.
     /// `welink:<client_id>`. Two channel entries with the same credential share them.
     fn credential(&self) -> String;
+
+    /// Per-interface caps when the channel's `limits` key is unset: the kind's documented
+    /// ones, `None` when the upstream documents none.
+    fn default_rate_limits(&self) -> Option<RateLimits>;
+
+    /// The egress group of this channel's calls when its upstream caps calls per source IP
+    /// (WeLink's host: 3000 per 20 s), `None` for other hosts.
+    fn egress_group(&self) -> Option<String>;
+
+    /// Per-member caps (WeCom drops messages over them), `None` when the upstream has none.
+    fn member_limits(&self) -> Option<MemberLimits>;
+
+    /// The daily quota this channel's sends count against, `None` for kinds without one.
+    fn daily_quota(&self) -> Option<DailyQuota>;
 
     /// Plans one target's delivery at ingress: the native type, the calls, and whether text was
     /// shortened. A refusal names the field relative to the target (`users`) or the message

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use notify_core::ChannelKind;
 
-use crate::config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
+use crate::config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
 use crate::juzi::JuziChannel;
 use crate::log::LogChannel;
-use crate::support::wecom::MARKDOWN_MAX;
+use crate::support::wecom::{MARKDOWN_MAX, MEMBER_LIMITS};
 use crate::wecom_app::{self, WecomAppChannel};
 use crate::wecom_workid::{self, WorkIdChannel};
 use crate::welink::{token::Credentials, WelinkChannel};
-use crate::xiaowei::XiaoweiChannel;
+use crate::xiaowei::{self, XiaoweiChannel};
 use crate::Channel;
 use notify_core::Secret;
 
@@ -34,62 +34,29 @@ impl ChannelHandle {
 
     /// Per-interface caps: the configured ones, or the kind's documented defaults.
     pub fn rate_limits(&self) -> Option<RateLimits> {
-        self.config.limits.or(match self.config.kind {
-            // WeLink guide 2.2.1.4 (000_… lines 716–726): 40/s and 1500/min per client_id per
-            // interface.
-            ChannelKind::Welink | ChannelKind::Xiaowei => Some(RateLimits {
-                per_second: 40,
-                per_minute: 1500,
-            }),
-            _ => None,
-        })
+        self.config.limits.or(self.adapter.default_rate_limits())
     }
 
-    /// The egress group of WeLink-host calls (3000 per 20 s per IP), `None` for other hosts.
+    /// The egress group of the channel's calls when its upstream caps calls per source IP
+    /// (WeLink's host: 3000 per 20 s), `None` for other hosts.
     pub fn egress_group(&self) -> Option<String> {
-        match self.config.kind {
-            ChannelKind::Welink | ChannelKind::Xiaowei => Some(
-                self.config
-                    .egress_group
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-            ),
-            _ => None,
-        }
+        self.adapter.egress_group()
     }
 
-    /// Per-member caps for WeCom kinds (documented 30/min and 1000/h).
+    /// Per-member caps (WeCom kinds: documented 30/min and 1000/h).
     pub fn member_limits(&self) -> Option<MemberLimits> {
-        match self.config.kind {
-            ChannelKind::WecomApp | ChannelKind::WecomWorkid => {
-                Some(self.config.member_limits.unwrap_or(MemberLimits {
-                    per_minute: 30,
-                    per_hour: 1000,
-                }))
-            }
-            _ => None,
-        }
+        self.adapter.member_limits()
     }
 
-    /// Xiaowei's daily quota (documented 100 per enterprise per day).
+    /// The daily quota's size (Xiaowei: documented 100 per enterprise per day).
     pub fn daily_quota(&self) -> Option<u32> {
-        match self.config.kind {
-            ChannelKind::Xiaowei => Some(self.config.daily_quota.unwrap_or(100)),
-            _ => None,
-        }
+        self.adapter.daily_quota().map(|q| q.per_day)
     }
 
-    /// The key of the quota days this channel's calls count against: one per WeLink enterprise
-    /// (000_… lines 750 and 1523: "每个企业每天" — each enterprise, each day), so two apps of one
-    /// enterprise share it. The enterprise is the channel's `enterprise`, or else its
-    /// `client_id`; the key `welink:<enterprise>` is then the credential's, as before the key
-    /// was configurable, so an upgrade keeps the day's count. `None` for kinds without a quota.
+    /// The key of the quota days this channel's calls count against (Xiaowei: one per WeLink
+    /// enterprise, see [`crate::xiaowei::quota_key`]). `None` for kinds without a quota.
     pub fn quota_key(&self) -> Option<String> {
-        self.daily_quota()?;
-        let enterprise = non_blank(&self.config.enterprise)
-            .or_else(|| non_blank(&self.config.client_id))
-            .unwrap_or_default();
-        Some(format!("welink:{enterprise}"))
+        self.adapter.daily_quota().map(|q| q.key)
     }
 }
 
@@ -143,9 +110,19 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
             credentials: welink_credentials(name, config)?,
             public_acc_id: non_blank(&config.public_acc_id),
             owner: non_blank(&config.owner),
+            egress_group: egress_group(config),
         }),
         ChannelKind::Xiaowei => Arc::new(XiaoweiChannel {
             credentials: welink_credentials(name, config)?,
+            egress_group: egress_group(config),
+            quota: DailyQuota {
+                per_day: config.daily_quota.unwrap_or(xiaowei::DAILY_QUOTA),
+                key: xiaowei::quota_key(
+                    &non_blank(&config.enterprise)
+                        .or_else(|| non_blank(&config.client_id))
+                        .unwrap_or_default(),
+                ),
+            },
         }),
         ChannelKind::WecomWorkid => Arc::new(WorkIdChannel {
             base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
@@ -159,6 +136,7 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
             },
             company_id: non_blank(&config.company_id),
             safe: safe(name, config.safe)?,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
         }),
         ChannelKind::WecomApp => Arc::new(WecomAppChannel {
             credentials: wecom_app::token::AppCredentials {
@@ -172,6 +150,7 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
             safe: safe(name, config.safe)?.unwrap_or(0),
             markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
             allow_all: config.allow_all,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
         }),
         ChannelKind::Juzi => Arc::new(JuziChannel {
             name: name.to_string(),
@@ -183,6 +162,13 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
         config: config.clone(),
         adapter,
     })
+}
+
+fn egress_group(config: &ChannelConfig) -> String {
+    config
+        .egress_group
+        .clone()
+        .unwrap_or_else(|| crate::welink::DEFAULT_EGRESS_GROUP.into())
 }
 
 fn non_blank(v: &Option<String>) -> Option<String> {

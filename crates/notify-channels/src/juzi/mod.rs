@@ -53,6 +53,22 @@ impl Channel for JuziChannel {
         format!("juzi:{}", self.name)
     }
 
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
+    }
+
     fn plan(
         &self,
         message: &CheckedMessage,

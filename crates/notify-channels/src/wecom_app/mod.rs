@@ -31,6 +31,8 @@ pub struct WecomAppChannel {
     /// Whether a target may name `users: ["@all"]`, every member of the app (config
     /// `allow_all`, off by default).
     pub allow_all: bool,
+    /// Per-member caps (config `member_limits`, WeCom's documented ones unset).
+    pub member_limits: crate::MemberLimits,
 }
 
 impl WecomAppChannel {
@@ -55,6 +57,22 @@ impl Channel for WecomAppChannel {
     /// One token per app secret (UPSTREAM-FACTS line 11).
     fn credential(&self) -> String {
         format!("wecom_app:{}:{}", self.credentials.corp_id, self.agent_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        Some(self.member_limits)
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(

@@ -28,6 +28,8 @@ pub struct WorkIdChannel {
     pub company_id: Option<String>,
     /// Default `safe` for files.
     pub safe: Option<u8>,
+    /// Per-member caps (config `member_limits`, WeCom's documented ones unset).
+    pub member_limits: crate::MemberLimits,
 }
 
 impl WorkIdChannel {
@@ -50,6 +52,22 @@ impl Channel for WorkIdChannel {
             "wecom_workid:{}:{}",
             self.client.token_url, self.client.client_id
         )
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        Some(self.member_limits)
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(

@@ -14,7 +14,8 @@ use crate::support::fit::Fitter;
 use crate::support::join_url;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::{
-    Channel, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer, UpstreamRequest,
+    Channel, PartCall, RateLimits, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
+    UpstreamRequest,
 };
 use body::{Defaults, Kind, Range};
 
@@ -30,7 +31,19 @@ pub struct WelinkChannel {
     pub public_acc_id: Option<String>,
     /// Default `msgOwner`.
     pub owner: Option<String>,
+    /// The egress group its calls count against (config `egress_group`, `default` unset).
+    pub egress_group: String,
 }
+
+/// WeLink guide 2.2.1.4 (000_… lines 716–726): 40/s and 1500/min per client_id per interface,
+/// for every kind on WeLink's host.
+pub const RATE_LIMITS: RateLimits = RateLimits {
+    per_second: 40,
+    per_minute: 1500,
+};
+
+/// The egress group of a WeLink-host channel whose `egress_group` is unset.
+pub const DEFAULT_EGRESS_GROUP: &str = "default";
 
 /// The request of a WeLink-host call: `{base_url}{interface}` with the token header.
 pub fn host_request(base_url: &str, call: &PartCall<'_>) -> UpstreamRequest {
@@ -48,6 +61,22 @@ impl Channel for WelinkChannel {
 
     fn credential(&self) -> String {
         format!("welink:{}", self.credentials.client_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<RateLimits> {
+        Some(RATE_LIMITS)
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        Some(self.egress_group.clone())
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(

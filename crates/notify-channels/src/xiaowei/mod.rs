@@ -12,7 +12,9 @@ use serde_json::{json, Value};
 use crate::support::fit::Fitter;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::welink::{host_request, token};
-use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{
+    Channel, DailyQuota, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest,
+};
 
 /// A caller's `raw` body may name its own `endDate`; a push that goes out after that day would
 /// carry a past date, which upstream refuses (line 1559, `58601`) after the day's quota slot is
@@ -54,6 +56,21 @@ fn check_raw_end_date(
 pub struct XiaoweiChannel {
     /// The WeLink credential and host.
     pub credentials: token::Credentials,
+    /// The egress group its calls count against (shared with WeLink's host).
+    pub egress_group: String,
+    /// The enterprise's daily quota.
+    pub quota: DailyQuota,
+}
+
+/// Xiaowei's documented quota: 100 pushes per enterprise per day (000_… lines 750 and 1523).
+pub const DAILY_QUOTA: u32 = 100;
+
+/// The key of the quota days of `enterprise`: one per WeLink enterprise (000_… lines 750 and
+/// 1523: "每个企业每天" — each enterprise, each day), so two apps of one enterprise share it.
+/// With the enterprise named by the `client_id`, the key is the credential's, as before the
+/// key was configurable, so an upgrade keeps the day's count.
+pub fn quota_key(enterprise: &str) -> String {
+    format!("welink:{enterprise}")
 }
 
 impl Channel for XiaoweiChannel {
@@ -64,6 +81,22 @@ impl Channel for XiaoweiChannel {
     /// The same as the `welink` kind's: one token and one budget per `client_id` (contract §2).
     fn credential(&self) -> String {
         format!("welink:{}", self.credentials.client_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        Some(crate::welink::RATE_LIMITS)
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        Some(self.egress_group.clone())
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<DailyQuota> {
+        Some(self.quota.clone())
     }
 
     fn plan(

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod juzi;
+pub mod lane;
 pub mod log;
 pub mod registry;
 mod support;
@@ -19,6 +20,8 @@ pub mod welink;
 pub mod xiaowei;
 
 pub use config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
+pub use lane::{LanedPlan, RecallParts};
+pub use notify_core::LaneInfo;
 pub use registry::{build_channel, ChannelHandle};
 pub use transport::{
     Body, FetchedMedia, Method, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,

@@ -4,13 +4,11 @@
 
 use std::time::Instant;
 
-use notify_channels::{ChannelHandle, PartCall, RecallPlan, UpstreamAnswer};
+use notify_channels::{PartCall, UpstreamAnswer};
 use notify_core::clock::{shanghai_day, shanghai_day_start_ms};
-use notify_core::{Outcome, PartId, PartOp};
+use notify_core::{Outcome, PartOp};
 use notify_store::outbox::RecallStart;
-use notify_store::{
-    AttemptRecord, ClaimedPart, Completion, LaneInfo, NewPart, PartResult, StoreError,
-};
+use notify_store::{AttemptRecord, ClaimedPart, Completion, NewPart, PartResult, StoreError};
 use tracing::Instrument;
 
 use crate::decide::{decide, LaneSignal};
@@ -379,29 +377,21 @@ impl Dispatcher {
                 .await;
         };
         let now = self.store.now_ms();
-        let mut parts = Vec::new();
-        let mut refusal = None;
-        for (_part_id, upstream_id) in &sent {
-            match handle.adapter.plan_recall(upstream_id, &d.context) {
-                RecallPlan::Call(p) => parts.push(NewPart {
-                    id: PartId::new_at(now).0,
-                    seq: 0,
-                    op: p.op,
-                    lane: lane_of(handle, &p.interface),
-                    body: p.body.to_string(),
-                    recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
-                    depends_on: None,
-                }),
-                RecallPlan::NotRecallable(reason) => refusal = Some(reason),
-            }
-        }
-        if parts.is_empty() {
-            let reason = refusal.unwrap_or_else(|| "nothing to recall".into());
-            return self
-                .store
-                .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
-                .await;
-        }
+        let recall =
+            match handle.plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context) {
+                Ok(recall) => recall,
+                Err(reason) => {
+                    return self
+                        .store
+                        .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
+                        .await
+                }
+            };
+        let parts: Vec<_> = recall
+            .calls
+            .into_iter()
+            .map(|c| NewPart::planned(c.lane, &c.plan, 0, now))
+            .collect();
         tracing::info!(delivery = %delivery_id, calls = parts.len(), "send ended; queuing the recall asked for during it");
         self.store
             .append_parts(delivery_id, &parts, RECALL_TTL_MS)
@@ -453,18 +443,6 @@ fn attempt_record(
         outcome: outcome.label().to_string(),
         possible_duplicate: matches!(outcome, Outcome::OutcomeUnknown { .. }),
     }
-}
-
-/// The lane of a part: the credential × interface, owned per egress group for WeLink-host kinds
-/// and per lane otherwise. The same naming as the API's ingress
-/// (`notify_api::ingress::plan::lane_of`): both must put a channel's calls in the same lanes.
-fn lane_of(handle: &ChannelHandle, interface: &str) -> LaneInfo {
-    let credential = handle.adapter.credential();
-    let unit = match handle.egress_group() {
-        Some(g) => format!("egress:{g}"),
-        None => format!("{credential}|{interface}"),
-    };
-    LaneInfo::new(&handle.name, &credential, interface, &unit)
 }
 
 /// A completion's result as a metric label.

@@ -24,8 +24,8 @@ pub use lane::{LanedPlan, RecallParts};
 pub use notify_core::LaneInfo;
 pub use registry::{build_channel, ChannelHandle};
 pub use transport::{
-    Body, FetchedMedia, Method, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
-    UpstreamRequest,
+    Body, FetchedMedia, Method, PartCall, RecallPlan, Settled, StateUpdate, TokenAnswer,
+    UpstreamAnswer, UpstreamRequest,
 };
 
 use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, PartPlan, Plan, TargetInput};
@@ -75,6 +75,21 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
 
     /// What an answer to `call` means.
     fn classify(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome;
+
+    /// The upstream's own message in an answer (its message field), for the attempt log.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String>;
+
+    /// Whether `outcome` means the token that made the call must go although upstream did not
+    /// call it invalid (a refused token always goes).
+    fn drops_token(&self, outcome: &Outcome) -> bool;
+
+    /// [`classify`](Self::classify) with the upstream's message and the token's fate: what the
+    /// dispatcher settles a call with.
+    fn settle(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Settled {
+        let outcome = self.classify(call, answer);
+        let drop_token = self.drops_token(&outcome);
+        Settled::new(outcome, self.upstream_message(answer), drop_token)
+    }
 
     /// For channels with no upstream call (`log`): the outcome to record without any HTTP.
     fn local_outcome(&self, _call: &PartCall<'_>) -> Option<Outcome> {

@@ -101,6 +101,14 @@ impl Channel for LogChannel {
         }
     }
 
+    fn upstream_message(&self, _answer: &UpstreamAnswer) -> Option<String> {
+        None
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
+    }
+
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {
         tracing::info!(channel = %self.name, op = call.op.as_str(), body = %call.body, "log channel delivery");
         Some(Outcome::Sent {

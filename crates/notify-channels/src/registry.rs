@@ -311,6 +311,65 @@ mod tests {
     }
 
     #[test]
+    fn each_kind_reads_its_answers_message_and_says_when_the_token_goes() {
+        use crate::{PartCall, UpstreamAnswer};
+        let mut c = cfg(ChannelKind::Welink);
+        c.client_id = Some("id1".into());
+        c.client_secret = Some(Secret::new("s"));
+        let welink = build_channel("welink", &c).unwrap();
+        let body = serde_json::json!({});
+        let call = PartCall {
+            op: notify_core::PartOp::Send,
+            interface: "/x",
+            body: &body,
+            recipients: &[],
+            token: Some("t"),
+            dependency_id: None,
+            media: None,
+            context: &body,
+            now_ms: 0,
+            attempts: 0,
+        };
+        let answer = |http_status: u16, json: serde_json::Value| UpstreamAnswer {
+            http_status,
+            body: json.to_string().into_bytes(),
+        };
+        // WeLink's missing permission: the upstream's words kept, the token dropped.
+        let s = welink.adapter.settle(
+            &call,
+            &answer(200, serde_json::json!({"code": "501", "message": "无权限"})),
+        );
+        assert_eq!(s.upstream_message.as_deref(), Some("无权限"));
+        assert!(s.drop_token);
+        let s = welink.adapter.settle(
+            &call,
+            &answer(200, serde_json::json!({"code": "0", "message": "ok"})),
+        );
+        assert!(!s.drop_token);
+
+        let mut c = cfg(ChannelKind::WecomApp);
+        c.corp_id = Some("corp".into());
+        c.corp_secret = Some(Secret::new("s"));
+        c.agent_id = Some(1000002);
+        let wecom = build_channel("wecom", &c).unwrap();
+        let s = wecom.adapter.settle(
+            &call,
+            &answer(
+                200,
+                serde_json::json!({"errcode": 42001, "errmsg": "access_token expired"}),
+            ),
+        );
+        assert_eq!(s.upstream_message.as_deref(), Some("access_token expired"));
+        assert!(s.drop_token, "a refused token always goes");
+        // No message field: the outcome's own message.
+        let s = wecom
+            .adapter
+            .settle(&call, &answer(503, serde_json::json!({})));
+        assert!(s.upstream_message.is_some_and(|m| !m.is_empty()));
+        assert!(!s.drop_token);
+    }
+
+    #[test]
     fn wecom_defaults_to_the_official_host() {
         let mut c = cfg(ChannelKind::WecomApp);
         c.corp_id = Some("corp".into());

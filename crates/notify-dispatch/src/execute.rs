@@ -4,7 +4,7 @@
 
 use std::time::Instant;
 
-use notify_channels::{PartCall, UpstreamAnswer};
+use notify_channels::{PartCall, Settled, UpstreamAnswer};
 use notify_core::clock::{shanghai_day, shanghai_day_start_ms};
 use notify_core::{Outcome, PartOp};
 use notify_store::outbox::RecallStart;
@@ -201,8 +201,8 @@ impl Dispatcher {
             };
             let started = Instant::now();
             let at = self.store.now_ms();
-            let (outcome, answer) = match handle.adapter.local_outcome(&call) {
-                Some(o) => (o, None),
+            let (settled, answer) = match handle.adapter.local_outcome(&call) {
+                Some(o) => (Settled::without_answer(o), None),
                 None => {
                     // The lane's gate: its pace slot, and then no pause and a live lease.
                     if let Some(g) = gate {
@@ -246,20 +246,26 @@ impl Dispatcher {
                     };
                     let req = handle.adapter.request(&call);
                     match self.http.call(&req).await {
-                        Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),
+                        Ok(a) => (handle.adapter.settle(&call, &a), Some(a)),
                         Err(TransportError::NotSent(e)) => (
-                            Outcome::Transient {
+                            Settled::without_answer(Outcome::Transient {
                                 code: "connect".into(),
                                 message: e,
-                            },
+                            }),
                             None,
                         ),
-                        Err(TransportError::Unknown(e)) => {
-                            (Outcome::OutcomeUnknown { message: e }, None)
-                        }
+                        Err(TransportError::Unknown(e)) => (
+                            Settled::without_answer(Outcome::OutcomeUnknown { message: e }),
+                            None,
+                        ),
                     }
                 }
             };
+            let Settled {
+                outcome,
+                upstream_message,
+                drop_token,
+            } = settled;
             let duration = started.elapsed();
             metrics::histogram!("notify_upstream_call_seconds", "lane" => format!("{}|{}", credential, part.interface), "result" => outcome.label())
                 .record(duration.as_secs_f64());
@@ -268,6 +274,7 @@ impl Dispatcher {
                 &part.interface,
                 &outcome,
                 answer.as_ref(),
+                upstream_message,
                 duration.as_millis() as i64,
             );
             // Inside the `execute` span: the line carries the message, delivery and part ids.
@@ -278,23 +285,17 @@ impl Dispatcher {
                 ms = duration.as_millis() as u64,
                 "upstream outcome"
             );
-            if let Outcome::TokenInvalid { .. } = outcome {
+            // A refused token, or an answer only a newer token fixes (the channel says which).
+            if drop_token {
                 if let Some(t) = &token {
                     self.tokens.invalidate(&handle, t).await;
                 }
+            }
+            if let Outcome::TokenInvalid { .. } = outcome {
                 if refused.is_none() {
                     refused = Some(token.clone().unwrap_or_default());
                     tracing::info!(part = %part.id, code = %attempt.upstream_code.clone().unwrap_or_default(), "token refused; fetching a new one and retrying once");
                     continue;
-                }
-            }
-            if let Outcome::Permanent { code, .. } = &outcome {
-                // WeLink 501: interface permission missing. Only a token fetched after the grant
-                // carries it, so the token goes too (contract §5).
-                if code == "501" {
-                    if let Some(t) = &token {
-                        self.tokens.invalidate(&handle, t).await;
-                    }
                 }
             }
             if let Outcome::CredentialRejected { code, message } = &outcome {
@@ -413,26 +414,9 @@ fn attempt_record(
     endpoint: &str,
     outcome: &Outcome,
     answer: Option<&UpstreamAnswer>,
+    upstream_message: Option<String>,
     duration_ms: i64,
 ) -> AttemptRecord {
-    let json = answer.map(|a| a.json()).unwrap_or(serde_json::Value::Null);
-    let upstream_message = json
-        .get("message")
-        .or_else(|| json.get("errmsg"))
-        .or_else(|| json.get("msg"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .or_else(|| match outcome {
-            Outcome::Transient { message, .. }
-            | Outcome::OutcomeUnknown { message }
-            | Outcome::RateLimited { message, .. }
-            | Outcome::TokenInvalid { message, .. }
-            | Outcome::QuotaExhausted { message, .. }
-            | Outcome::MediaExpired { message, .. }
-            | Outcome::CredentialRejected { message, .. }
-            | Outcome::Permanent { message, .. } => Some(message.clone()),
-            _ => Some("ok".into()),
-        });
     AttemptRecord {
         at,
         endpoint: endpoint.to_string(),

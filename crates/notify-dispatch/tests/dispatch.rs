@@ -58,6 +58,12 @@ impl Channel for Scripted {
     fn classify(&self, _: &PartCall<'_>, _: &UpstreamAnswer) -> Outcome {
         unreachable!()
     }
+    fn upstream_message(&self, _: &UpstreamAnswer) -> Option<String> {
+        None
+    }
+    fn drops_token(&self, _: &Outcome) -> bool {
+        false
+    }
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {
         let chunk = call.body["chunk"].as_i64().unwrap_or(-1);
         self.calls.lock().push(chunk);

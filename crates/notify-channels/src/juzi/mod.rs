@@ -158,6 +158,15 @@ impl Channel for JuziChannel {
         }
     }
 
+    /// Juzi answers `{errcode, errmsg}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "errmsg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
+    }
+
     /// A Juzi plan has no parts; should one reach a worker, it fails without any HTTP.
     fn local_outcome(&self, _call: &PartCall<'_>) -> Option<Outcome> {
         Some(Outcome::Permanent {

@@ -181,6 +181,15 @@ impl Channel for WecomAppChannel {
         codes::classify(call, answer)
     }
 
+    /// WeCom answers `{errcode, errmsg}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "errmsg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
+    }
+
     /// `message/recall {msgid}`, for messages up to 24 h old (UPSTREAM-FACTS line 48).
     fn plan_recall(&self, upstream_id: &str, _context: &Value) -> RecallPlan {
         if upstream_id.trim().is_empty() {

@@ -157,6 +157,15 @@ impl Channel for WorkIdChannel {
         codes::classify(answer)
     }
 
+    /// The platform's envelope is `{code, msg, data, requestId, ok}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "msg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
+    }
+
     /// `recall {msgId, companyId}`: within 24 h of the send, repeating its `companyId`.
     fn plan_recall(&self, upstream_id: &str, context: &Value) -> RecallPlan {
         if upstream_id.trim().is_empty() {

@@ -172,6 +172,17 @@ impl Channel for WelinkChannel {
         codes::classify(call, answer)
     }
 
+    /// WeLink answers `{code, message}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "message")
+    }
+
+    /// The missing interface permission (`501`): only a token fetched after the grant carries
+    /// it, so the token goes too (contract §5).
+    fn drops_token(&self, outcome: &Outcome) -> bool {
+        crate::welink::codes::needs_new_token(outcome)
+    }
+
     fn plan_recall(&self, upstream_id: &str, _context: &serde_json::Value) -> RecallPlan {
         state::plan_recall(upstream_id)
     }

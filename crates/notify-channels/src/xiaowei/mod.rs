@@ -164,6 +164,17 @@ impl Channel for XiaoweiChannel {
         codes::classify(answer)
     }
 
+    /// WeLink's host answers `{code, message}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "message")
+    }
+
+    /// The missing interface permission (`501`): only a token fetched after the grant carries
+    /// it, so the token goes too (contract §5).
+    fn drops_token(&self, outcome: &Outcome) -> bool {
+        crate::welink::codes::needs_new_token(outcome)
+    }
+
     /// The guide documents no recall for Xiaowei pushes (lines 1519–1640).
     fn plan_recall(&self, _upstream_id: &str, _context: &Value) -> RecallPlan {
         RecallPlan::NotRecallable("WeLink offers no recall for Xiaowei pushes".into())

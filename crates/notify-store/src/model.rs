@@ -54,7 +54,7 @@ pub struct NewDelivery {
     pub truncated: bool,
     /// Adapter context (JSON).
     pub context: String,
-    /// The Juzi chat a waiting delivery is for ([`crate::sidebar::chat_key`]); `None` for
+    /// The Juzi chat a waiting delivery is for (the Juzi channel's chat key); `None` for
     /// every other kind.
     pub chat_key: Option<String>,
     /// The calls.

@@ -95,7 +95,7 @@ pub fn build(
             // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
             chat_key: plan
                 .awaiting_agent
-                .then(|| notify_store::sidebar::chat_key_of(&plan.context))
+                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
                 .flatten(),
             parts,
         };

@@ -3,6 +3,7 @@
 //! `wx.invoke('sendChatMessage', …)` and reports back.
 
 pub mod body;
+pub mod context;
 
 use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, Plan, TargetInput};
 use serde_json::{Map, Value};

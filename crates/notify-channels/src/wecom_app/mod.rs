@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod jssdk;
 pub mod token;
 
 use notify_core::{

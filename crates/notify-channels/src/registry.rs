@@ -32,6 +32,18 @@ impl ChannelHandle {
         self.config.kind
     }
 
+    /// Whether agents send this channel's messages from the sidebar page (Juzi), so the
+    /// gateway serves the sidebar for it.
+    pub fn uses_sidebar(&self) -> bool {
+        self.kind() == ChannelKind::Juzi
+    }
+
+    /// Whether this channel can sign `ww.register` for a sidebar (WeCom app channels, the
+    /// target of a Juzi channel's `jssdk_channel`).
+    pub fn signs_jssdk(&self) -> bool {
+        self.kind() == ChannelKind::WecomApp
+    }
+
     /// Per-interface caps: the configured ones, or the kind's documented defaults.
     pub fn rate_limits(&self) -> Option<RateLimits> {
         self.config.limits.or(self.adapter.default_rate_limits())
@@ -92,6 +104,41 @@ pub fn check_shared_quotas(handles: &[ChannelHandle]) -> Result<(), ConfigError>
 pub const WELINK_BASE_URL: &str = "https://open.welink.huaweicloud.com/api";
 /// WeCom's official API host (UPSTREAM-FACTS line 8).
 pub const WECOM_BASE_URL: &str = "https://qyapi.weixin.qq.com";
+
+/// The sandbox's channels, one of each kind, all on the simulator at `host` (`http://ADDR`),
+/// by the names the sandbox pages and the first-message example use.
+pub fn sandbox_channels(host: &str) -> Vec<(&'static str, ChannelConfig)> {
+    let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
+    welink.base_url = Some(format!("{host}/api"));
+    welink.client_id = Some("sandbox-welink".into());
+    welink.client_secret = Some(Secret::new("sandbox-secret"));
+    welink.owner = Some("Notify".into());
+    let mut xiaowei = welink.clone();
+    xiaowei.kind = ChannelKind::Xiaowei;
+    xiaowei.owner = None;
+    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+    workid.base_url = Some(host.to_string());
+    workid.token_url = Some(format!("{host}/oauth/token"));
+    workid.client_id = Some("sandbox-workid".into());
+    workid.client_secret = Some(Secret::new("sandbox-secret"));
+    workid.member_limits = Some(MEMBER_LIMITS);
+    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+    wecom.base_url = Some(host.to_string());
+    wecom.corp_id = Some("sandbox-corp".into());
+    wecom.corp_secret = Some(Secret::new("sandbox-secret"));
+    wecom.agent_id = Some(1_000_002);
+    let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
+    juzi.base_url = Some(host.to_string());
+    juzi.jssdk_channel = Some("wecom".into());
+    vec![
+        ("welink", welink),
+        ("xiaowei", xiaowei),
+        ("workid", workid),
+        ("wecom", wecom),
+        ("juzi", juzi),
+        ("log", ChannelConfig::of_kind(ChannelKind::Log)),
+    ]
+}
 
 /// Builds the adapter of `[channels.NAME]`, checking the keys its kind needs.
 pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle, ConfigError> {

@@ -338,10 +338,7 @@ fn sidebar_state(
     };
     let secret = match config.server.session_secret.expose() {
         "" => {
-            if channels
-                .iter()
-                .any(|c| c.kind() == notify_core::ChannelKind::Juzi)
-            {
+            if channels.iter().any(|c| c.uses_sidebar()) {
                 tracing::warn!("server.session_secret is not set: sidebar sessions end at restart and are not shared by replicas");
             }
             let mut random = vec![0u8; 32];

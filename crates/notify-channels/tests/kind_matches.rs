@@ -84,5 +84,8 @@ fn the_check_finds_a_kind_match() {
     let found = offending_lines(&dir.join("crates"));
     std::fs::remove_dir_all(&dir).unwrap();
     assert_eq!(found.len(), 1, "{found:?}");
-    assert!(found[0].starts_with("crates/notify-x/src/lib.rs:2:"), "{found:?}");
+    assert!(
+        found[0].starts_with("crates/notify-x/src/lib.rs:2:"),
+        "{found:?}"
+    );
 }

@@ -4,14 +4,14 @@ use std::sync::Arc;
 
 use notify_core::ChannelKind;
 
-use crate::config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
+use crate::config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
 use crate::juzi::JuziChannel;
 use crate::log::LogChannel;
-use crate::support::wecom::{MARKDOWN_MAX, MEMBER_LIMITS};
-use crate::wecom_app::{self, WecomAppChannel};
-use crate::wecom_workid::{self, WorkIdChannel};
-use crate::welink::{token::Credentials, WelinkChannel};
-use crate::xiaowei::{self, XiaoweiChannel};
+use crate::support::wecom::MEMBER_LIMITS;
+use crate::wecom_app::WecomAppChannel;
+use crate::wecom_workid::WorkIdChannel;
+use crate::welink::WelinkChannel;
+use crate::xiaowei::XiaoweiChannel;
 use crate::Channel;
 use notify_core::Secret;
 
@@ -153,101 +153,16 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
     }
     let adapter: Arc<dyn Channel> = match config.kind {
         ChannelKind::Log => Arc::new(LogChannel::new(name)),
-        ChannelKind::Welink => Arc::new(WelinkChannel {
-            credentials: welink_credentials(name, config)?,
-            public_acc_id: non_blank(&config.public_acc_id),
-            owner: non_blank(&config.owner),
-            egress_group: egress_group(config),
-        }),
-        ChannelKind::Xiaowei => Arc::new(XiaoweiChannel {
-            credentials: welink_credentials(name, config)?,
-            egress_group: egress_group(config),
-            quota: DailyQuota {
-                per_day: config.daily_quota.unwrap_or(xiaowei::DAILY_QUOTA),
-                key: xiaowei::quota_key(
-                    &non_blank(&config.enterprise)
-                        .or_else(|| non_blank(&config.client_id))
-                        .unwrap_or_default(),
-                ),
-            },
-        }),
-        ChannelKind::WecomWorkid => Arc::new(WorkIdChannel {
-            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
-            client: wecom_workid::token::Client {
-                token_url: ChannelConfig::require(name, "token_url", &config.token_url)?
-                    .to_string(),
-                client_id: ChannelConfig::require(name, "client_id", &config.client_id)?
-                    .to_string(),
-                client_secret: secret(name, "client_secret", &config.client_secret)?,
-                auth: config.token_auth,
-            },
-            company_id: non_blank(&config.company_id),
-            safe: safe(name, config.safe)?,
-            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
-        }),
-        ChannelKind::WecomApp => Arc::new(WecomAppChannel {
-            credentials: wecom_app::token::AppCredentials {
-                base_url: base_url(config, WECOM_BASE_URL),
-                corp_id: ChannelConfig::require(name, "corp_id", &config.corp_id)?.to_string(),
-                corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
-            },
-            agent_id: config
-                .agent_id
-                .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
-            safe: safe(name, config.safe)?.unwrap_or(0),
-            markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
-            allow_all: config.allow_all,
-            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
-        }),
-        ChannelKind::Juzi => Arc::new(JuziChannel {
-            name: name.to_string(),
-            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
-        }),
+        ChannelKind::Welink => Arc::new(WelinkChannel::from_config(name, config)?),
+        ChannelKind::Xiaowei => Arc::new(XiaoweiChannel::from_config(name, config)?),
+        ChannelKind::WecomWorkid => Arc::new(WorkIdChannel::from_config(name, config)?),
+        ChannelKind::WecomApp => Arc::new(WecomAppChannel::from_config(name, config)?),
+        ChannelKind::Juzi => Arc::new(JuziChannel::from_config(name, config)?),
     };
     Ok(ChannelHandle {
         name: name.to_string(),
         config: config.clone(),
         adapter,
-    })
-}
-
-fn egress_group(config: &ChannelConfig) -> String {
-    config
-        .egress_group
-        .clone()
-        .unwrap_or_else(|| crate::welink::DEFAULT_EGRESS_GROUP.into())
-}
-
-fn non_blank(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-fn base_url(config: &ChannelConfig, default: &str) -> String {
-    non_blank(&config.base_url).unwrap_or_else(|| default.to_string())
-}
-
-fn secret(name: &str, key: &str, value: &Option<Secret>) -> Result<Secret, ConfigError> {
-    match value {
-        Some(s) if !s.expose().trim().is_empty() => Ok(s.clone()),
-        _ => Err(ConfigError::new(name, key, "is required for this kind")),
-    }
-}
-
-fn safe(name: &str, value: Option<u8>) -> Result<Option<u8>, ConfigError> {
-    match value {
-        Some(s) if s > 1 => Err(ConfigError::new(name, "safe", "is 0 or 1")),
-        other => Ok(other),
-    }
-}
-
-fn welink_credentials(name: &str, config: &ChannelConfig) -> Result<Credentials, ConfigError> {
-    Ok(Credentials {
-        base_url: base_url(config, WELINK_BASE_URL),
-        client_id: ChannelConfig::require(name, "client_id", &config.client_id)?.to_string(),
-        client_secret: secret(name, "client_secret", &config.client_secret)?,
     })
 }
 

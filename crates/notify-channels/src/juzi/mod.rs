@@ -10,6 +10,7 @@ use serde_json::{Map, Value};
 
 use crate::support::target::{known_type, only};
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 
 /// Why the dispatcher never sends a Juzi message itself.
 const SIDEBAR_ONLY: &str = "Juzi messages are sent by an agent's sidebar, not by the dispatcher";
@@ -24,6 +25,14 @@ pub struct JuziChannel {
 }
 
 impl JuziChannel {
+    /// The adapter of `[channels.NAME]` of kind `juzi`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            name: name.to_string(),
+            base_url: crate::support::settings::required(name, "base_url", &config.base_url)?,
+        })
+    }
+
     /// The payloads of a `raw` target: one `SendParams` object or a list of them.
     fn raw_payloads(raw: &Value) -> Result<Vec<Value>, FieldError> {
         let list = match raw {

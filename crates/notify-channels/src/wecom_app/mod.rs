@@ -11,11 +11,14 @@ use notify_core::{
 };
 use serde_json::{json, Value};
 
+use crate::registry::WECOM_BASE_URL;
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::{base_url, required, safe, secret};
 use crate::support::target::{all_members, ids, known_type, no_separator, only, raw_object};
-use crate::support::wecom::{WecomType, MARKDOWN_MAX};
+use crate::support::wecom::{WecomType, MARKDOWN_MAX, MEMBER_LIMITS};
 use crate::{Body, Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 use body::AppSettings;
 
 /// The WeCom app adapter.
@@ -37,6 +40,24 @@ pub struct WecomAppChannel {
 }
 
 impl WecomAppChannel {
+    /// The adapter of `[channels.NAME]` of kind `wecom_app`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::AppCredentials {
+                base_url: base_url(config, WECOM_BASE_URL),
+                corp_id: required(name, "corp_id", &config.corp_id)?,
+                corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
+            },
+            agent_id: config
+                .agent_id
+                .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
+            safe: safe(name, config.safe)?.unwrap_or(0),
+            markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
+            allow_all: config.allow_all,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
+        })
+    }
+
     fn settings(&self, target: &TargetInput) -> AppSettings {
         AppSettings {
             agent_id: self.agent_id,

@@ -11,11 +11,13 @@ use serde_json::{json, Map, Value};
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::{non_blank, required, safe, secret};
 use crate::support::target::{
     all_members, chunks, ids, known_type, no_separator, only, raw_object,
 };
-use crate::support::wecom::WecomType;
+use crate::support::wecom::{WecomType, MEMBER_LIMITS};
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 
 /// The work-ID adapter.
 #[derive(Debug, Clone)]
@@ -33,6 +35,22 @@ pub struct WorkIdChannel {
 }
 
 impl WorkIdChannel {
+    /// The adapter of `[channels.NAME]` of kind `wecom_workid`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: required(name, "base_url", &config.base_url)?,
+            client: token::Client {
+                token_url: required(name, "token_url", &config.token_url)?,
+                client_id: required(name, "client_id", &config.client_id)?,
+                client_secret: secret(name, "client_secret", &config.client_secret)?,
+                auth: config.token_auth,
+            },
+            company_id: non_blank(&config.company_id),
+            safe: safe(name, config.safe)?,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
+        })
+    }
+
     fn company(&self, target: &TargetInput) -> Option<String> {
         target
             .company_id

@@ -12,12 +12,35 @@ use notify_core::{
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::{
     Channel, PartCall, RateLimits, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
     UpstreamRequest,
 };
+use crate::{ChannelConfig, ConfigError};
 use body::{Defaults, Kind, Range};
+
+impl WelinkChannel {
+    /// The adapter of `[channels.NAME]` of kind `welink`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::Credentials::from_config(name, config)?,
+            public_acc_id: non_blank(&config.public_acc_id),
+            owner: non_blank(&config.owner),
+            egress_group: egress_group(config),
+        })
+    }
+}
+
+/// The egress group of a WeLink-host channel: its `egress_group`, else
+/// [`DEFAULT_EGRESS_GROUP`].
+pub fn egress_group(config: &ChannelConfig) -> String {
+    config
+        .egress_group
+        .clone()
+        .unwrap_or_else(|| DEFAULT_EGRESS_GROUP.into())
+}
 
 /// The header carrying the token on every WeLink call (lines 801–802).
 pub const AUTH_HEADER: &str = "x-wlk-Authorization";

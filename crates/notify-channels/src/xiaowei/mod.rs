@@ -10,11 +10,13 @@ use notify_core::{
 use serde_json::{json, Value};
 
 use crate::support::fit::Fitter;
+use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::welink::{host_request, token};
 use crate::{
     Channel, DailyQuota, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest,
 };
+use crate::{ChannelConfig, ConfigError};
 
 /// A caller's `raw` body may name its own `endDate`; a push that goes out after that day would
 /// carry a past date, which upstream refuses (line 1559, `58601`) after the day's quota slot is
@@ -60,6 +62,24 @@ pub struct XiaoweiChannel {
     pub egress_group: String,
     /// The enterprise's daily quota.
     pub quota: DailyQuota,
+}
+
+impl XiaoweiChannel {
+    /// The adapter of `[channels.NAME]` of kind `xiaowei`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::Credentials::from_config(name, config)?,
+            egress_group: crate::welink::egress_group(config),
+            quota: DailyQuota {
+                per_day: config.daily_quota.unwrap_or(DAILY_QUOTA),
+                key: quota_key(
+                    &non_blank(&config.enterprise)
+                        .or_else(|| non_blank(&config.client_id))
+                        .unwrap_or_default(),
+                ),
+            },
+        })
+    }
 }
 
 /// Xiaowei's documented quota: 100 pushes per enterprise per day (000_… lines 750 and 1523).

@@ -163,13 +163,11 @@ impl Modify for TargetsPerKind {
 /// `SendParams`, one message each.
 fn raw_schema(kind: ChannelKind) -> RefOr<Schema> {
     let native = || ObjectBuilder::new().schema_type(Type::Object);
-    if kind == ChannelKind::Juzi {
+    if let Some(list) = targets::spec(kind).raw_list {
         OneOfBuilder::new()
             .item(native())
             .item(Array::new(native()))
-            .description(Some(
-                "Juzi SendParams with a `msgtype`, or a list of them (one message each), sent as they are.",
-            ))
+            .description(Some(list))
             .into()
     } else {
         native()

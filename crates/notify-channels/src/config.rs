@@ -25,6 +25,16 @@ pub struct MemberLimits {
     pub per_hour: u32,
 }
 
+/// A daily quota: its size and the key of the days it is counted in (channels with one key
+/// share the count).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DailyQuota {
+    /// Calls per Asia/Shanghai day.
+    pub per_day: u32,
+    /// The key of its days, e.g. `welink:<enterprise>`.
+    pub key: String,
+}
+
 /// How an OAuth2 client sends its credentials to `token_url`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
 #[serde(rename_all = "snake_case")]

@@ -8,6 +8,7 @@
 
 pub mod config;
 pub mod juzi;
+pub mod lane;
 pub mod log;
 pub mod registry;
 mod support;
@@ -18,11 +19,13 @@ pub mod wecom_workid;
 pub mod welink;
 pub mod xiaowei;
 
-pub use config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
+pub use config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
+pub use lane::{LanedPlan, RecallParts};
+pub use notify_core::LaneInfo;
 pub use registry::{build_channel, ChannelHandle};
 pub use transport::{
-    Body, FetchedMedia, Method, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
-    UpstreamRequest,
+    Body, FetchedMedia, Method, PartCall, RecallPlan, Settled, StateUpdate, TokenAnswer,
+    UpstreamAnswer, UpstreamRequest,
 };
 
 use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, PartPlan, Plan, TargetInput};
@@ -36,6 +39,20 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// The upstream credential this channel's tokens, lanes and quota belong to, e.g.
     /// `welink:<client_id>`. Two channel entries with the same credential share them.
     fn credential(&self) -> String;
+
+    /// Per-interface caps when the channel's `limits` key is unset: the kind's documented
+    /// ones, `None` when the upstream documents none.
+    fn default_rate_limits(&self) -> Option<RateLimits>;
+
+    /// The egress group of this channel's calls when its upstream caps calls per source IP
+    /// (WeLink's host: 3000 per 20 s), `None` for other hosts.
+    fn egress_group(&self) -> Option<String>;
+
+    /// Per-member caps (WeCom drops messages over them), `None` when the upstream has none.
+    fn member_limits(&self) -> Option<MemberLimits>;
+
+    /// The daily quota this channel's sends count against, `None` for kinds without one.
+    fn daily_quota(&self) -> Option<DailyQuota>;
 
     /// Plans one target's delivery at ingress: the native type, the calls, and whether text was
     /// shortened. A refusal names the field relative to the target (`users`) or the message
@@ -58,6 +75,21 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
 
     /// What an answer to `call` means.
     fn classify(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome;
+
+    /// The upstream's own message in an answer (its message field), for the attempt log.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String>;
+
+    /// Whether `outcome` means the token that made the call must go although upstream did not
+    /// call it invalid (a refused token always goes).
+    fn drops_token(&self, outcome: &Outcome) -> bool;
+
+    /// [`classify`](Self::classify) with the upstream's message and the token's fate: what the
+    /// dispatcher settles a call with.
+    fn settle(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Settled {
+        let outcome = self.classify(call, answer);
+        let drop_token = self.drops_token(&outcome);
+        Settled::new(outcome, self.upstream_message(answer), drop_token)
+    }
 
     /// For channels with no upstream call (`log`): the outcome to record without any HTTP.
     fn local_outcome(&self, _call: &PartCall<'_>) -> Option<Outcome> {

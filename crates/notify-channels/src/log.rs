@@ -36,6 +36,22 @@ impl Channel for LogChannel {
         format!("log:{}", self.name)
     }
 
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
+    }
+
     fn plan(
         &self,
         message: &CheckedMessage,
@@ -83,6 +99,14 @@ impl Channel for LogChannel {
             upstream_id: None,
             failed_recipients: Vec::new(),
         }
+    }
+
+    fn upstream_message(&self, _answer: &UpstreamAnswer) -> Option<String> {
+        None
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
     }
 
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {

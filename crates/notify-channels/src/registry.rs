@@ -7,10 +7,10 @@ use notify_core::ChannelKind;
 use crate::config::{ChannelConfig, ConfigError, MemberLimits, RateLimits};
 use crate::juzi::JuziChannel;
 use crate::log::LogChannel;
-use crate::support::wecom::MARKDOWN_MAX;
-use crate::wecom_app::{self, WecomAppChannel};
-use crate::wecom_workid::{self, WorkIdChannel};
-use crate::welink::{token::Credentials, WelinkChannel};
+use crate::support::wecom::MEMBER_LIMITS;
+use crate::wecom_app::WecomAppChannel;
+use crate::wecom_workid::WorkIdChannel;
+use crate::welink::WelinkChannel;
 use crate::xiaowei::XiaoweiChannel;
 use crate::Channel;
 use notify_core::Secret;
@@ -32,64 +32,43 @@ impl ChannelHandle {
         self.config.kind
     }
 
+    /// Whether agents send this channel's messages from the sidebar page (Juzi), so the
+    /// gateway serves the sidebar for it.
+    pub fn uses_sidebar(&self) -> bool {
+        self.kind() == ChannelKind::Juzi
+    }
+
+    /// Whether this channel can sign `ww.register` for a sidebar (WeCom app channels, the
+    /// target of a Juzi channel's `jssdk_channel`).
+    pub fn signs_jssdk(&self) -> bool {
+        self.kind() == ChannelKind::WecomApp
+    }
+
     /// Per-interface caps: the configured ones, or the kind's documented defaults.
     pub fn rate_limits(&self) -> Option<RateLimits> {
-        self.config.limits.or(match self.config.kind {
-            // WeLink guide 2.2.1.4 (000_… lines 716–726): 40/s and 1500/min per client_id per
-            // interface.
-            ChannelKind::Welink | ChannelKind::Xiaowei => Some(RateLimits {
-                per_second: 40,
-                per_minute: 1500,
-            }),
-            _ => None,
-        })
+        self.config.limits.or(self.adapter.default_rate_limits())
     }
 
-    /// The egress group of WeLink-host calls (3000 per 20 s per IP), `None` for other hosts.
+    /// The egress group of the channel's calls when its upstream caps calls per source IP
+    /// (WeLink's host: 3000 per 20 s), `None` for other hosts.
     pub fn egress_group(&self) -> Option<String> {
-        match self.config.kind {
-            ChannelKind::Welink | ChannelKind::Xiaowei => Some(
-                self.config
-                    .egress_group
-                    .clone()
-                    .unwrap_or_else(|| "default".into()),
-            ),
-            _ => None,
-        }
+        self.adapter.egress_group()
     }
 
-    /// Per-member caps for WeCom kinds (documented 30/min and 1000/h).
+    /// Per-member caps (WeCom kinds: documented 30/min and 1000/h).
     pub fn member_limits(&self) -> Option<MemberLimits> {
-        match self.config.kind {
-            ChannelKind::WecomApp | ChannelKind::WecomWorkid => {
-                Some(self.config.member_limits.unwrap_or(MemberLimits {
-                    per_minute: 30,
-                    per_hour: 1000,
-                }))
-            }
-            _ => None,
-        }
+        self.adapter.member_limits()
     }
 
-    /// Xiaowei's daily quota (documented 100 per enterprise per day).
+    /// The daily quota's size (Xiaowei: documented 100 per enterprise per day).
     pub fn daily_quota(&self) -> Option<u32> {
-        match self.config.kind {
-            ChannelKind::Xiaowei => Some(self.config.daily_quota.unwrap_or(100)),
-            _ => None,
-        }
+        self.adapter.daily_quota().map(|q| q.per_day)
     }
 
-    /// The key of the quota days this channel's calls count against: one per WeLink enterprise
-    /// (000_… lines 750 and 1523: "每个企业每天" — each enterprise, each day), so two apps of one
-    /// enterprise share it. The enterprise is the channel's `enterprise`, or else its
-    /// `client_id`; the key `welink:<enterprise>` is then the credential's, as before the key
-    /// was configurable, so an upgrade keeps the day's count. `None` for kinds without a quota.
+    /// The key of the quota days this channel's calls count against (Xiaowei: one per WeLink
+    /// enterprise, see [`crate::xiaowei::quota_key`]). `None` for kinds without a quota.
     pub fn quota_key(&self) -> Option<String> {
-        self.daily_quota()?;
-        let enterprise = non_blank(&self.config.enterprise)
-            .or_else(|| non_blank(&self.config.client_id))
-            .unwrap_or_default();
-        Some(format!("welink:{enterprise}"))
+        self.adapter.daily_quota().map(|q| q.key)
     }
 }
 
@@ -126,6 +105,41 @@ pub const WELINK_BASE_URL: &str = "https://open.welink.huaweicloud.com/api";
 /// WeCom's official API host (UPSTREAM-FACTS line 8).
 pub const WECOM_BASE_URL: &str = "https://qyapi.weixin.qq.com";
 
+/// The sandbox's channels, one of each kind, all on the simulator at `host` (`http://ADDR`),
+/// by the names the sandbox pages and the first-message example use.
+pub fn sandbox_channels(host: &str) -> Vec<(&'static str, ChannelConfig)> {
+    let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
+    welink.base_url = Some(format!("{host}/api"));
+    welink.client_id = Some("sandbox-welink".into());
+    welink.client_secret = Some(Secret::new("sandbox-secret"));
+    welink.owner = Some("Notify".into());
+    let mut xiaowei = welink.clone();
+    xiaowei.kind = ChannelKind::Xiaowei;
+    xiaowei.owner = None;
+    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+    workid.base_url = Some(host.to_string());
+    workid.token_url = Some(format!("{host}/oauth/token"));
+    workid.client_id = Some("sandbox-workid".into());
+    workid.client_secret = Some(Secret::new("sandbox-secret"));
+    workid.member_limits = Some(MEMBER_LIMITS);
+    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
+    wecom.base_url = Some(host.to_string());
+    wecom.corp_id = Some("sandbox-corp".into());
+    wecom.corp_secret = Some(Secret::new("sandbox-secret"));
+    wecom.agent_id = Some(1_000_002);
+    let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
+    juzi.base_url = Some(host.to_string());
+    juzi.jssdk_channel = Some("wecom".into());
+    vec![
+        ("welink", welink),
+        ("xiaowei", xiaowei),
+        ("workid", workid),
+        ("wecom", wecom),
+        ("juzi", juzi),
+        ("log", ChannelConfig::of_kind(ChannelKind::Log)),
+    ]
+}
+
 /// Builds the adapter of `[channels.NAME]`, checking the keys its kind needs.
 pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle, ConfigError> {
     if config.allow_all && config.kind != ChannelKind::WecomApp {
@@ -139,82 +153,16 @@ pub fn build_channel(name: &str, config: &ChannelConfig) -> Result<ChannelHandle
     }
     let adapter: Arc<dyn Channel> = match config.kind {
         ChannelKind::Log => Arc::new(LogChannel::new(name)),
-        ChannelKind::Welink => Arc::new(WelinkChannel {
-            credentials: welink_credentials(name, config)?,
-            public_acc_id: non_blank(&config.public_acc_id),
-            owner: non_blank(&config.owner),
-        }),
-        ChannelKind::Xiaowei => Arc::new(XiaoweiChannel {
-            credentials: welink_credentials(name, config)?,
-        }),
-        ChannelKind::WecomWorkid => Arc::new(WorkIdChannel {
-            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
-            client: wecom_workid::token::Client {
-                token_url: ChannelConfig::require(name, "token_url", &config.token_url)?
-                    .to_string(),
-                client_id: ChannelConfig::require(name, "client_id", &config.client_id)?
-                    .to_string(),
-                client_secret: secret(name, "client_secret", &config.client_secret)?,
-                auth: config.token_auth,
-            },
-            company_id: non_blank(&config.company_id),
-            safe: safe(name, config.safe)?,
-        }),
-        ChannelKind::WecomApp => Arc::new(WecomAppChannel {
-            credentials: wecom_app::token::AppCredentials {
-                base_url: base_url(config, WECOM_BASE_URL),
-                corp_id: ChannelConfig::require(name, "corp_id", &config.corp_id)?.to_string(),
-                corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
-            },
-            agent_id: config
-                .agent_id
-                .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
-            safe: safe(name, config.safe)?.unwrap_or(0),
-            markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
-            allow_all: config.allow_all,
-        }),
-        ChannelKind::Juzi => Arc::new(JuziChannel {
-            name: name.to_string(),
-            base_url: ChannelConfig::require(name, "base_url", &config.base_url)?.to_string(),
-        }),
+        ChannelKind::Welink => Arc::new(WelinkChannel::from_config(name, config)?),
+        ChannelKind::Xiaowei => Arc::new(XiaoweiChannel::from_config(name, config)?),
+        ChannelKind::WecomWorkid => Arc::new(WorkIdChannel::from_config(name, config)?),
+        ChannelKind::WecomApp => Arc::new(WecomAppChannel::from_config(name, config)?),
+        ChannelKind::Juzi => Arc::new(JuziChannel::from_config(name, config)?),
     };
     Ok(ChannelHandle {
         name: name.to_string(),
         config: config.clone(),
         adapter,
-    })
-}
-
-fn non_blank(v: &Option<String>) -> Option<String> {
-    v.as_deref()
-        .map(str::trim)
-        .filter(|s| !s.is_empty())
-        .map(str::to_string)
-}
-
-fn base_url(config: &ChannelConfig, default: &str) -> String {
-    non_blank(&config.base_url).unwrap_or_else(|| default.to_string())
-}
-
-fn secret(name: &str, key: &str, value: &Option<Secret>) -> Result<Secret, ConfigError> {
-    match value {
-        Some(s) if !s.expose().trim().is_empty() => Ok(s.clone()),
-        _ => Err(ConfigError::new(name, key, "is required for this kind")),
-    }
-}
-
-fn safe(name: &str, value: Option<u8>) -> Result<Option<u8>, ConfigError> {
-    match value {
-        Some(s) if s > 1 => Err(ConfigError::new(name, "safe", "is 0 or 1")),
-        other => Ok(other),
-    }
-}
-
-fn welink_credentials(name: &str, config: &ChannelConfig) -> Result<Credentials, ConfigError> {
-    Ok(Credentials {
-        base_url: base_url(config, WELINK_BASE_URL),
-        client_id: ChannelConfig::require(name, "client_id", &config.client_id)?.to_string(),
-        client_secret: secret(name, "client_secret", &config.client_secret)?,
     })
 }
 
@@ -322,6 +270,65 @@ mod tests {
         let e = check_shared_quotas(&[a, b50]).unwrap_err();
         assert_eq!(e.channel, "b");
         assert_eq!(e.key, "daily_quota");
+    }
+
+    #[test]
+    fn each_kind_reads_its_answers_message_and_says_when_the_token_goes() {
+        use crate::{PartCall, UpstreamAnswer};
+        let mut c = cfg(ChannelKind::Welink);
+        c.client_id = Some("id1".into());
+        c.client_secret = Some(Secret::new("s"));
+        let welink = build_channel("welink", &c).unwrap();
+        let body = serde_json::json!({});
+        let call = PartCall {
+            op: notify_core::PartOp::Send,
+            interface: "/x",
+            body: &body,
+            recipients: &[],
+            token: Some("t"),
+            dependency_id: None,
+            media: None,
+            context: &body,
+            now_ms: 0,
+            attempts: 0,
+        };
+        let answer = |http_status: u16, json: serde_json::Value| UpstreamAnswer {
+            http_status,
+            body: json.to_string().into_bytes(),
+        };
+        // WeLink's missing permission: the upstream's words kept, the token dropped.
+        let s = welink.adapter.settle(
+            &call,
+            &answer(200, serde_json::json!({"code": "501", "message": "无权限"})),
+        );
+        assert_eq!(s.upstream_message.as_deref(), Some("无权限"));
+        assert!(s.drop_token);
+        let s = welink.adapter.settle(
+            &call,
+            &answer(200, serde_json::json!({"code": "0", "message": "ok"})),
+        );
+        assert!(!s.drop_token);
+
+        let mut c = cfg(ChannelKind::WecomApp);
+        c.corp_id = Some("corp".into());
+        c.corp_secret = Some(Secret::new("s"));
+        c.agent_id = Some(1000002);
+        let wecom = build_channel("wecom", &c).unwrap();
+        let s = wecom.adapter.settle(
+            &call,
+            &answer(
+                200,
+                serde_json::json!({"errcode": 42001, "errmsg": "access_token expired"}),
+            ),
+        );
+        assert_eq!(s.upstream_message.as_deref(), Some("access_token expired"));
+        assert!(s.drop_token, "a refused token always goes");
+        // No message field: the outcome's own message.
+        let s = wecom
+            .adapter
+            .settle(&call, &answer(503, serde_json::json!({})));
+        assert!(s.upstream_message.is_some_and(|m| !m.is_empty()));
+        assert!(!s.drop_token);
     }
 
     #[test]

@@ -13,42 +13,52 @@ pub struct TargetSpec {
     pub fields: &'static [&'static str],
     /// The names `type` may take; empty when the kind has no types.
     pub types: &'static [&'static str],
+    /// When `raw` may also be a list of upstream bodies (one message each): what it takes.
+    pub raw_list: Option<&'static str>,
 }
 
 /// WeLink public-account messages.
 pub const WELINK: TargetSpec = TargetSpec {
     fields: &["users", "departments", "roles", "raw"],
     types: &crate::welink::body::Kind::NAMES,
+    raw_list: None,
 };
 
 /// Xiaowei strong reminders.
 pub const XIAOWEI: TargetSpec = TargetSpec {
     fields: &["users", "raw"],
     types: &["push"],
+    raw_list: None,
 };
 
 /// WeCom by work ID.
 pub const WECOM_WORKID: TargetSpec = TargetSpec {
     fields: &["work_ids", "company_id", "safe", "raw"],
     types: &WecomType::NAMES,
+    raw_list: None,
 };
 
 /// WeCom app messages.
 pub const WECOM_APP: TargetSpec = TargetSpec {
     fields: &["users", "parties", "tags", "safe", "raw"],
     types: &WecomType::NAMES,
+    raw_list: None,
 };
 
 /// The Juzi sidebar.
 pub const JUZI: TargetSpec = TargetSpec {
     fields: &["chat_id", "contact_id", "bot_id", "raw"],
     types: &crate::juzi::body::NAMES,
+    raw_list: Some(
+        "Juzi SendParams with a `msgtype`, or a list of them (one message each), sent as they are.",
+    ),
 };
 
 /// The log channel: it reads `users` and ignores the rest.
 pub const LOG: TargetSpec = TargetSpec {
     fields: &["users"],
     types: &[],
+    raw_list: None,
 };
 
 /// The spec of `kind`.

@@ -98,6 +98,50 @@ impl UpstreamAnswer {
     }
 }
 
+/// What the dispatcher needs from an answer: its meaning, the upstream's own words for the
+/// attempt log, and whether the token that made the call must go.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Settled {
+    /// What the answer means.
+    pub outcome: notify_core::Outcome,
+    /// The upstream's message (its own field, read by the channel), else the outcome's own
+    /// message, else `ok`.
+    pub upstream_message: Option<String>,
+    /// Whether the token that made the call is dropped: always on a refused token, and on the
+    /// answers the channel says only a newer token fixes (WeLink's missing permission, `501`).
+    pub drop_token: bool,
+}
+
+impl Settled {
+    /// An outcome reached without an upstream answer (a transport failure, a local channel):
+    /// its own message, and the token kept unless it was refused.
+    pub fn without_answer(outcome: notify_core::Outcome) -> Self {
+        Self::new(outcome, None, false)
+    }
+
+    /// `outcome` with the upstream's `message`; `drop_token` is forced on a refused token.
+    pub fn new(outcome: notify_core::Outcome, message: Option<String>, drop_token: bool) -> Self {
+        use notify_core::Outcome;
+        let upstream_message = message.or_else(|| match &outcome {
+            Outcome::Transient { message, .. }
+            | Outcome::OutcomeUnknown { message }
+            | Outcome::RateLimited { message, .. }
+            | Outcome::TokenInvalid { message, .. }
+            | Outcome::QuotaExhausted { message, .. }
+            | Outcome::MediaExpired { message, .. }
+            | Outcome::CredentialRejected { message, .. }
+            | Outcome::Permanent { message, .. } => Some(message.clone()),
+            _ => Some("ok".into()),
+        });
+        let drop_token = drop_token || matches!(outcome, Outcome::TokenInvalid { .. });
+        Self {
+            outcome,
+            upstream_message,
+            drop_token,
+        }
+    }
+}
+
 /// Media fetched by the dispatcher's guarded fetcher for an upload part.
 #[derive(Debug, Clone, PartialEq)]
 pub struct FetchedMedia {

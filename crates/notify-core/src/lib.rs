@@ -24,7 +24,7 @@ pub use message::{
     TargetInput, Text,
 };
 pub use outcome::{FailedRecipient, Outcome};
-pub use plan::{PartOp, PartPlan, Plan};
+pub use plan::{LaneInfo, PartOp, PartPlan, Plan};
 pub use secret::Secret;
 pub use status::{DeliveryStatus, MessageStatus, PartStatus};
 pub use validate::{CheckedMessage, ValidationLimits};

@@ -74,3 +74,32 @@ pub struct Plan {
     /// e.g. WeLink `publicAccID`, the recipients a state update goes to, a Juzi chat id.
     pub context: serde_json::Value,
 }
+
+/// What identifies a lane and how it is owned.
+#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
+pub struct LaneInfo {
+    /// `credential|interface`.
+    pub lane: String,
+    /// A channel using it (for display).
+    pub channel: String,
+    /// The upstream credential.
+    pub credential: String,
+    /// The upstream interface.
+    pub interface: String,
+    /// The ownership unit: lanes of one unit are owned by one replica together (WeLink lanes of
+    /// one egress group share the per-IP bucket).
+    pub unit: String,
+}
+
+impl LaneInfo {
+    /// The lane of `credential` × `interface`, owned as `unit`.
+    pub fn new(channel: &str, credential: &str, interface: &str, unit: &str) -> Self {
+        Self {
+            lane: format!("{credential}|{interface}"),
+            channel: channel.to_string(),
+            credential: credential.to_string(),
+            interface: interface.to_string(),
+            unit: unit.to_string(),
+        }
+    }
+}

@@ -4,13 +4,11 @@
 
 use std::time::Instant;
 
-use notify_channels::{ChannelHandle, PartCall, RecallPlan, UpstreamAnswer};
+use notify_channels::{PartCall, Settled, UpstreamAnswer};
 use notify_core::clock::{shanghai_day, shanghai_day_start_ms};
-use notify_core::{Outcome, PartId, PartOp};
+use notify_core::{Outcome, PartOp};
 use notify_store::outbox::RecallStart;
-use notify_store::{
-    AttemptRecord, ClaimedPart, Completion, LaneInfo, NewPart, PartResult, StoreError,
-};
+use notify_store::{AttemptRecord, ClaimedPart, Completion, NewPart, PartResult, StoreError};
 use tracing::Instrument;
 
 use crate::decide::{decide, LaneSignal};
@@ -203,8 +201,8 @@ impl Dispatcher {
             };
             let started = Instant::now();
             let at = self.store.now_ms();
-            let (outcome, answer) = match handle.adapter.local_outcome(&call) {
-                Some(o) => (o, None),
+            let (settled, answer) = match handle.adapter.local_outcome(&call) {
+                Some(o) => (Settled::without_answer(o), None),
                 None => {
                     // The lane's gate: its pace slot, and then no pause and a live lease.
                     if let Some(g) = gate {
@@ -248,20 +246,26 @@ impl Dispatcher {
                     };
                     let req = handle.adapter.request(&call);
                     match self.http.call(&req).await {
-                        Ok(a) => (handle.adapter.classify(&call, &a), Some(a)),
+                        Ok(a) => (handle.adapter.settle(&call, &a), Some(a)),
                         Err(TransportError::NotSent(e)) => (
-                            Outcome::Transient {
+                            Settled::without_answer(Outcome::Transient {
                                 code: "connect".into(),
                                 message: e,
-                            },
+                            }),
                             None,
                         ),
-                        Err(TransportError::Unknown(e)) => {
-                            (Outcome::OutcomeUnknown { message: e }, None)
-                        }
+                        Err(TransportError::Unknown(e)) => (
+                            Settled::without_answer(Outcome::OutcomeUnknown { message: e }),
+                            None,
+                        ),
                     }
                 }
             };
+            let Settled {
+                outcome,
+                upstream_message,
+                drop_token,
+            } = settled;
             let duration = started.elapsed();
             metrics::histogram!("notify_upstream_call_seconds", "lane" => format!("{}|{}", credential, part.interface), "result" => outcome.label())
                 .record(duration.as_secs_f64());
@@ -270,6 +274,7 @@ impl Dispatcher {
                 &part.interface,
                 &outcome,
                 answer.as_ref(),
+                upstream_message,
                 duration.as_millis() as i64,
             );
             // Inside the `execute` span: the line carries the message, delivery and part ids.
@@ -280,23 +285,17 @@ impl Dispatcher {
                 ms = duration.as_millis() as u64,
                 "upstream outcome"
             );
-            if let Outcome::TokenInvalid { .. } = outcome {
+            // A refused token, or an answer only a newer token fixes (the channel says which).
+            if drop_token {
                 if let Some(t) = &token {
                     self.tokens.invalidate(&handle, t).await;
                 }
+            }
+            if let Outcome::TokenInvalid { .. } = outcome {
                 if refused.is_none() {
                     refused = Some(token.clone().unwrap_or_default());
                     tracing::info!(part = %part.id, code = %attempt.upstream_code.clone().unwrap_or_default(), "token refused; fetching a new one and retrying once");
                     continue;
-                }
-            }
-            if let Outcome::Permanent { code, .. } = &outcome {
-                // WeLink 501: interface permission missing. Only a token fetched after the grant
-                // carries it, so the token goes too (contract §5).
-                if code == "501" {
-                    if let Some(t) = &token {
-                        self.tokens.invalidate(&handle, t).await;
-                    }
                 }
             }
             if let Outcome::CredentialRejected { code, message } = &outcome {
@@ -379,29 +378,21 @@ impl Dispatcher {
                 .await;
         };
         let now = self.store.now_ms();
-        let mut parts = Vec::new();
-        let mut refusal = None;
-        for (_part_id, upstream_id) in &sent {
-            match handle.adapter.plan_recall(upstream_id, &d.context) {
-                RecallPlan::Call(p) => parts.push(NewPart {
-                    id: PartId::new_at(now).0,
-                    seq: 0,
-                    op: p.op,
-                    lane: lane_of(handle, &p.interface),
-                    body: p.body.to_string(),
-                    recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
-                    depends_on: None,
-                }),
-                RecallPlan::NotRecallable(reason) => refusal = Some(reason),
-            }
-        }
-        if parts.is_empty() {
-            let reason = refusal.unwrap_or_else(|| "nothing to recall".into());
-            return self
-                .store
-                .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
-                .await;
-        }
+        let recall =
+            match handle.plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context) {
+                Ok(recall) => recall,
+                Err(reason) => {
+                    return self
+                        .store
+                        .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
+                        .await
+                }
+            };
+        let parts: Vec<_> = recall
+            .calls
+            .into_iter()
+            .map(|c| NewPart::planned(c.lane, &c.plan, 0, now))
+            .collect();
         tracing::info!(delivery = %delivery_id, calls = parts.len(), "send ended; queuing the recall asked for during it");
         self.store
             .append_parts(delivery_id, &parts, RECALL_TTL_MS)
@@ -423,26 +414,9 @@ fn attempt_record(
     endpoint: &str,
     outcome: &Outcome,
     answer: Option<&UpstreamAnswer>,
+    upstream_message: Option<String>,
     duration_ms: i64,
 ) -> AttemptRecord {
-    let json = answer.map(|a| a.json()).unwrap_or(serde_json::Value::Null);
-    let upstream_message = json
-        .get("message")
-        .or_else(|| json.get("errmsg"))
-        .or_else(|| json.get("msg"))
-        .and_then(|v| v.as_str())
-        .map(str::to_string)
-        .or_else(|| match outcome {
-            Outcome::Transient { message, .. }
-            | Outcome::OutcomeUnknown { message }
-            | Outcome::RateLimited { message, .. }
-            | Outcome::TokenInvalid { message, .. }
-            | Outcome::QuotaExhausted { message, .. }
-            | Outcome::MediaExpired { message, .. }
-            | Outcome::CredentialRejected { message, .. }
-            | Outcome::Permanent { message, .. } => Some(message.clone()),
-            _ => Some("ok".into()),
-        });
     AttemptRecord {
         at,
         endpoint: endpoint.to_string(),
@@ -453,18 +427,6 @@ fn attempt_record(
         outcome: outcome.label().to_string(),
         possible_duplicate: matches!(outcome, Outcome::OutcomeUnknown { .. }),
     }
-}
-
-/// The lane of a part: the credential × interface, owned per egress group for WeLink-host kinds
-/// and per lane otherwise. The same naming as the API's ingress
-/// (`notify_api::ingress::plan::lane_of`): both must put a channel's calls in the same lanes.
-fn lane_of(handle: &ChannelHandle, interface: &str) -> LaneInfo {
-    let credential = handle.adapter.credential();
-    let unit = match handle.egress_group() {
-        Some(g) => format!("egress:{g}"),
-        None => format!("{credential}|{interface}"),
-    };
-    LaneInfo::new(&handle.name, &credential, interface, &unit)
 }
 
 /// A completion's result as a metric label.

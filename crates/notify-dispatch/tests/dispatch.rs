@@ -31,6 +31,18 @@ impl Channel for Scripted {
     fn credential(&self) -> String {
         "scripted".into()
     }
+    fn default_rate_limits(&self) -> Option<notify_channels::RateLimits> {
+        None
+    }
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+    fn member_limits(&self) -> Option<notify_channels::MemberLimits> {
+        None
+    }
+    fn daily_quota(&self) -> Option<notify_channels::DailyQuota> {
+        None
+    }
     fn plan(&self, _: &CheckedMessage, _: &TargetInput, _: i64) -> Result<Plan, FieldError> {
         unreachable!("messages are inserted directly")
     }
@@ -45,6 +57,12 @@ impl Channel for Scripted {
     }
     fn classify(&self, _: &PartCall<'_>, _: &UpstreamAnswer) -> Outcome {
         unreachable!()
+    }
+    fn upstream_message(&self, _: &UpstreamAnswer) -> Option<String> {
+        None
+    }
+    fn drops_token(&self, _: &Outcome) -> bool {
+        false
     }
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {
         let chunk = call.body["chunk"].as_i64().unwrap_or(-1);

@@ -8,8 +8,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 
 use notify_api::ClientConfig;
-use notify_channels::{ChannelConfig, MemberLimits};
-use notify_core::{ChannelKind, Secret};
+use notify_core::Secret;
 use notify_simulator::{GatewayLink, Simulator, WaitingChat, WaitingChats, WaitingChatsFuture};
 use notify_store::Store;
 use rand::Rng;
@@ -71,40 +70,7 @@ pub fn link(sim: &Simulator, store: &Store, public_url: &str) {
 /// none is configured). Returns the demo caller's secret to print.
 pub fn apply(config: &mut Config, sim: SocketAddr) -> Option<(String, String)> {
     if config.channels.is_empty() {
-        let host = format!("http://{sim}");
-        let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
-        welink.base_url = Some(format!("{host}/api"));
-        welink.client_id = Some("sandbox-welink".into());
-        welink.client_secret = Some(Secret::new("sandbox-secret"));
-        welink.owner = Some("Notify".into());
-        let mut xiaowei = welink.clone();
-        xiaowei.kind = ChannelKind::Xiaowei;
-        xiaowei.owner = None;
-        let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
-        workid.base_url = Some(host.clone());
-        workid.token_url = Some(format!("{host}/oauth/token"));
-        workid.client_id = Some("sandbox-workid".into());
-        workid.client_secret = Some(Secret::new("sandbox-secret"));
-        workid.member_limits = Some(MemberLimits {
-            per_minute: 30,
-            per_hour: 1000,
-        });
-        let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
-        wecom.base_url = Some(host.clone());
-        wecom.corp_id = Some("sandbox-corp".into());
-        wecom.corp_secret = Some(Secret::new("sandbox-secret"));
-        wecom.agent_id = Some(1_000_002);
-        let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
-        juzi.base_url = Some(host);
-        juzi.jssdk_channel = Some("wecom".into());
-        for (name, c) in [
-            ("welink", welink),
-            ("xiaowei", xiaowei),
-            ("workid", workid),
-            ("wecom", wecom),
-            ("juzi", juzi),
-            ("log", ChannelConfig::of_kind(ChannelKind::Log)),
-        ] {
+        for (name, c) in notify_channels::registry::sandbox_channels(&format!("http://{sim}")) {
             config.channels.insert(name.to_string(), c);
         }
     }

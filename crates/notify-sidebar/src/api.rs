@@ -6,8 +6,9 @@
 use axum::extract::{Path, Query, State};
 use axum::http::HeaderMap;
 use axum::Json;
+use notify_channels::juzi::context::{bot_of, chat_key, payloads_of};
 use notify_core::clock::ms_to_rfc3339;
-use notify_store::sidebar::{chat_key, SidebarDelivery};
+use notify_store::sidebar::SidebarDelivery;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 
@@ -59,14 +60,9 @@ fn in_scope(d: &SidebarDelivery, sess: &Session) -> bool {
     if sess.tenant.as_ref().is_some_and(|t| *t != d.tenant) {
         return false;
     }
-    match d
-        .context
-        .get("bot_id")
-        .and_then(Value::as_str)
-        .map(str::trim)
-    {
-        Some(bot) if !bot.is_empty() => bot == sess.bot_id,
-        _ => true,
+    match bot_of(&d.context) {
+        Some(bot) => bot == sess.bot_id,
+        None => true,
     }
 }
 
@@ -153,12 +149,7 @@ pub(crate) async fn pending(
         .into_iter()
         .filter(|d| in_scope(d, &sess))
         .map(|d| {
-            let payloads = d
-                .context
-                .get("payloads")
-                .and_then(Value::as_array)
-                .cloned()
-                .unwrap_or_default();
+            let payloads = payloads_of(&d.context);
             Waiting {
                 preview: crate::preview::of(&payloads),
                 id: d.id,

@@ -13,6 +13,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use notify_channels::wecom_app::jssdk::{parse_ticket, ticket_request, TicketAnswer};
 use notify_channels::ChannelHandle;
 use notify_dispatch::http::error_text;
 use notify_dispatch::tokens::{TokenError, TokenManager};
@@ -46,34 +47,14 @@ pub fn jsapi_signature(ticket: &str, nonce: &str, timestamp: i64, url: &str) -> 
     }
 }
 
-/// Which ticket.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum TicketKind {
-    /// The corp ticket (`ww.register`'s `getConfigSignature`).
-    Corp,
-    /// The app's agent-config ticket (`getAgentConfigSignature`).
-    AgentConfig,
-}
+pub use notify_channels::wecom_app::jssdk::TicketKind;
 
-impl TicketKind {
-    fn suffix(self) -> &'static str {
-        match self {
-            TicketKind::Corp => "#jsapi",
-            TicketKind::AgentConfig => "#agent_config",
-        }
+/// The ticket's key in the store's `tokens` table, after the channel's credential.
+fn suffix(kind: TicketKind) -> &'static str {
+    match kind {
+        TicketKind::Corp => "#jsapi",
+        TicketKind::AgentConfig => "#agent_config",
     }
-}
-
-#[derive(Debug, Deserialize)]
-struct TicketAnswer {
-    #[serde(default)]
-    errcode: i64,
-    #[serde(default)]
-    errmsg: String,
-    #[serde(default)]
-    ticket: String,
-    #[serde(default)]
-    expires_in: i64,
 }
 
 /// Tickets, cached in memory and in the store.
@@ -109,7 +90,7 @@ impl TicketCache {
         app: &ChannelHandle,
         kind: TicketKind,
     ) -> Result<String, SidebarError> {
-        let key = format!("{}{}", app.adapter.credential(), kind.suffix());
+        let key = format!("{}{}", app.adapter.credential(), suffix(kind));
         if let Some(t) = self.fresh_in_memory(&key) {
             return Ok(t);
         }
@@ -182,16 +163,6 @@ impl TicketCache {
         app: &ChannelHandle,
         kind: TicketKind,
     ) -> Result<(String, i64), SidebarError> {
-        let base = app
-            .config
-            .base_url
-            .as_deref()
-            .unwrap_or("https://qyapi.weixin.qq.com");
-        let base = base.trim_end_matches('/');
-        let url = match kind {
-            TicketKind::Corp => format!("{base}/cgi-bin/get_jsapi_ticket"),
-            TicketKind::AgentConfig => format!("{base}/cgi-bin/ticket/get"),
-        };
         for round in 0..2 {
             let token = self.tokens.token(app).await.map_err(|e| match e {
                 TokenError::Rejected(m) => SidebarError::Upstream(format!(
@@ -202,14 +173,11 @@ impl TicketCache {
                     SidebarError::Unavailable(format!("no access token for {} yet: {m}", app.name))
                 }
             })?;
-            let mut req = self
+            let request = ticket_request(app.config.base_url.as_deref(), kind, &token);
+            let body = self
                 .http
-                .get(&url)
-                .query(&[("access_token", token.as_str())]);
-            if kind == TicketKind::AgentConfig {
-                req = req.query(&[("type", "agent_config")]);
-            }
-            let answer: TicketAnswer = req
+                .get(&request.url)
+                .query(&request.query)
                 .send()
                 .await
                 .map_err(|e| {
@@ -218,7 +186,7 @@ impl TicketCache {
                         error_text(e)
                     ))
                 })?
-                .json()
+                .bytes()
                 .await
                 .map_err(|e| {
                     SidebarError::Upstream(format!(
@@ -226,22 +194,23 @@ impl TicketCache {
                         error_text(e)
                     ))
                 })?;
-            match answer.errcode {
-                0 if !answer.ticket.is_empty() => {
-                    let expires_in = if answer.expires_in > 0 {
-                        answer.expires_in
-                    } else {
-                        7200
-                    };
-                    return Ok((answer.ticket, expires_in));
-                }
-                40014 | 42001 | 41001 if round == 0 => {
+            let answer = parse_ticket(&body).map_err(|e| {
+                SidebarError::Upstream(format!(
+                    "WeCom ticket answer unreadable: error decoding response body: {e}"
+                ))
+            })?;
+            match answer {
+                TicketAnswer::Issued {
+                    ticket,
+                    expires_in_s,
+                } => return Ok((ticket, expires_in_s)),
+                TicketAnswer::TokenRefused { .. } if round == 0 => {
                     self.tokens.invalidate(app, &token).await;
                 }
-                code => {
+                TicketAnswer::TokenRefused { code, message }
+                | TicketAnswer::Refused { code, message } => {
                     return Err(SidebarError::Upstream(format!(
-                        "WeCom refused the JS-SDK ticket ({code}): {}",
-                        answer.errmsg
+                        "WeCom refused the JS-SDK ticket ({code}): {message}"
                     )))
                 }
             }

@@ -25,7 +25,6 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use axum::Router;
 use notify_channels::ChannelHandle;
-use notify_core::ChannelKind;
 use notify_dispatch::http::UpstreamClient;
 use notify_dispatch::tokens::TokenManager;
 use notify_store::Store;
@@ -119,13 +118,13 @@ impl SidebarState {
         config: SidebarConfig,
     ) -> Result<Option<Self>, String> {
         let mut juzi = Vec::new();
-        for h in channels.iter().filter(|h| h.kind() == ChannelKind::Juzi) {
+        for h in channels.iter().filter(|h| h.uses_sidebar()) {
             let jssdk = match h.config.jssdk_channel.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(name) => Some(
                     channels
                         .iter()
-                        .find(|c| c.name == name && c.kind() == ChannelKind::WecomApp)
+                        .find(|c| c.name == name && c.signs_jssdk())
                         .cloned()
                         .ok_or_else(|| {
                             format!(

@@ -1,6 +1,6 @@
 //! Rows going into and out of the store.
 
-use notify_core::{FailedRecipient, PartOp};
+use notify_core::{FailedRecipient, PartId, PartOp};
 use serde::{Deserialize, Serialize};
 
 /// A message to insert, with its deliveries and their parts, all planned at ingress.
@@ -54,7 +54,7 @@ pub struct NewDelivery {
     pub truncated: bool,
     /// Adapter context (JSON).
     pub context: String,
-    /// The Juzi chat a waiting delivery is for ([`crate::sidebar::chat_key`]); `None` for
+    /// The Juzi chat a waiting delivery is for (the Juzi channel's chat key); `None` for
     /// every other kind.
     pub chat_key: Option<String>,
     /// The calls.
@@ -80,34 +80,25 @@ pub struct NewPart {
     pub depends_on: Option<i64>,
 }
 
-/// What identifies a lane and how it is owned.
-#[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
-pub struct LaneInfo {
-    /// `credential|interface`.
-    pub lane: String,
-    /// A channel using it (for display).
-    pub channel: String,
-    /// The upstream credential.
-    pub credential: String,
-    /// The upstream interface.
-    pub interface: String,
-    /// The ownership unit: lanes of one unit are owned by one replica together (WeLink lanes of
-    /// one egress group share the per-IP bucket).
-    pub unit: String,
-}
-
-impl LaneInfo {
-    /// The lane of `credential` × `interface`, owned as `unit`.
-    pub fn new(channel: &str, credential: &str, interface: &str, unit: &str) -> Self {
+impl NewPart {
+    /// The stored part of a planned call at `seq` in `lane` (the channel's lane of its
+    /// interface, named by the channel layer), made at `now`.
+    pub fn planned(lane: LaneInfo, p: &notify_core::PartPlan, seq: i64, now: i64) -> Self {
         Self {
-            lane: format!("{credential}|{interface}"),
-            channel: channel.to_string(),
-            credential: credential.to_string(),
-            interface: interface.to_string(),
-            unit: unit.to_string(),
+            id: PartId::new_at(now).0,
+            seq,
+            op: p.op,
+            lane,
+            body: p.body.to_string(),
+            recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
+            depends_on: p.depends_on.map(|d| d as i64),
         }
     }
 }
+
+/// What identifies a lane and how it is owned: named by the channel layer, so that ingress and
+/// the dispatcher put a channel's calls in the same lanes.
+pub use notify_core::LaneInfo;
 
 /// The result of inserting one message.
 #[derive(Debug, Clone, PartialEq)]

@@ -8,36 +8,6 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
-/// The key a waiting Juzi delivery is found by: `chat:<wxChatId>` (a group) or
-/// `contact:<wxUserId>` (an external contact), followed by `@<botId>` when the target names the
-/// hosted account that must send it. The sidebar looks up the key without a bot and the key
-/// with its own bot, so a delivery pinned to another bot is never shown.
-pub fn chat_key(
-    chat_id: Option<&str>,
-    contact_id: Option<&str>,
-    bot_id: Option<&str>,
-) -> Option<String> {
-    let base = match (nonblank(chat_id), nonblank(contact_id)) {
-        (Some(c), _) => format!("chat:{c}"),
-        (None, Some(c)) => format!("contact:{c}"),
-        (None, None) => return None,
-    };
-    Some(match nonblank(bot_id) {
-        Some(b) => format!("{base}@{b}"),
-        None => base,
-    })
-}
-
-/// The chat key of a Juzi plan's context (`chat_id` or `contact_id`, optional `bot_id`).
-pub fn chat_key_of(context: &Value) -> Option<String> {
-    let get = |k: &str| context.get(k).and_then(Value::as_str);
-    chat_key(get("chat_id"), get("contact_id"), get("bot_id"))
-}
-
-fn nonblank(s: Option<&str>) -> Option<&str> {
-    s.map(str::trim).filter(|s| !s.is_empty())
-}
-
 /// A Juzi delivery as the sidebar sees it.
 #[derive(Debug, Clone, PartialEq)]
 pub struct SidebarDelivery {
@@ -57,7 +27,7 @@ pub struct SidebarDelivery {
     pub title: String,
     /// The adapter context: `chat_id`/`contact_id`, `bot_id`, `payloads`.
     pub context: Value,
-    /// [`chat_key`] of the target.
+    /// The target's chat key (the Juzi channel's `chat_key`).
     pub chat_key: Option<String>,
     /// Accept time (ms).
     pub created_at: i64,
@@ -70,7 +40,7 @@ pub struct SidebarDelivery {
 pub struct WaitingChat {
     /// Channel name.
     pub channel: String,
-    /// [`chat_key`] of the chat (with `@<botId>` when pinned).
+    /// The chat key of the chat (with `@<botId>` when pinned).
     pub chat_key: String,
     /// How many deliveries wait.
     pub waiting: i64,
@@ -221,25 +191,5 @@ impl Store {
             .as_ref()
             .map(row_to_delivery)
             .transpose()
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn chat_keys_name_the_chat_and_the_bot() {
-        assert_eq!(
-            chat_key(Some("wrX"), None, None).as_deref(),
-            Some("chat:wrX")
-        );
-        assert_eq!(
-            chat_key(None, Some("wmY"), Some("b1")).as_deref(),
-            Some("contact:wmY@b1")
-        );
-        assert_eq!(chat_key(Some(" "), None, Some("b1")), None);
-        let ctx = serde_json::json!({"chat_id": "wrX", "bot_id": "", "payloads": []});
-        assert_eq!(chat_key_of(&ctx).as_deref(), Some("chat:wrX"));
     }
 }

@@ -6,10 +6,8 @@ use notify_channels::ChannelHandle;
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::message::ParseError;
 use notify_core::validate::{self, text_zh};
-use notify_core::{
-    DeliveryId, FieldError, MessageId, MessageInput, PartId, PartPlan, ValidationLimits,
-};
-use notify_store::{LaneInfo, NewDelivery, NewMessage, NewPart};
+use notify_core::{DeliveryId, FieldError, MessageId, MessageInput, PartPlan, ValidationLimits};
+use notify_store::{NewDelivery, NewMessage, NewPart};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -97,7 +95,7 @@ pub fn build(
             // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
             chat_key: plan
                 .awaiting_agent
-                .then(|| notify_store::sidebar::chat_key_of(&plan.context))
+                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
                 .flatten(),
             parts,
         };
@@ -175,28 +173,9 @@ fn locate(e: FieldError, i: usize) -> FieldError {
     }
 }
 
-/// The lane of a part: the channel's credential × the part's interface, owned per egress group
-/// for WeLink-host kinds and per lane otherwise (the dispatcher uses the same naming).
-pub fn lane_of(handle: &ChannelHandle, interface: &str) -> LaneInfo {
-    let credential = handle.adapter.credential();
-    let unit = match handle.egress_group() {
-        Some(g) => format!("egress:{g}"),
-        None => format!("{credential}|{interface}"),
-    };
-    LaneInfo::new(&handle.name, &credential, interface, &unit)
-}
-
-/// A stored part of a planned call.
+/// A stored part of a planned call, in the channel's lane for its interface.
 pub fn new_part(handle: &ChannelHandle, p: &PartPlan, seq: i64, now: i64) -> NewPart {
-    NewPart {
-        id: PartId::new_at(now).0,
-        seq,
-        op: p.op,
-        lane: lane_of(handle, &p.interface),
-        body: p.body.to_string(),
-        recipients: serde_json::Value::from(p.recipients.clone()).to_string(),
-        depends_on: p.depends_on.map(|d| d as i64),
-    }
+    NewPart::planned(handle.lane(&p.interface), p, seq, now)
 }
 
 #[cfg(test)]

@@ -4,11 +4,11 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::Json;
-use notify_channels::{RecallPlan, StateUpdate};
+use notify_channels::StateUpdate;
 use notify_core::validate::check_state_text;
 use notify_core::{Bilingual, DeliveryId, MessageId, StateColor};
 use notify_store::outbox::RecallStart;
-use notify_store::{DeliveryView, MessageView};
+use notify_store::{DeliveryView, MessageView, NewPart};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
@@ -136,23 +136,23 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
                 return Ok(action(d, "recall_failed", false, Some(reason)));
             };
             let now = store.now_ms();
-            let mut calls = Vec::new();
-            let mut refusal = None;
-            for (_part_id, upstream_id) in &sent {
-                match handle.adapter.plan_recall(upstream_id, &d.context) {
-                    RecallPlan::Call(p) => calls.push(new_part(handle, &p, 0, now)),
-                    RecallPlan::NotRecallable(reason) => refusal = Some(reason),
-                }
-            }
-            if calls.is_empty() {
-                let reason = refusal.unwrap_or_else(|| "nothing to recall".into());
-                store
-                    .set_delivery_status(&d.id, "not_recallable", Some(&reason))
-                    .await?;
-                return Ok(action(d, "not_recallable", false, Some(reason)));
-            }
+            let recall =
+                match handle.plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context) {
+                    Ok(recall) => recall,
+                    Err(reason) => {
+                        store
+                            .set_delivery_status(&d.id, "not_recallable", Some(&reason))
+                            .await?;
+                        return Ok(action(d, "not_recallable", false, Some(reason)));
+                    }
+                };
+            let calls: Vec<_> = recall
+                .calls
+                .into_iter()
+                .map(|c| NewPart::planned(c.lane, &c.plan, 0, now))
+                .collect();
             store.append_parts(&d.id, &calls, ACTION_TTL_MS).await?;
-            Ok(action(d, "recalling", true, refusal))
+            Ok(action(d, "recalling", true, recall.refusal))
         }
     }
 }

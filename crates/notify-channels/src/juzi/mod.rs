@@ -3,12 +3,14 @@
 //! `wx.invoke('sendChatMessage', …)` and reports back.
 
 pub mod body;
+pub mod context;
 
 use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, Plan, TargetInput};
 use serde_json::{Map, Value};
 
 use crate::support::target::{known_type, only};
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 
 /// Why the dispatcher never sends a Juzi message itself.
 const SIDEBAR_ONLY: &str = "Juzi messages are sent by an agent's sidebar, not by the dispatcher";
@@ -23,6 +25,14 @@ pub struct JuziChannel {
 }
 
 impl JuziChannel {
+    /// The adapter of `[channels.NAME]` of kind `juzi`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            name: name.to_string(),
+            base_url: crate::support::settings::required(name, "base_url", &config.base_url)?,
+        })
+    }
+
     /// The payloads of a `raw` target: one `SendParams` object or a list of them.
     fn raw_payloads(raw: &Value) -> Result<Vec<Value>, FieldError> {
         let list = match raw {
@@ -51,6 +61,22 @@ impl Channel for JuziChannel {
 
     fn credential(&self) -> String {
         format!("juzi:{}", self.name)
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(
@@ -140,6 +166,15 @@ impl Channel for JuziChannel {
             code: "juzi".into(),
             message: SIDEBAR_ONLY.into(),
         }
+    }
+
+    /// Juzi answers `{errcode, errmsg}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "errmsg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
     }
 
     /// A Juzi plan has no parts; should one reach a worker, it fails without any HTTP.

@@ -17,6 +17,16 @@ pub fn str_of(v: &Value, key: &str) -> Option<String> {
     }
 }
 
+/// The text of the answer's `key` field, as upstream wrote it, for the attempt log; `None` when
+/// the body is not JSON or the field is absent or not a string.
+pub fn message_field(answer: &UpstreamAnswer, key: &str) -> Option<String> {
+    answer
+        .json()
+        .get(key)
+        .and_then(|v| v.as_str())
+        .map(str::to_string)
+}
+
 /// A token answer that carries `token`: its lifetime from `expires_in` (a number or a numeric
 /// string; absent, zero or negative means `default_expires_s`), refreshed `refresh_ahead_s`
 /// before expiry, but a short-lived token still gets half its life.

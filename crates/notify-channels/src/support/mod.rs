@@ -4,6 +4,7 @@
 pub mod answer;
 pub mod classes;
 pub mod fit;
+pub mod settings;
 pub mod target;
 pub mod wecom;
 

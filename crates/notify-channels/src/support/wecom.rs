@@ -17,6 +17,12 @@ pub const BTNTXT_MAX_CHARS: usize = 4;
 /// App markdown ≤ 2048 bytes by default (lines 27–28: configurable).
 pub const MARKDOWN_MAX: usize = 2048;
 
+/// WeCom's documented per-member caps: 30 messages a minute and 1000 an hour to one member.
+pub const MEMBER_LIMITS: crate::MemberLimits = crate::MemberLimits {
+    per_minute: 30,
+    per_hour: 1000,
+};
+
 /// The WeCom message types a target may name (contract §4).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum WecomType {

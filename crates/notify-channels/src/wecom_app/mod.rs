@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod jssdk;
 pub mod token;
 
 use notify_core::{
@@ -10,11 +11,14 @@ use notify_core::{
 };
 use serde_json::{json, Value};
 
+use crate::registry::WECOM_BASE_URL;
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::{base_url, required, safe, secret};
 use crate::support::target::{all_members, ids, known_type, no_separator, only, raw_object};
-use crate::support::wecom::{WecomType, MARKDOWN_MAX};
+use crate::support::wecom::{WecomType, MARKDOWN_MAX, MEMBER_LIMITS};
 use crate::{Body, Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 use body::AppSettings;
 
 /// The WeCom app adapter.
@@ -31,9 +35,29 @@ pub struct WecomAppChannel {
     /// Whether a target may name `users: ["@all"]`, every member of the app (config
     /// `allow_all`, off by default).
     pub allow_all: bool,
+    /// Per-member caps (config `member_limits`, WeCom's documented ones unset).
+    pub member_limits: crate::MemberLimits,
 }
 
 impl WecomAppChannel {
+    /// The adapter of `[channels.NAME]` of kind `wecom_app`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::AppCredentials {
+                base_url: base_url(config, WECOM_BASE_URL),
+                corp_id: required(name, "corp_id", &config.corp_id)?,
+                corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
+            },
+            agent_id: config
+                .agent_id
+                .ok_or_else(|| ConfigError::new(name, "agent_id", "is required for this kind"))?,
+            safe: safe(name, config.safe)?.unwrap_or(0),
+            markdown_max: config.markdown_max_bytes.unwrap_or(MARKDOWN_MAX),
+            allow_all: config.allow_all,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
+        })
+    }
+
     fn settings(&self, target: &TargetInput) -> AppSettings {
         AppSettings {
             agent_id: self.agent_id,
@@ -55,6 +79,22 @@ impl Channel for WecomAppChannel {
     /// One token per app secret (UPSTREAM-FACTS line 11).
     fn credential(&self) -> String {
         format!("wecom_app:{}:{}", self.credentials.corp_id, self.agent_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        Some(self.member_limits)
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(
@@ -161,6 +201,15 @@ impl Channel for WecomAppChannel {
 
     fn classify(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
         codes::classify(call, answer)
+    }
+
+    /// WeCom answers `{errcode, errmsg}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "errmsg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
     }
 
     /// `message/recall {msgid}`, for messages up to 24 h old (UPSTREAM-FACTS line 48).

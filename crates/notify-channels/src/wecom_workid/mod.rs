@@ -11,11 +11,13 @@ use serde_json::{json, Map, Value};
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::{non_blank, required, safe, secret};
 use crate::support::target::{
     all_members, chunks, ids, known_type, no_separator, only, raw_object,
 };
-use crate::support::wecom::WecomType;
+use crate::support::wecom::{WecomType, MEMBER_LIMITS};
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{ChannelConfig, ConfigError};
 
 /// The work-ID adapter.
 #[derive(Debug, Clone)]
@@ -28,9 +30,27 @@ pub struct WorkIdChannel {
     pub company_id: Option<String>,
     /// Default `safe` for files.
     pub safe: Option<u8>,
+    /// Per-member caps (config `member_limits`, WeCom's documented ones unset).
+    pub member_limits: crate::MemberLimits,
 }
 
 impl WorkIdChannel {
+    /// The adapter of `[channels.NAME]` of kind `wecom_workid`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: required(name, "base_url", &config.base_url)?,
+            client: token::Client {
+                token_url: required(name, "token_url", &config.token_url)?,
+                client_id: required(name, "client_id", &config.client_id)?,
+                client_secret: secret(name, "client_secret", &config.client_secret)?,
+                auth: config.token_auth,
+            },
+            company_id: non_blank(&config.company_id),
+            safe: safe(name, config.safe)?,
+            member_limits: config.member_limits.unwrap_or(MEMBER_LIMITS),
+        })
+    }
+
     fn company(&self, target: &TargetInput) -> Option<String> {
         target
             .company_id
@@ -50,6 +70,22 @@ impl Channel for WorkIdChannel {
             "wecom_workid:{}:{}",
             self.client.token_url, self.client.client_id
         )
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        None
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        None
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        Some(self.member_limits)
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(
@@ -137,6 +173,15 @@ impl Channel for WorkIdChannel {
 
     fn classify(&self, _call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
         codes::classify(answer)
+    }
+
+    /// The platform's envelope is `{code, msg, data, requestId, ok}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "msg")
+    }
+
+    fn drops_token(&self, _outcome: &Outcome) -> bool {
+        false
     }
 
     /// `recall {msgId, companyId}`: within 24 h of the send, repeating its `companyId`.

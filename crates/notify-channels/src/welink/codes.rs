@@ -103,6 +103,12 @@ pub const MESSAGES: &[Rule] = &[
     ), // 1517
 ];
 
+/// Whether `outcome` is the missing interface permission, which only a token fetched after the
+/// grant fixes.
+pub fn needs_new_token(outcome: &Outcome) -> bool {
+    matches!(outcome, Outcome::Permanent { code, .. } if code == PERMISSION.code)
+}
+
 /// Code 51019 (line 888): recipients who do not follow the public account.
 pub const NON_FANS: &str = "51019";
 

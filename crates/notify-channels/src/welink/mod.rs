@@ -12,11 +12,35 @@ use notify_core::{
 
 use crate::support::fit::Fitter;
 use crate::support::join_url;
+use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::{
-    Channel, PartCall, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer, UpstreamRequest,
+    Channel, PartCall, RateLimits, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
+    UpstreamRequest,
 };
+use crate::{ChannelConfig, ConfigError};
 use body::{Defaults, Kind, Range};
+
+impl WelinkChannel {
+    /// The adapter of `[channels.NAME]` of kind `welink`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::Credentials::from_config(name, config)?,
+            public_acc_id: non_blank(&config.public_acc_id),
+            owner: non_blank(&config.owner),
+            egress_group: egress_group(config),
+        })
+    }
+}
+
+/// The egress group of a WeLink-host channel: its `egress_group`, else
+/// [`DEFAULT_EGRESS_GROUP`].
+pub fn egress_group(config: &ChannelConfig) -> String {
+    config
+        .egress_group
+        .clone()
+        .unwrap_or_else(|| DEFAULT_EGRESS_GROUP.into())
+}
 
 /// The header carrying the token on every WeLink call (lines 801–802).
 pub const AUTH_HEADER: &str = "x-wlk-Authorization";
@@ -30,7 +54,19 @@ pub struct WelinkChannel {
     pub public_acc_id: Option<String>,
     /// Default `msgOwner`.
     pub owner: Option<String>,
+    /// The egress group its calls count against (config `egress_group`, `default` unset).
+    pub egress_group: String,
 }
+
+/// WeLink guide 2.2.1.4 (000_… lines 716–726): 40/s and 1500/min per client_id per interface,
+/// for every kind on WeLink's host.
+pub const RATE_LIMITS: RateLimits = RateLimits {
+    per_second: 40,
+    per_minute: 1500,
+};
+
+/// The egress group of a WeLink-host channel whose `egress_group` is unset.
+pub const DEFAULT_EGRESS_GROUP: &str = "default";
 
 /// The request of a WeLink-host call: `{base_url}{interface}` with the token header.
 pub fn host_request(base_url: &str, call: &PartCall<'_>) -> UpstreamRequest {
@@ -48,6 +84,22 @@ impl Channel for WelinkChannel {
 
     fn credential(&self) -> String {
         format!("welink:{}", self.credentials.client_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<RateLimits> {
+        Some(RATE_LIMITS)
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        Some(self.egress_group.clone())
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<crate::DailyQuota> {
+        None
     }
 
     fn plan(
@@ -141,6 +193,17 @@ impl Channel for WelinkChannel {
 
     fn classify(&self, call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
         codes::classify(call, answer)
+    }
+
+    /// WeLink answers `{code, message}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "message")
+    }
+
+    /// The missing interface permission (`501`): only a token fetched after the grant carries
+    /// it, so the token goes too (contract §5).
+    fn drops_token(&self, outcome: &Outcome) -> bool {
+        crate::welink::codes::needs_new_token(outcome)
     }
 
     fn plan_recall(&self, upstream_id: &str, _context: &serde_json::Value) -> RecallPlan {

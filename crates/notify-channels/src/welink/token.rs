@@ -4,9 +4,12 @@
 use notify_core::Secret;
 use serde_json::json;
 
+use crate::registry::WELINK_BASE_URL;
 use crate::support::answer::{excerpt, issued, str_of};
 use crate::support::classes::{lookup, rule, Class, Rule};
 use crate::support::join_url;
+use crate::support::settings::{base_url, required, secret};
+use crate::{ChannelConfig, ConfigError};
 use crate::{TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
 /// `POST /auth/v2/tickets` (line 440).
@@ -57,6 +60,18 @@ pub struct Credentials {
     pub client_id: String,
     /// The app secret.
     pub client_secret: Secret,
+}
+
+impl Credentials {
+    /// The credential of a WeLink-host channel (`welink`, `xiaowei`): `base_url` (WeLink's
+    /// official root unset), `client_id`, `client_secret`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            base_url: base_url(config, WELINK_BASE_URL),
+            client_id: required(name, "client_id", &config.client_id)?,
+            client_secret: secret(name, "client_secret", &config.client_secret)?,
+        })
+    }
 }
 
 /// `POST {base_url}/auth/v2/tickets {client_id, client_secret}` (lines 448–455).

@@ -10,9 +10,13 @@ use notify_core::{
 use serde_json::{json, Value};
 
 use crate::support::fit::Fitter;
+use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::welink::{host_request, token};
-use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
+use crate::{
+    Channel, DailyQuota, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest,
+};
+use crate::{ChannelConfig, ConfigError};
 
 /// A caller's `raw` body may name its own `endDate`; a push that goes out after that day would
 /// carry a past date, which upstream refuses (line 1559, `58601`) after the day's quota slot is
@@ -54,6 +58,39 @@ fn check_raw_end_date(
 pub struct XiaoweiChannel {
     /// The WeLink credential and host.
     pub credentials: token::Credentials,
+    /// The egress group its calls count against (shared with WeLink's host).
+    pub egress_group: String,
+    /// The enterprise's daily quota.
+    pub quota: DailyQuota,
+}
+
+impl XiaoweiChannel {
+    /// The adapter of `[channels.NAME]` of kind `xiaowei`.
+    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+        Ok(Self {
+            credentials: token::Credentials::from_config(name, config)?,
+            egress_group: crate::welink::egress_group(config),
+            quota: DailyQuota {
+                per_day: config.daily_quota.unwrap_or(DAILY_QUOTA),
+                key: quota_key(
+                    &non_blank(&config.enterprise)
+                        .or_else(|| non_blank(&config.client_id))
+                        .unwrap_or_default(),
+                ),
+            },
+        })
+    }
+}
+
+/// Xiaowei's documented quota: 100 pushes per enterprise per day (000_… lines 750 and 1523).
+pub const DAILY_QUOTA: u32 = 100;
+
+/// The key of the quota days of `enterprise`: one per WeLink enterprise (000_… lines 750 and
+/// 1523: "每个企业每天" — each enterprise, each day), so two apps of one enterprise share it.
+/// With the enterprise named by the `client_id`, the key is the credential's, as before the
+/// key was configurable, so an upgrade keeps the day's count.
+pub fn quota_key(enterprise: &str) -> String {
+    format!("welink:{enterprise}")
 }
 
 impl Channel for XiaoweiChannel {
@@ -64,6 +101,22 @@ impl Channel for XiaoweiChannel {
     /// The same as the `welink` kind's: one token and one budget per `client_id` (contract §2).
     fn credential(&self) -> String {
         format!("welink:{}", self.credentials.client_id)
+    }
+
+    fn default_rate_limits(&self) -> Option<crate::RateLimits> {
+        Some(crate::welink::RATE_LIMITS)
+    }
+
+    fn egress_group(&self) -> Option<String> {
+        Some(self.egress_group.clone())
+    }
+
+    fn member_limits(&self) -> Option<crate::MemberLimits> {
+        None
+    }
+
+    fn daily_quota(&self) -> Option<DailyQuota> {
+        Some(self.quota.clone())
     }
 
     fn plan(
@@ -129,6 +182,17 @@ impl Channel for XiaoweiChannel {
 
     fn classify(&self, _call: &PartCall<'_>, answer: &UpstreamAnswer) -> Outcome {
         codes::classify(answer)
+    }
+
+    /// WeLink's host answers `{code, message}`.
+    fn upstream_message(&self, answer: &UpstreamAnswer) -> Option<String> {
+        crate::support::answer::message_field(answer, "message")
+    }
+
+    /// The missing interface permission (`501`): only a token fetched after the grant carries
+    /// it, so the token goes too (contract §5).
+    fn drops_token(&self, outcome: &Outcome) -> bool {
+        crate::welink::codes::needs_new_token(outcome)
     }
 
     /// The guide documents no recall for Xiaowei pushes (lines 1519–1640).

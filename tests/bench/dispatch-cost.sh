@@ -27,7 +27,7 @@ while [ $# -gt 0 ]; do
     --lanes) LANES=$2; shift ;;
     --per-lane) PER_LANE=$2; shift ;;
     --seconds) SECONDS_OF_SENDING=$2; shift ;;
-    -h|--help) sed -n '2,15p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift

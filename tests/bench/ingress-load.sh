@@ -10,9 +10,11 @@
 #                               [--duration SECONDS] [--perf postgres:64]
 #
 # --quick       5 s per level instead of 20 s.
-# --perf B:N    also record a CPU profile of the server (perf, call graphs) during level N on
-#               backend B, and write docs/perf/ingress-B-N.{folded,svg} (needs inferno or the
-#               FlameGraph scripts; see docs/perf/README.md).
+# --perf B:N    also record a CPU profile of the server and its Postgres backends (perf, call
+#               graphs) during level N on backend B, and write docs/perf/ingress-B-N.{folded,svg}
+#               (needs inferno or the FlameGraph scripts; see docs/perf/README.md).
+# --perf B:N:drain  the same, but in the seconds after wrk stops, while the dispatcher drains
+#               what the level queued: docs/perf/ingress-B-N-drain.{folded,svg}.
 #
 # Environment: NOTIFY_BENCH_PG (default postgres://postgres@127.0.0.1:5432/postgres: the server
 # the fresh database is created on), BENCH_BIN (use this binary instead of building one).
@@ -34,7 +36,7 @@ while [ $# -gt 0 ]; do
     --levels) LEVELS=$2; shift ;;
     --duration) DURATION=$2; shift ;;
     --perf) PERF=$2; shift ;;
-    -h|--help) sed -n '2,20p' "$0"; exit 0 ;;
+    -h|--help) sed -n '2,/^set -euo/p' "$0" | sed '$d'; exit 0 ;;
     *) echo "unknown argument: $1 (see --help)" >&2; exit 64 ;;
   esac
   shift
@@ -132,18 +134,17 @@ run_level() { # backend connections
   t0=$(cpu_ticks "$SERVER_PID")
   pg0=$(pg_ticks)
   if [ "$PERF" = "$backend:$conns" ]; then
-    # DWARF call graphs: the release build keeps no frame pointers. A few seconds in the
-    # middle of the run are plenty, and keep `perf script` short.
-    pids=$SERVER_PID
-    [ "$backend" = postgres ] && pids="$pids,$(pg_pids | paste -sd,)"
-    (sleep 2; perf record -e cpu-clock -F "$PERF_HZ" --call-graph dwarf,16384 -p "${pids%,}" \
-      -o "$WORK/perf.data" -- sleep "$PERF_SECONDS") >"$WORK/perf.log" 2>&1 &
+    (sleep 2; record_profile) >"$WORK/perf.log" 2>&1 &
     perf_pid=$!
   fi
   out=$(BENCH_SECRET=$SECRET wrk -t"$threads" -c"$conns" -d"${DURATION}s" --timeout 10s --latency \
     -s "$ROOT/tests/bench/ingress-bearer.lua" "$BASE/v1/messages" 2>"$WORK/wrk.err")
   t1=$(cpu_ticks "$SERVER_PID")
   pg1=$(pg_ticks "$pg0")
+  if [ "$PERF" = "$backend:$conns:drain" ]; then
+    record_profile >"$WORK/perf.log" 2>&1 &
+    perf_pid=$!
+  fi
   l1=$(load1)
   rss=$(rss_mb "$SERVER_PID")
   [ -n "$perf_pid" ] && wait "$perf_pid" || true
@@ -166,12 +167,22 @@ run_level() { # backend connections
       b, c, rate, p50 / 1000, p99 / 1000, p999 / 1000, cpu_run, cpu_all, cpu_pg, rss, r + e, l0, l1
   }'
   if [ -n "$perf_pid" ]; then
+    [[ "$PERF" == *:drain ]] && DRAIN_SUFFIX=-drain
     make_flamegraph "$backend" "$conns" "$(awk -v a="$accepted" -v d="$duration_us" 'BEGIN { print a / (d / 1e6) }')"
   fi
 }
 
+# Samples the server and its Postgres backends for PERF_SECONDS. DWARF call graphs: the release
+# build keeps no frame pointers.
+record_profile() {
+  local pids=$SERVER_PID
+  [ -n "$DB_NAME" ] && pids="$pids,$(pg_pids | paste -sd,)"
+  perf record -e cpu-clock -F "$PERF_HZ" --call-graph dwarf,16384 -p "${pids%,}" \
+    -o "$WORK/perf.data" -- sleep "$PERF_SECONDS"
+}
+
 make_flamegraph() { # backend connections accepted/s
-  local name="ingress-$1-$2" out="$ROOT/docs/perf"
+  local name="ingress-$1-$2${DRAIN_SUFFIX:-}" out="$ROOT/docs/perf"
   mkdir -p "$out"
   if ! [ -s "$WORK/perf.data" ]; then
     echo "perf recorded nothing:" >&2; cat "$WORK/perf.log" >&2; return 0

@@ -32,15 +32,15 @@ rss_mb() { awk '/^VmRSS:/ { printf "%.0f", $2 / 1024 }' "/proc/$1/status"; }
 load1() { cut -d' ' -f1 /proc/loadavg; }
 
 # wait_idle PID: until the process has used under 3 % of a core for two seconds in a row (at
-# most 120 s), e.g. until the dispatcher has drained what a run queued.
+# most 90 s), e.g. until the dispatcher has drained what a run queued.
 wait_idle() {
   local quiet=0 i a b
-  for i in $(seq 1 120); do
+  for i in $(seq 1 90); do
     a=$(cpu_ticks "$1"); sleep 1; b=$(cpu_ticks "$1")
     if [ $((b - a)) -le $((HZ * 3 / 100)) ]; then quiet=$((quiet + 1)); else quiet=0; fi
     [ $quiet -ge 2 ] && return 0
   done
-  echo "warning: process $1 still busy after 120 s" >&2
+  echo "warning: process $1 still busy after 90 s" >&2
 }
 
 # wait_ready URL PID LOG: until URL answers 2xx; shows LOG and fails if PID dies or 30 s pass.

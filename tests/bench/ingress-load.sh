@@ -190,7 +190,7 @@ make_flamegraph() { # backend connections accepted/s
   perf script -i "$WORK/perf.data" 2>/dev/null >"$WORK/perf.txt"
   if command -v inferno-collapse-perf >/dev/null 2>&1; then
     inferno-collapse-perf <"$WORK/perf.txt" >"$out/$name.folded"
-    inferno-flamegraph --title "notify-gateway serve, $1, $2 connections" \
+    inferno-flamegraph --minwidth 0.5 --title "notify-gateway serve, $1, $2 connections" \
       <"$out/$name.folded" >"$out/$name.svg"
   elif command -v stackcollapse-perf.pl >/dev/null 2>&1; then
     stackcollapse-perf.pl <"$WORK/perf.txt" >"$out/$name.folded"
@@ -200,8 +200,9 @@ make_flamegraph() { # backend connections accepted/s
     gzip -c "$WORK/perf.txt" >"$out/$name.perf.txt.gz"
     return 0
   fi
-  echo "profile: docs/perf/$name.svg, docs/perf/$name.folded" >&2
-  python3 "$ROOT/tests/bench/profile-table.py" "$out/$name.folded" "$PERF_HZ" "$3" "$PERF_SECONDS"
+  gzip -9 -f "$out/$name.folded"
+  echo "profile: docs/perf/$name.svg, docs/perf/$name.folded.gz" >&2
+  python3 "$ROOT/tests/bench/profile-table.py" "$out/$name.folded.gz" "$PERF_HZ" "$3" "$PERF_SECONDS"
 }
 
 echo "# $(date -u '+%Y-%m-%d %H:%M UTC'), $(nproc) cores, $(uname -r), ${DURATION}s per level, load $(cut -d' ' -f1-3 /proc/loadavg)"

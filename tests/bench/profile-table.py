@@ -6,16 +6,18 @@ per stage, as a share and as microseconds per accepted message.
     tests/bench/profile-table.py FOLDED SAMPLE_HZ ACCEPTED_PER_S RECORD_SECONDS
 
 Stages are approximations of code boundaries, named after the modules that own them (see
-STAGES). The counts of inferno's folded output of a cpu-clock profile are nanoseconds.
+STAGES). FOLDED may be gzipped. The counts of inferno's folded output of a cpu-clock profile are nanoseconds.
 """
 
+import gzip
 import re
 import sys
 
 # (stage, pattern). A stack belongs to the stage of its leafmost frame that matches a pattern;
 # frames without a Rust path (libc, the allocator, the kernel: syscalls, context switches) are
 # skipped, so their cost goes to the Rust code that called them (a socket write under hyper is
-# HTTP, under sqlx the commit). A stack whose process is `postgres` is Postgres itself.
+# HTTP, under the group committer the commit). sqlx names no stage: its frames belong to the
+# store call above them. A stack whose process is `postgres` is Postgres itself.
 STAGES = [
     ("canonical JSON + SHA-256 (idempotency hash)", r"ingress::canonical|sha2::"),
     ("JSON parse of the body", r"serde_json::de::|from_json|Deserialize|deserialize"),
@@ -23,8 +25,8 @@ STAGES = [
     ("planning (ids, channel plan, answer, rows)",
      r"ingress::plan|notify_channels::|notify_core::|notify_api::views|serde_json::ser"),
     ("commit: group committer + store insert (gateway side: sqlx, protocol, socket)",
-     r"group_commit|notify_store::outbox::insert|notify_store::model|sqlx"),
-    ("dispatcher (claim, log delivery, completions, lanes, wake-ups)",
+     r"group_commit|notify_store::outbox::insert"),
+    ("dispatcher (claim, log delivery, completions, lanes, wake-ups; its sqlx calls)",
      r"notify_dispatch|notify_store::(outbox::(claim|complete|sweep)|wake|lanes)"),
     ("auth (bearer check, caller, rate limit)", r"notify_api::auth::"),
     ("HTTP: hyper, axum, routing, body read, response, metrics",
@@ -46,7 +48,7 @@ def main() -> None:
     totals = {POSTGRES: 0}
     totals.update({name: 0 for name, _ in STAGES})
     other = 0
-    with open(path) as f:
+    with (gzip.open(path, "rt") if path.endswith(".gz") else open(path)) as f:
         for line in f:
             stack, _, count = line.rstrip("\n").rpartition(" ")
             n = int(count)

@@ -59,6 +59,16 @@ DB_NAME=""
 cleanup() {
   stop_pid "$SERVER_PID"
   SERVER_PID=""
+  # The server's warnings (a deadlock, a failed commit) say more than its figures.
+  local log
+  for log in "$WORK"/server-*.log; do
+    [ -f "$log" ] || continue
+    if grep -q ' WARN \| ERROR ' "$log"; then
+      echo "server warnings in $(basename "$log"): $(grep -c ' WARN \| ERROR ' "$log"), the first:" >&2
+      grep ' WARN \| ERROR ' "$log" | head -3 | cut -c1-240 >&2
+    fi
+    rm -f "$log"
+  done
   if [ -n "$DB_NAME" ]; then
     psql "$PG_ADMIN" -qXc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
     DB_NAME=""

@@ -97,6 +97,7 @@ async fn status_of(store: &Store, id: &str) -> (String, Vec<String>) {
 
 on_both_backends!(
     a_renewed_lease_is_not_rescued,
+    renewal_skips_a_part_a_completion_holds,
     claims_are_exclusive_across_eight_workers,
     an_expired_lease_is_requeued_and_the_old_worker_is_fenced,
     idempotency_replays_and_conflicts,
@@ -1108,6 +1109,47 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
         0,
         "too late: requeued"
     );
+}
+
+/// Renewal must not wait on a part whose row a completion batch holds: waiting while holding
+/// other parts' rows deadlocked with that batch under load (issue 19).
+async fn renewal_skips_a_part_a_completion_holds(store: Store, _clock: ManualClock) {
+    use sqlx::Connection;
+    let batch: Vec<NewMessage> = (0..2).map(|i| message(i, 1, None, "h")).collect();
+    store.insert_messages(&batch).await.unwrap();
+    let claimed = store.claim(&lane().lane, "w1", 2, 3_000).await.unwrap();
+    assert_eq!(claimed.len(), 2);
+    let mut tokens: Vec<String> = claimed.iter().map(|p| p.lease_token.clone()).collect();
+    tokens.dedup();
+    // Another transaction holds one part's row, as a completion batch does until it commits.
+    // SQLite has one writer and no row locks: there both are renewed.
+    let mut holder = None;
+    if store.dialect() == Dialect::Postgres {
+        let schema = store.schema().expect("a scratch store has its schema");
+        let mut c = sqlx::PgConnection::connect(&notify_testkit::pg_url())
+            .await
+            .unwrap();
+        sqlx::query(&format!("SET search_path TO \"{schema}\""))
+            .execute(&mut c)
+            .await
+            .unwrap();
+        sqlx::query("BEGIN").execute(&mut c).await.unwrap();
+        sqlx::query("SELECT id FROM parts WHERE id = $1 FOR UPDATE")
+            .bind(&claimed[1].id)
+            .fetch_one(&mut c)
+            .await
+            .unwrap();
+        holder = Some(c);
+    }
+    let renewed = tokio::time::timeout(
+        std::time::Duration::from_secs(10),
+        store.renew_leases("w1", &tokens, 3_000),
+    )
+    .await
+    .expect("renewal waited on a locked part")
+    .unwrap();
+    assert_eq!(renewed, if holder.is_some() { 1 } else { 2 });
+    drop(holder);
 }
 
 async fn calls_per_lane_are_counted_from_the_attempt_log_since_an_instant(

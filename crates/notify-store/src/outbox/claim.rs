@@ -196,11 +196,19 @@ impl Store {
             return Ok(0);
         }
         let now = self.now_ms();
+        // Only rows nobody else has locked: a part locked now is being completed (or swept),
+        // and needs no longer lease. Renewal used to wait on such a row while holding others,
+        // and deadlocked with the completion batch that held it and wanted one of those (both
+        // failed and were retried a second later; seen under load, BENCHMARKS.md issue 19).
+        let lock = match self.dialect {
+            crate::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
+            crate::Dialect::Sqlite => "",
+        };
         let mut renewed = 0;
         for chunk in tokens.chunks(500) {
             let sql = format!(
-                "UPDATE parts SET lease_until = $1 WHERE status = 'sending' AND lease_owner = $2 \
-                 AND lease_token IN ({})",
+                "UPDATE parts SET lease_until = $1 WHERE id IN (SELECT id FROM parts \
+                 WHERE status = 'sending' AND lease_owner = $2 AND lease_token IN ({}) {lock})",
                 crate::sql::list(chunk.len(), 3)
             );
             let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);

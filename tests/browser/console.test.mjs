@@ -16,6 +16,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { check, fail, finish, restAs } from './harness.mjs';
+
 const GATEWAY = process.env.GATEWAY;
 const SECRET = process.env.DEMO_SECRET;
 const ARTIFACTS = process.env.ARTIFACTS || path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
@@ -27,29 +29,7 @@ const WAIT = { timeout: 20000 };
 const TITLE = `Console check ${Date.now()}: disk almost full`;
 const LANE = 'welink:sandbox-welink|/messages/v2/card/common';
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split('\n').join('\n     ')}`);
-  }
-}
-
-async function rest(method, p, body) {
-  const res = await fetch(GATEWAY + p, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const rest = restAs(GATEWAY, SECRET);
 
 async function until(what, fn) {
   const deadline = Date.now() + 30000;
@@ -218,12 +198,10 @@ try {
     assert.deepEqual(pageErrors, []);
   });
 } catch (e) {
-  failed++;
-  console.log(`FAIL setup\n     ${e && e.stack || e}`);
+  fail('setup', e);
 } finally {
   if (context) await context.close().catch(() => {});
   fs.rmSync(userDataDir, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -15,6 +15,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { check, fail, finish, restAs } from './harness.mjs';
+
 const GATEWAY = process.env.GATEWAY;
 const SIMULATOR = process.env.SIMULATOR;
 const SECRET = process.env.DEMO_SECRET;
@@ -30,29 +32,7 @@ const WAIT = { timeout: 15000 };
 const JUZI_TEXT = 'Disk almost full\ndb-3 /var at 95%\nhttps://ops.example/runbook/db3';
 const EVIL = '<img src=x onerror="window.__pwned=1">';
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split('\n').join('\n     ')}`);
-  }
-}
-
-async function rest(method, p, body) {
-  const res = await fetch(GATEWAY + p, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const rest = restAs(GATEWAY, SECRET);
 
 function deliveryTo(message, channel) {
   const d = message.deliveries.find((x) => x.channel === channel);
@@ -221,12 +201,10 @@ try {
     await alone.close();
   });
 } catch (e) {
-  failed++;
-  console.log(`FAIL setup\n     ${e && e.stack || e}`);
+  fail('setup', e);
 } finally {
   for (const c of open) await c.close().catch(() => {});
   for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

@@ -12,6 +12,8 @@ import os from 'node:os';
 import path from 'node:path';
 import { chromium } from 'playwright-core';
 
+import { check, fail, finish, restAs } from './harness.mjs';
+
 const GATEWAY = process.env.GATEWAY;
 const SECRET = process.env.DEMO_SECRET;
 const ARTIFACTS = process.env.ARTIFACTS || path.join(path.dirname(new URL(import.meta.url).pathname), 'artifacts');
@@ -25,29 +27,7 @@ const BOT = '647844cd6059597fc5c79f38';
 const CHAT = 'wrOgQhDgAAMYQiS5ol9G7gK9JVAAAA';
 const WAIT = { timeout: 15000 };
 
-let passed = 0;
-let failed = 0;
-async function check(name, fn) {
-  try {
-    await fn();
-    passed++;
-    console.log(`ok   ${name}`);
-  } catch (e) {
-    failed++;
-    console.log(`FAIL ${name}\n     ${String(e && e.stack || e).split('\n').join('\n     ')}`);
-  }
-}
-
-async function rest(method, p, body) {
-  const res = await fetch(GATEWAY + p, {
-    method,
-    headers: { authorization: `Bearer ${SECRET}`, 'content-type': 'application/json' },
-    body: body ? JSON.stringify(body) : undefined,
-  });
-  const json = await res.json();
-  if (res.status >= 300) throw new Error(`${method} ${p}: ${res.status} ${JSON.stringify(json)}`);
-  return json;
-}
+const rest = restAs(GATEWAY, SECRET);
 
 async function post(message) {
   const m = await rest('POST', '/v1/messages', message);
@@ -269,12 +249,10 @@ try {
     await auto.close();
   });
 } catch (e) {
-  failed++;
-  console.log(`FAIL setup\n     ${e && e.stack || e}`);
+  fail('setup', e);
 } finally {
   for (const c of open) await c.close().catch(() => {});
   for (const d of dataDirs) fs.rmSync(d, { recursive: true, force: true });
 }
 
-console.log(`${passed} passed, ${failed} failed`);
-process.exit(failed === 0 ? 0 : 1);
+finish();

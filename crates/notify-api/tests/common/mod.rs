@@ -225,38 +225,10 @@ macro_rules! on_both_backends {
 /// The channels of the sandbox, by the names it gives them (`welink`, `xiaowei`, `workid`,
 /// `wecom`, `juzi`, `log`), pointed at a loopback port nobody calls: the API only plans.
 pub fn every_channel() -> Vec<notify_channels::ChannelHandle> {
-    let host = "http://127.0.0.1:9";
-    let mut welink = ChannelConfig::of_kind(ChannelKind::Welink);
-    welink.base_url = Some(format!("{host}/api"));
-    welink.client_id = Some("guide-welink".into());
-    welink.client_secret = Some(Secret::new("guide-secret"));
-    welink.owner = Some("Notify".into());
-    let mut xiaowei = welink.clone();
-    xiaowei.kind = ChannelKind::Xiaowei;
-    xiaowei.owner = None;
-    let mut workid = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
-    workid.base_url = Some(host.into());
-    workid.token_url = Some(format!("{host}/oauth/token"));
-    workid.client_id = Some("guide-workid".into());
-    workid.client_secret = Some(Secret::new("guide-secret"));
-    let mut wecom = ChannelConfig::of_kind(ChannelKind::WecomApp);
-    wecom.base_url = Some(host.into());
-    wecom.corp_id = Some("guide-corp".into());
-    wecom.corp_secret = Some(Secret::new("guide-secret"));
-    wecom.agent_id = Some(1_000_002);
-    let mut juzi = ChannelConfig::of_kind(ChannelKind::Juzi);
-    juzi.base_url = Some(host.into());
-    [
-        ("welink", welink),
-        ("xiaowei", xiaowei),
-        ("workid", workid),
-        ("wecom", wecom),
-        ("juzi", juzi),
-        ("log", ChannelConfig::of_kind(ChannelKind::Log)),
-    ]
-    .into_iter()
-    .map(|(name, c)| build_channel(name, &c).expect("a sandbox-like channel"))
-    .collect()
+    notify_channels::registry::sandbox_channels("http://127.0.0.1:9")
+        .into_iter()
+        .map(|(name, c)| build_channel(name, &c).expect("a sandbox channel"))
+        .collect()
 }
 
 /// Runs `body` against a router with [`every_channel`] over a fresh store of `backend`.

@@ -40,6 +40,40 @@ cleanup() {
 }
 trap cleanup EXIT
 
+# Waits until the gateway started as PID has written every PATTERN to LOG (its start-up block
+# names its addresses; a log line is the only event a process boundary offers); stops the run
+# with the log when the gateway exits or is not there within 30 s.
+await_start() {
+  local log=$1 pid=$2 p
+  shift 2
+  for _ in $(seq 1 150); do
+    local all=1
+    for p in "$@"; do grep -q "$p" "$log" || all=0; done
+    [ "$all" = 1 ] && return 0
+    kill -0 "$pid" 2>/dev/null || { cat "$log" >&2; echo "tests/browser: the gateway exited ($log)" >&2; exit 1; }
+    sleep 0.2
+  done
+  cat "$log" >&2
+  echo "tests/browser: the gateway did not start ($log)" >&2
+  exit 1
+}
+
+# The http:// address that follows PREFIX in LOG.
+address_in() { grep -o "$2http://[0-9.:]*" "$1" | head -n1 | sed "s/$2//"; }
+
+# Runs one test file with the given VAR=value settings (`run_test LOG VAR=… node FILE`); on
+# failure shows the tail of the gateway's LOG and keeps the failing status for the end.
+run_test() {
+  local log=$1 s=0
+  shift
+  env "$@" || s=$?
+  if [ "$s" -ne 0 ]; then
+    echo "--- $log ---" >&2
+    tail -n 50 "$log" >&2
+    status=$s
+  fi
+}
+
 # The simulator plays Juzi and WeCom. The channels are configured explicitly (not the sandbox's)
 # so that a second Juzi channel can send without a click (auto_send).
 SIM_PORT=$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
@@ -94,25 +128,13 @@ EOF
 
 "$BIN" serve --config "$WORK/config.toml" >"$WORK/gateway.log" 2>&1 &
 GW_PID=$!
-for _ in $(seq 1 150); do
-  grep -q "Juzi sidebar:" "$WORK/gateway.log" && break
-  kill -0 "$GW_PID" 2>/dev/null || { cat "$WORK/gateway.log" >&2; echo "tests/browser: the gateway exited" >&2; exit 1; }
-  sleep 0.2
-done
-GATEWAY=$(grep -o 'listening on http://[0-9.:]*' "$WORK/gateway.log" | head -n1 | sed 's/listening on //')
-if [ -z "$GATEWAY" ] || ! grep -q "Juzi sidebar:" "$WORK/gateway.log"; then
-  cat "$WORK/gateway.log" >&2
-  echo "tests/browser: the gateway did not start" >&2
-  exit 1
-fi
+await_start "$WORK/gateway.log" "$GW_PID" "Juzi sidebar:"
+GATEWAY=$(address_in "$WORK/gateway.log" "listening on ")
 
 mkdir -p "$HERE/artifacts"
 status=0
-GATEWAY="$GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" node sidebar.test.mjs || status=$?
-if [ "$status" -ne 0 ]; then
-  echo "--- gateway log ---" >&2
-  tail -n 50 "$WORK/gateway.log" >&2
-fi
+run_test "$WORK/gateway.log" GATEWAY="$GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" \
+  node sidebar.test.mjs
 
 # The sandbox: no channels configured, so the gateway points its five sandbox channels at the
 # simulator it starts in-process; the demo caller is fixed so that the test can send.
@@ -140,32 +162,11 @@ EOF
 
 "$BIN" serve --config "$WORK/sandbox.toml" >"$WORK/sandbox.log" 2>&1 &
 SANDBOX_PID=$!
-for _ in $(seq 1 150); do
-  grep -q "sandbox simulator:" "$WORK/sandbox.log" && grep -q "Juzi sidebar:" "$WORK/sandbox.log" && break
-  kill -0 "$SANDBOX_PID" 2>/dev/null || { cat "$WORK/sandbox.log" >&2; echo "tests/browser: the sandbox gateway exited" >&2; exit 1; }
-  sleep 0.2
-done
-SANDBOX_GATEWAY=$(grep -o 'listening on http://[0-9.:]*' "$WORK/sandbox.log" | head -n1 | sed 's/listening on //')
-SANDBOX_SIM=$(grep -o 'sandbox simulator: http://[0-9.:]*' "$WORK/sandbox.log" | head -n1 | sed 's/sandbox simulator: //')
-if [ -z "$SANDBOX_GATEWAY" ] || [ -z "$SANDBOX_SIM" ]; then
-  cat "$WORK/sandbox.log" >&2
-  echo "tests/browser: the sandbox gateway did not start" >&2
-  exit 1
-fi
-sandbox_status=0
-GATEWAY="$SANDBOX_GATEWAY" SIMULATOR="$SANDBOX_SIM" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" \
-  node sandbox.test.mjs || sandbox_status=$?
-if [ "$sandbox_status" -ne 0 ]; then
-  echo "--- sandbox gateway log ---" >&2
-  tail -n 50 "$WORK/sandbox.log" >&2
-  status=$sandbox_status
-fi
-console_status=0
-GATEWAY="$SANDBOX_GATEWAY" DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" \
-  node console.test.mjs || console_status=$?
-if [ "$console_status" -ne 0 ]; then
-  echo "--- sandbox gateway log (console) ---" >&2
-  tail -n 50 "$WORK/sandbox.log" >&2
-  status=$console_status
-fi
+await_start "$WORK/sandbox.log" "$SANDBOX_PID" "sandbox simulator:" "Juzi sidebar:"
+SANDBOX_GATEWAY=$(address_in "$WORK/sandbox.log" "listening on ")
+SANDBOX_SIM=$(address_in "$WORK/sandbox.log" "sandbox simulator: ")
+run_test "$WORK/sandbox.log" GATEWAY="$SANDBOX_GATEWAY" SIMULATOR="$SANDBOX_SIM" \
+  DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" node sandbox.test.mjs
+run_test "$WORK/sandbox.log" GATEWAY="$SANDBOX_GATEWAY" DEMO_SECRET="$DEMO_SECRET" \
+  ARTIFACTS="$HERE/artifacts" node console.test.mjs
 exit "$status"

@@ -5,7 +5,7 @@ mod common;
 
 use std::collections::BTreeSet;
 
-use common::{every_channel, with_every_channel, Backend, TestApp};
+use common::{every_channel, with_every_channel, Backend};
 use notify_channels::targets;
 use serde_json::{json, Value};
 
@@ -28,22 +28,9 @@ fn examples() -> Vec<Value> {
     out
 }
 
-fn run<F, Fut>(body: F)
-where
-    F: FnOnce(TestApp) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(with_every_channel(Backend::Sqlite, body));
-}
-
-#[test]
-fn every_example_of_the_guide_is_accepted() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_example_of_the_guide_is_accepted() {
+    with_every_channel(Backend::Sqlite, |app| async move {
         let list = examples();
         assert!(list.len() > 20, "only {} examples found", list.len());
         for example in list {
@@ -55,7 +42,8 @@ fn every_example_of_the_guide_is_accepted() {
                 }
             }
         }
-    });
+    })
+    .await;
 }
 
 #[test]
@@ -90,9 +78,9 @@ fn the_guide_has_an_example_for_every_kind_and_type() {
     }
 }
 
-#[test]
-fn a_wrong_target_field_names_the_right_one() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_wrong_target_field_names_the_right_one() {
+    with_every_channel(Backend::Sqlite, |app| async move {
         let a = app
             .post(&json!({"title": "t", "content": "c",
                 "targets": [{"channel": "workid", "users": ["zhangsan"]}]}))
@@ -103,12 +91,13 @@ fn a_wrong_target_field_names_the_right_one() {
             a.body["error"]["message"],
             "wecom_workid channels take `work_ids`, not `users`"
         );
-    });
+    })
+    .await;
 }
 
-#[test]
-fn an_unknown_channel_lists_the_configured_ones() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_unknown_channel_lists_the_configured_ones() {
+    with_every_channel(Backend::Sqlite, |app| async move {
         let a = app
             .post(&json!({"title": "t", "targets": [{"channel": "welnk", "users": ["a"]}]}))
             .await;
@@ -122,5 +111,6 @@ fn an_unknown_channel_lists_the_configured_ones() {
         ] {
             assert!(message.contains(name), "{message}");
         }
-    });
+    })
+    .await;
 }

@@ -21,19 +21,6 @@ async fn document(app: &TestApp) -> Value {
     a.body
 }
 
-fn run<F, Fut>(body: F)
-where
-    F: FnOnce(TestApp) -> Fut + Send + 'static,
-    Fut: std::future::Future<Output = ()> + Send + 'static,
-{
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .enable_all()
-        .build()
-        .unwrap()
-        .block_on(with_app(Backend::Sqlite, body));
-}
-
 /// `openapi-spec-validator`: `$OPENAPI_SPEC_VALIDATOR`, else the venv scripts/test makes under
 /// target/, else the PATH.
 fn validator() -> PathBuf {
@@ -48,9 +35,9 @@ fn validator() -> PathBuf {
     PathBuf::from("openapi-spec-validator")
 }
 
-#[test]
-fn the_document_passes_an_openapi_validator() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_document_passes_an_openapi_validator() {
+    with_app(Backend::Sqlite, |app| async move {
         let doc = document(&app).await;
         let dir = notify_testkit::scratch_dir("openapi");
         let file = dir.join("openapi.json");
@@ -74,12 +61,13 @@ fn the_document_passes_an_openapi_validator() {
         );
         assert!(text.contains("OK"), "{text}");
         let _ = std::fs::remove_dir_all(dir);
-    });
+    })
+    .await;
 }
 
-#[test]
-fn the_message_body_is_described_field_by_field() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_message_body_is_described_field_by_field() {
+    with_app(Backend::Sqlite, |app| async move {
         let doc = document(&app).await;
         let body = &doc["paths"]["/v1/messages"]["post"]["requestBody"]["content"]
             ["application/json"]["schema"];
@@ -147,12 +135,13 @@ fn the_message_body_is_described_field_by_field() {
                 "recalled"
             ])
         );
-    });
+    })
+    .await;
 }
 
-#[test]
-fn each_channel_kind_has_its_target_schema() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn each_channel_kind_has_its_target_schema() {
+    with_app(Backend::Sqlite, |app| async move {
         let doc = document(&app).await;
         let schemas = &doc["components"]["schemas"];
         for kind in targets::KINDS {
@@ -191,12 +180,13 @@ fn each_channel_kind_has_its_target_schema() {
         let juzi_raw = &schemas["JuziTarget"]["properties"]["raw"]["oneOf"];
         assert_eq!(juzi_raw[1]["type"], "array", "{juzi_raw}");
         assert!(schemas["LogTarget"]["properties"]["raw"].is_null());
-    });
+    })
+    .await;
 }
 
-#[test]
-fn every_error_code_is_documented() {
-    run(|app| async move {
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn every_error_code_is_documented() {
+    with_app(Backend::Sqlite, |app| async move {
         let doc = document(&app).await;
         let code = doc["components"]["schemas"]["ErrorDetail"]["properties"]["code"]["description"]
             .as_str()
@@ -208,5 +198,6 @@ fn every_error_code_is_documented() {
         for (c, _) in notify_core::error::FIELD_CODES {
             assert!(code.contains(&format!("422 `{c}`")), "{c}: {code}");
         }
-    });
+    })
+    .await;
 }

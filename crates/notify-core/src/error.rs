@@ -68,6 +68,23 @@ pub const FIELD_CODES: &[(&str, &str)] = &[
         "after_end_date",
         "`not_before` (or the send) falls after the Xiaowei `endDate` the target's `raw` fixes",
     ),
+    (
+        "invalid_duration",
+        "not a duration such as `90s`, `5m` or `1h` (`alert.dedup_window`, `escalation[i].after`)",
+    ),
+    ("out_of_range", "a duration or number outside its bounds"),
+    (
+        "unknown_person",
+        "no directory person of this id (`/v1/people`)",
+    ),
+    (
+        "unknown_group",
+        "no directory group of this name (`/v1/groups`)",
+    ),
+    (
+        "no_channel_id",
+        "a directory person has no id for the target's channel kind",
+    ),
 ];
 
 impl FieldError {

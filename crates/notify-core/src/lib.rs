@@ -5,6 +5,7 @@
 
 pub mod channel_kind;
 pub mod clock;
+pub mod duration;
 pub mod error;
 pub mod ids;
 pub mod message;
@@ -20,8 +21,8 @@ pub use clock::{Clock, ManualClock, OffsetClock, SystemClock};
 pub use error::FieldError;
 pub use ids::{DeliveryId, MessageId, PartId};
 pub use message::{
-    Article, Bilingual, Button, ButtonLayout, Field, Format, MessageInput, Priority, StateColor,
-    TargetInput, Text,
+    AlertInput, AlertStatus, Article, Bilingual, Button, ButtonLayout, EscalationStep, Field,
+    Format, MessageInput, Priority, StateColor, TargetInput, Text,
 };
 pub use outcome::{FailedRecipient, Outcome};
 pub use plan::{LaneInfo, PartOp, PartPlan, Plan};

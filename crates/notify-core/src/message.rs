@@ -221,6 +221,70 @@ pub struct TargetInput {
     /// but `log`): a JSON object, or for `juzi` also a list of `SendParams` objects.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub raw: Option<serde_json::Value>,
+    /// Directory people (`/v1/people`), expanded at ingress to this channel kind's ids.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub people: Option<Vec<String>>,
+    /// Directory groups (`/v1/groups`), expanded at ingress to their members' ids on this
+    /// channel kind.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub groups: Option<Vec<String>>,
+    /// Another target that gets a delivery for exactly the recipients that definitely did not
+    /// get this one (the delivery ended `failed` or `expired`, or directory people among its
+    /// failed recipients).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    #[cfg_attr(feature = "openapi", schema(no_recursion, value_type = Option<Object>))]
+    pub fallback: Option<Box<TargetInput>>,
+}
+
+/// Whether an alert is firing or resolved.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum AlertStatus {
+    /// The condition holds.
+    #[default]
+    Firing,
+    /// The condition ended.
+    Resolved,
+}
+
+impl AlertStatus {
+    /// The API name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            AlertStatus::Firing => "firing",
+            AlertStatus::Resolved => "resolved",
+        }
+    }
+}
+
+/// Makes a message part of one alert: messages of one tenant with one `key` are one alert
+/// (storm control, resolve on the same card, acknowledgement).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AlertInput {
+    /// The alert's identity within the tenant (1–200 characters).
+    pub key: String,
+    /// `firing` (default) or `resolved`.
+    #[serde(default)]
+    pub status: AlertStatus,
+    /// How long after a firing message is sent further firing messages of the key are
+    /// suppressed into one digest (`"5m"`; default `5m`, at most `24h`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_window: Option<String>,
+}
+
+/// One escalation step: `targets` get the message `after` it was accepted unless the alert
+/// was acknowledged or resolved first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct EscalationStep {
+    /// Delay after acceptance (`"10m"`).
+    pub after: String,
+    /// Who gets the message at that time.
+    pub targets: Vec<TargetInput>,
 }
 
 /// The unified message: what a caller posts to `POST /v1/messages`. It needs `targets` and at
@@ -293,6 +357,12 @@ pub struct MessageInput {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     #[cfg_attr(feature = "openapi", schema(value_type = Option<Object>))]
     pub metadata: Option<serde_json::Value>,
+    /// Makes the message part of one alert (storm control, resolve, acknowledgement).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<AlertInput>,
+    /// Steps sent later unless the message (or its alert) is acknowledged or resolved first.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Vec<EscalationStep>>,
 }
 
 impl MessageInput {

@@ -78,6 +78,7 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
                 depends_on: None,
             }],
         }],
+        ..Default::default()
     }
 }
 

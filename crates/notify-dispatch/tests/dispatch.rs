@@ -130,6 +130,7 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
                 })
                 .collect(),
         }],
+        ..Default::default()
     };
     store.insert_messages(&[m]).await.unwrap();
     (channel, dispatcher, id)

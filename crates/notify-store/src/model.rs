@@ -4,7 +4,7 @@ use notify_core::{FailedRecipient, PartId, PartOp};
 use serde::{Deserialize, Serialize};
 
 /// A message to insert, with its deliveries and their parts, all planned at ingress.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewMessage {
     /// `msg_…`, made by `MessageId::new_at(created_at)`: the id carries the accept time, and
     /// listing by time range relies on it (it filters on the id, not on `created_at`).
@@ -33,10 +33,28 @@ pub struct NewMessage {
     pub expires_at: i64,
     /// One per target.
     pub deliveries: Vec<NewDelivery>,
+    /// The alert the message belongs to (storm control, resolve, acknowledgement).
+    pub alert: Option<NewAlert>,
+    /// Why a hook's template could not be rendered (the default mapping was used instead).
+    pub template_error: Option<String>,
+}
+
+/// A message's place in one alert (`alert` in the unified message, filled in by hooks).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct NewAlert {
+    /// The alert's key within the tenant.
+    pub key: String,
+    /// `firing` or `resolved`.
+    pub status: notify_core::AlertStatus,
+    /// The window of storm control, in ms.
+    pub dedup_window_ms: i64,
+    /// What makes a source's retry or repeat of one notification recognisable (hooks: the
+    /// key, status and alerts); `None` for messages posted to `/v1/messages`.
+    pub fingerprint: Option<String>,
 }
 
 /// A delivery to insert.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, Default)]
 pub struct NewDelivery {
     /// `dlv_…`.
     pub id: String,

@@ -48,6 +48,7 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
                 })
                 .collect(),
         }],
+        ..Default::default()
     }
 }
 

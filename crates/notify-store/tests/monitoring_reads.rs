@@ -48,6 +48,7 @@ fn message(n: i64, credential: &str, created_at: i64, not_before: Option<i64>) -
                 depends_on: None,
             }],
         }],
+        ..Default::default()
     }
 }
 

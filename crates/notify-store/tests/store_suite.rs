@@ -59,6 +59,7 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
                 })
                 .collect(),
         }],
+        ..Default::default()
     }
 }
 

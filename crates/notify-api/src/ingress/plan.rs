@@ -7,7 +7,10 @@ use notify_core::clock::ms_to_rfc3339;
 use notify_core::message::ParseError;
 use notify_core::validate::{self, text_zh};
 use notify_core::{DeliveryId, FieldError, MessageId, MessageInput, PartPlan, ValidationLimits};
-use notify_store::{NewDelivery, NewMessage, NewPart};
+use notify_store::{NewAlert, NewDelivery, NewMessage, NewPart};
+
+/// `alert.dedup_window` when the message gives none.
+pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -48,6 +51,28 @@ pub fn build(
             _ => input.idempotency_key = Some(key.to_string()),
         }
     }
+    build_input(state, caller, input, Extras::default(), now)
+}
+
+/// What a message built by the gateway itself (a hook's notification) carries beside its
+/// unified body.
+#[derive(Debug, Clone, Default)]
+pub struct Extras {
+    /// Recognises a source's retry or repeat of one notification (see `NewAlert`).
+    pub alert_fingerprint: Option<String>,
+    /// Why the hook's template could not be rendered.
+    pub template_error: Option<String>,
+}
+
+/// Builds the message of an already parsed unified body: the checks, the plan per target and
+/// the 202 answer, exactly as for `POST /v1/messages`.
+pub fn build_input(
+    state: &AppState,
+    caller: &Caller,
+    input: MessageInput,
+    extras: Extras,
+    now: i64,
+) -> Result<Accepted, ApiError> {
     let value = serde_json::to_value(&input).map_err(|e| ApiError::Internal(e.to_string()))?;
     let body_text = canonical_json(&value);
     let body_hash = hash_of(&body_text);
@@ -136,6 +161,27 @@ pub fn build(
         not_before: checked.not_before_ms,
         expires_at: checked.expires_at_ms,
         deliveries,
+        // Storm control, resolve and acknowledgement are the store's (issue 15 / 16); the
+        // window is read here so that a bad one is a 422 before anything is stored.
+        alert: checked
+            .input
+            .alert
+            .as_ref()
+            .map(|a| -> Result<NewAlert, ApiError> {
+                let window = match &a.dedup_window {
+                    Some(w) => notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
+                        .map_err(|e| ApiError::Invalid(e.under("alert.dedup_window")))?,
+                    None => DEFAULT_DEDUP_WINDOW_MS,
+                };
+                Ok(NewAlert {
+                    key: a.key.clone(),
+                    status: a.status,
+                    dedup_window_ms: window,
+                    fingerprint: extras.alert_fingerprint.clone(),
+                })
+            })
+            .transpose()?,
+        template_error: extras.template_error,
     };
     Ok(Accepted { message, answer })
 }

@@ -278,6 +278,7 @@ mod tests {
                     depends_on: None,
                 }],
             }],
+            ..Default::default()
         }
     }
 }

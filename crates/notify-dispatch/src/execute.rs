@@ -12,10 +12,10 @@ use notify_store::{AttemptRecord, ClaimedPart, Completion, NewPart, PartResult, 
 use tracing::Instrument;
 
 use crate::decide::{decide, LaneSignal};
-use crate::http::TransportError;
 use crate::runner::Gate;
-use crate::tokens::TokenError;
 use crate::Dispatcher;
+use notify_upstream::http::TransportError;
+use notify_upstream::tokens::TokenError;
 
 /// How long a recall queued by the dispatcher may wait in the outbox (as the API's recalls).
 const RECALL_TTL_MS: i64 = 24 * 3600 * 1000;

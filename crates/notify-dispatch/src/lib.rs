@@ -10,12 +10,10 @@ pub mod decide;
 mod execute;
 pub mod fetch;
 mod gauges;
-pub mod http;
 pub mod limits;
 pub mod metrics_help;
 mod ownership;
 mod runner;
-pub mod tokens;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -31,9 +29,10 @@ pub use metrics_help::describe_metrics;
 pub use runner::LaneState;
 
 use crate::fetch::GuardedFetcher;
-use crate::http::UpstreamClient;
-use crate::limits::{MemberWindows, Paces};
-use crate::tokens::TokenManager;
+use crate::limits::MemberWindows;
+use notify_upstream::http::UpstreamClient;
+use notify_upstream::pace::Paces;
+use notify_upstream::tokens::TokenManager;
 
 /// Dispatcher settings.
 #[derive(Debug, Clone)]

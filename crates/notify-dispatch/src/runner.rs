@@ -13,9 +13,9 @@ use tokio::task::JoinSet;
 
 use crate::backoff::LanePause;
 use crate::decide::LaneSignal;
-use crate::limits::{pace, Pace};
 use crate::ownership::UnitLease;
 use crate::{Dispatcher, RoundReport};
+use notify_upstream::pace::{pace, Pace};
 
 /// The cap of a `48503`/`58602` pause. The caps behind those codes are 1 s, 20 s and 60 s
 /// sliding windows, but a lane that probes every 8 s at most spends one call per 8 s on a

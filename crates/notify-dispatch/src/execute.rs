@@ -10,7 +10,6 @@ use crate::admission::Gate;
 use crate::call::CallInput;
 use crate::completion::completion_of;
 use crate::decide::LaneSignal;
-use crate::settle::Settlement;
 use crate::Dispatcher;
 
 impl Dispatcher {
@@ -90,14 +89,12 @@ impl Dispatcher {
                 Err(result) => return without_call(result),
             };
             let first_refusal = refused.is_none();
-            match self
+            let settled = self
                 .settle(part, &handle, token.as_deref(), called, first_refusal)
-                .await
-            {
-                Settlement::RetryWithNewToken => refused = Some(token.unwrap_or_default()),
-                Settlement::Final(result, attempt, signal) => {
-                    return (result, Some(attempt), signal)
-                }
+                .await;
+            match settled {
+                None => refused = Some(token.unwrap_or_default()),
+                Some((result, attempt, signal)) => return (result, Some(attempt), signal),
             }
         }
     }

@@ -13,17 +13,13 @@ use crate::call::Called;
 use crate::decide::{decide, LaneSignal};
 use crate::Dispatcher;
 
-/// What a settled call means for the part.
-pub(crate) enum Settlement {
-    /// Upstream refused the token for the first time: fetch a new one and call once more.
-    RetryWithNewToken,
-    /// The part's result, the attempt to record and what the lane learns.
-    Final(PartResult, AttemptRecord, LaneSignal),
-}
+/// The part's result, the attempt to record and what the lane learns.
+pub(crate) type Settlement = (PartResult, AttemptRecord, LaneSignal);
 
 impl Dispatcher {
     /// Settles `called`, made for `part` on `handle`'s channel with `token`; `first_refusal`
-    /// is true while no token of this execution has been refused yet.
+    /// is true while no token of this execution has been refused yet. `None` when upstream
+    /// refused the token for the first time: fetch a new one and call once more.
     pub(crate) async fn settle(
         &self,
         part: &ClaimedPart,
@@ -31,7 +27,7 @@ impl Dispatcher {
         token: Option<&str>,
         called: Called,
         first_refusal: bool,
-    ) -> Settlement {
+    ) -> Option<Settlement> {
         let Called {
             settled,
             answer,
@@ -71,10 +67,10 @@ impl Dispatcher {
         }
         if let (Outcome::TokenInvalid { .. }, true) = (&outcome, first_refusal) {
             tracing::info!(part = %part.id, code = %attempt.upstream_code.clone().unwrap_or_default(), "token refused; fetching a new one and retrying once");
-            return Settlement::RetryWithNewToken;
+            return None;
         }
         let (result, signal) = self.decide_outcome(part, handle, &outcome).await;
-        Settlement::Final(result, attempt, signal)
+        Some((result, attempt, signal))
     }
 
     /// The part's fate after `outcome`, with what the outcome does besides: a rejected

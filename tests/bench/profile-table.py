@@ -27,7 +27,7 @@ STAGES = [
     ("commit: group committer + store insert (gateway side: sqlx, protocol, socket)",
      r"group_commit|notify_store::outbox::insert"),
     ("dispatcher (claim, log delivery, completions, lanes, wake-ups; its sqlx calls)",
-     r"notify_dispatch|notify_store::(outbox::(claim|complete|sweep)|wake|lanes)"),
+     r"notify_dispatch|notify_upstream|notify_store::(outbox::(claim|complete|sweep)|wake|lanes)"),
     ("auth (bearer check, caller, rate limit)", r"notify_api::auth::"),
     ("HTTP: hyper, axum, routing, body read, response, metrics",
      r"hyper::|axum|tower|http_body|notify_api::|metrics"),

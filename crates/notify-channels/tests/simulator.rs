@@ -12,7 +12,7 @@ use serde_json::{json, Value};
 
 struct Harness {
     sim: Simulator,
-    http: notify_dispatch::http::UpstreamClient,
+    http: notify_upstream::http::UpstreamClient,
     base: String,
 }
 
@@ -22,7 +22,7 @@ impl Harness {
         let addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
         Self {
             sim,
-            http: notify_dispatch::http::UpstreamClient::new(
+            http: notify_upstream::http::UpstreamClient::new(
                 std::time::Duration::from_secs(5),
                 std::time::Duration::from_secs(15),
             )

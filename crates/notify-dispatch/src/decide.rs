@@ -48,22 +48,7 @@ pub fn decide(
     policy: &RetryPolicy,
 ) -> (PartResult, LaneSignal) {
     let retry_or_fail = |error: String, possible_duplicate: bool| {
-        if attempts_before + 1 >= policy.max_attempts {
-            PartResult::Failed {
-                error: format!(
-                    "max attempts ({}) used up; last error: {error}",
-                    policy.max_attempts
-                ),
-            }
-        } else {
-            let wait = full_jitter(policy.backoff_base, policy.backoff_max, attempts_before);
-            PartResult::Retry {
-                at_ms: now_ms + wait.as_millis() as i64,
-                spend_attempt: true,
-                error,
-                possible_duplicate,
-            }
-        }
+        retry_or_fail(error, possible_duplicate, attempts_before, now_ms, policy)
     };
     match outcome {
         Outcome::Sent {
@@ -141,6 +126,33 @@ pub fn decide(
             },
             LaneSignal::Neutral,
         ),
+    }
+}
+
+/// A retry after a back-off step that spends an attempt, or the part's failure once its
+/// attempts are used up.
+fn retry_or_fail(
+    error: String,
+    possible_duplicate: bool,
+    attempts_before: i64,
+    now_ms: i64,
+    policy: &RetryPolicy,
+) -> PartResult {
+    if attempts_before + 1 >= policy.max_attempts {
+        PartResult::Failed {
+            error: format!(
+                "max attempts ({}) used up; last error: {error}",
+                policy.max_attempts
+            ),
+        }
+    } else {
+        let wait = full_jitter(policy.backoff_base, policy.backoff_max, attempts_before);
+        PartResult::Retry {
+            at_ms: now_ms + wait.as_millis() as i64,
+            spend_attempt: true,
+            error,
+            possible_duplicate,
+        }
     }
 }
 

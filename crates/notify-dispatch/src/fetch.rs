@@ -22,7 +22,7 @@ use notify_channels::FetchedMedia;
 use reqwest::dns::{Addrs, Name, Resolve, Resolving};
 use url::Host;
 
-use crate::http::{error_text, url_for_logs};
+use notify_upstream::http::{error_text, url_for_logs};
 
 /// Fetcher settings.
 #[derive(Debug, Clone)]

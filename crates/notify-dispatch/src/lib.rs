@@ -3,19 +3,49 @@
 //! their egress group's), hands parts to the channel adapters, and writes completions back in
 //! batches. A sweeper rescues expired leases and expires late work.
 //!
+//! Modules by role (each imports only from those below it in the call order, never back):
+//!
+//! - `worker_loop` — the main loop ([`Dispatcher::run`]): starts the writer, sweeper and lease
+//!   keeper, looks at ownership every tick, starts lane runners, shuts down in order.
+//! - `ownership` — lane ownership: unit leases, renewal, hand-over and takeover.
+//! - `lane_runner` — one lane's runner: claims, waits out pauses, probes, runs parts;
+//!   [`Dispatcher::run_once`].
+//! - `lane` — a lane's in-memory state: its paces and pauses, and its egress group's.
+//! - `pause` — pauses after rate limits (lane and egress group) and the probe that ends them.
+//! - `admission` — may the part go: deadline, per-member caps, the lane's gate (pace, pause,
+//!   ownership) and the daily quota.
+//! - `execute` — one part start to finish ([`Dispatcher::execute`]).
+//! - `call` — the call: media, token, the adapter's request over HTTP.
+//! - `settle` — applying an answer: attempt, metrics, token drop, credential, quota, `decide`.
+//! - `completion` — the completion writer and the held parts' lease keeper.
+//! - `sweeper` — lease rescue, expiry, pending recalls, gauges, retention purge.
+//! - `recall` — recalls asked for during a send, queued once it ends.
+//! - [`decide`], [`backoff`], [`limits`] (per-member caps), [`fetch`] (the guarded media
+//!   fetcher), `gauges`, [`metrics_help`].
+//!
+//! The HTTP client, the token manager and the paces live in `notify-upstream`, which the
+//! sidebar uses too.
+//!
 //! Tests drive it without sleeping through [`Dispatcher::run_once`].
 
+mod admission;
 pub mod backoff;
+mod call;
+mod completion;
 pub mod decide;
 mod execute;
 pub mod fetch;
 mod gauges;
-pub mod http;
+mod lane;
+mod lane_runner;
 pub mod limits;
 pub mod metrics_help;
 mod ownership;
-mod runner;
-pub mod tokens;
+mod pause;
+mod recall;
+mod settle;
+mod sweeper;
+mod worker_loop;
 
 use std::collections::HashMap;
 use std::sync::Arc;
@@ -27,13 +57,15 @@ use parking_lot::Mutex;
 
 pub use decide::RetryPolicy;
 pub use fetch::FetchPolicy;
+pub use lane::LaneState;
 pub use metrics_help::describe_metrics;
-pub use runner::LaneState;
 
 use crate::fetch::GuardedFetcher;
-use crate::http::UpstreamClient;
-use crate::limits::{MemberWindows, Paces};
-use crate::tokens::TokenManager;
+use crate::lane::LaneStates;
+use crate::limits::MemberWindows;
+use notify_upstream::http::UpstreamClient;
+use notify_upstream::pace::Paces;
+use notify_upstream::tokens::TokenManager;
 
 /// Dispatcher settings.
 #[derive(Debug, Clone)]
@@ -88,8 +120,8 @@ pub struct Dispatcher {
     pub(crate) members: Arc<MemberWindows>,
     pub(crate) policy: RetryPolicy,
     pub(crate) config: DispatchConfig,
-    pub(crate) lanes: Arc<Mutex<HashMap<String, Arc<LaneState>>>>,
-    pub(crate) groups: Arc<Mutex<HashMap<String, Arc<runner::GroupState>>>>,
+    /// The in-memory state of every lane and egress group this replica has run.
+    pub(crate) lanes: Arc<LaneStates>,
     /// Claim tokens of the parts this process holds (claimed, completion not yet written), with
     /// how many parts each still covers: their leases are renewed until written.
     pub(crate) held: Arc<Mutex<HashMap<String, usize>>>,
@@ -131,7 +163,6 @@ impl Dispatcher {
             policy: config.policy.clone(),
             config,
             lanes: Arc::default(),
-            groups: Arc::default(),
             held: Arc::default(),
             paces,
         })
@@ -149,11 +180,13 @@ impl Dispatcher {
 
     /// The in-memory state of the lanes this replica runs.
     pub fn lane_states(&self) -> Vec<(String, Arc<LaneState>)> {
+        self.lanes.all()
+    }
+
+    /// The state of `info`'s lane, created on first use.
+    pub(crate) fn lane_state(&self, info: &notify_store::LaneInfo) -> Arc<LaneState> {
         self.lanes
-            .lock()
-            .iter()
-            .map(|(k, v)| (k.clone(), v.clone()))
-            .collect()
+            .get(info, self.channels.get(&info.channel), &self.paces)
     }
 }
 

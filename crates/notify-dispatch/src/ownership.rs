@@ -16,7 +16,7 @@
 //! # Starting with the burst spent
 //!
 //! A new owner's paces start as if they had just admitted a call: the first call waits one
-//! period. The paces have a burst of one (`limits.rs`), so the sliding-window bound only needs
+//! period. The paces have a burst of one (`notify_upstream::pace`), so the sliding-window bound only needs
 //! consecutive calls of a lane to stay a period apart across the handover. The old owner's last
 //! call was at least `margin` (≥ one period) before the takeover after a crash, and before the
 //! release after a graceful hand-over (a unit is released only once its runners have finished
@@ -32,15 +32,16 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use notify_store::lanes::UnitOwner;
-use notify_store::Completion;
+use notify_store::lanes::{LaneRow, UnitOwner};
 use parking_lot::Mutex;
-use tokio::sync::{mpsc, watch};
+use tokio::sync::watch;
 use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
-use crate::runner::{sweep_loop, write_completions};
 use crate::Dispatcher;
+
+/// The runners of the lanes this replica drains: lane → (its unit, its runner).
+pub(crate) type Runners = HashMap<String, (String, JoinHandle<()>)>;
 
 /// A unit this replica holds: until when it may send, and the stop signal of its runners.
 #[derive(Debug)]
@@ -68,6 +69,11 @@ impl UnitLease {
         let mut u = self.may_send_until.lock();
         *u = (*u).max(until);
     }
+
+    /// The stop signal of the unit's runners: it turns true when the unit is lost or handed over.
+    pub(crate) fn stopped(&self) -> watch::Receiver<bool> {
+        self.stop.subscribe()
+    }
 }
 
 /// What this replica last saw of a unit's row, and since when it has not changed.
@@ -78,12 +84,12 @@ struct Watched {
 
 /// The supervisor's timing, derived from the lane lease.
 #[derive(Debug, Clone, Copy)]
-struct Timing {
+pub(crate) struct Timing {
     lease: Duration,
     /// How long before its lease ends an owner stops sending.
     margin: Duration,
     /// How often units are renewed and watched.
-    tick: Duration,
+    pub(crate) tick: Duration,
 }
 
 impl Timing {
@@ -96,209 +102,216 @@ impl Timing {
     }
 }
 
-impl Dispatcher {
-    /// Runs until `shutdown` turns true: owns lanes, drains them, sweeps. In-flight calls are
-    /// finished and their results written before it returns; owned lanes are released.
-    pub async fn run(self, mut shutdown: watch::Receiver<bool>) {
-        let (done_tx, done_rx) = mpsc::channel::<Completion>(4096);
-        let writer = tokio::spawn(write_completions(self.clone(), done_rx));
-        let sweeper = tokio::spawn(sweep_loop(self.clone(), shutdown.clone()));
-        let keeper = tokio::spawn(self.clone().keep_part_leases());
-        let timing = Timing::of(self.config.lane_lease);
-        let lease_ms = timing.lease.as_millis() as i64;
-        let me = self.config.replica_id.clone();
-        let mut held: HashMap<String, Arc<UnitLease>> = HashMap::new();
-        let mut watched: HashMap<String, Watched> = HashMap::new();
-        // lane -> (unit, runner)
-        let mut runners: HashMap<String, (String, JoinHandle<()>)> = HashMap::new();
-        // units being handed over: released once their runners finished
-        let mut releasing: HashMap<String, JoinHandle<()>> = HashMap::new();
-        let mut wake = self.store.wake().subscribe();
-        loop {
-            if *shutdown.borrow() {
-                break;
+/// The units this replica holds, watches and is handing over.
+pub(crate) struct Units {
+    me: String,
+    pub(crate) timing: Timing,
+    held: HashMap<String, Arc<UnitLease>>,
+    watched: HashMap<String, Watched>,
+    /// Units being handed over: released once their runners finished.
+    releasing: HashMap<String, JoinHandle<()>>,
+}
+
+impl Units {
+    /// No units yet, for `d`'s replica.
+    pub(crate) fn new(d: &Dispatcher) -> Self {
+        Self {
+            me: d.config.replica_id.clone(),
+            timing: Timing::of(d.config.lane_lease),
+            held: HashMap::new(),
+            watched: HashMap::new(),
+            releasing: HashMap::new(),
+        }
+    }
+
+    fn lease_ms(&self) -> i64 {
+        self.timing.lease.as_millis() as i64
+    }
+
+    /// The lease of `unit`, while this replica holds it.
+    pub(crate) fn lease(&self, unit: &str) -> Option<&Arc<UnitLease>> {
+        self.held.get(unit)
+    }
+
+    /// One look: heartbeats, renews the units held (handing over those another live replica
+    /// should now run, with the runners of their lanes) and takes the units due to this
+    /// replica. Returns the lanes as the store has them.
+    pub(crate) async fn look(&mut self, d: &Dispatcher, runners: &mut Runners) -> Vec<LaneRow> {
+        self.releasing.retain(|_, h| !h.is_finished());
+        let replicas = d
+            .store
+            .heartbeat(&self.me, self.lease_ms())
+            .await
+            .unwrap_or_else(|_| vec![self.me.clone()]);
+        let lanes = d.store.lanes().await.unwrap_or_default();
+        let owners = d.store.unit_owners().await.unwrap_or_default();
+        let now = Instant::now();
+        self.watch(&owners, now);
+        let mut units: Vec<String> = lanes.iter().map(|l| l.info.unit.clone()).collect();
+        units.sort();
+        units.dedup();
+        let my_index = replicas.iter().position(|r| *r == self.me).unwrap_or(0);
+        let n = replicas.len().max(1);
+        for (i, unit) in units.iter().enumerate() {
+            // Units spread over the live replicas by their sorted order.
+            let mine = i % n == my_index;
+            if let Some(lease) = self.held.get(unit).cloned() {
+                self.renew(d, unit, &lease).await;
+                if !mine && self.held.contains_key(unit) {
+                    self.hand_over(d, unit, runners);
+                }
+                continue;
             }
-            let looked = Instant::now();
-            releasing.retain(|_, h| !h.is_finished());
-            let replicas = self
-                .store
-                .heartbeat(&me, lease_ms)
-                .await
-                .unwrap_or_else(|_| vec![me.clone()]);
-            let lanes = self.store.lanes().await.unwrap_or_default();
-            let owners = self.store.unit_owners().await.unwrap_or_default();
-            let now = Instant::now();
-            for o in &owners {
-                match watched.get_mut(&o.unit) {
-                    Some(w) if w.seen == *o => {}
-                    Some(w) => {
-                        w.seen = o.clone();
-                        w.since = now;
-                    }
-                    None => {
-                        watched.insert(
-                            o.unit.clone(),
-                            Watched {
-                                seen: o.clone(),
-                                since: now,
-                            },
-                        );
-                    }
-                }
+            if self.may_take(unit, mine, &replicas, now) {
+                self.take(d, unit, &lanes).await;
             }
-            let mut units: Vec<String> = lanes.iter().map(|l| l.info.unit.clone()).collect();
-            units.sort();
-            units.dedup();
-            let my_index = replicas.iter().position(|r| *r == me).unwrap_or(0);
-            let n = replicas.len().max(1);
-            for (i, unit) in units.iter().enumerate() {
-                // Units spread over the live replicas by their sorted order.
-                let mine = i % n == my_index;
-                if let Some(lease) = held.get(unit).cloned() {
-                    let sent = Instant::now();
-                    match self
-                        .store
-                        .renew_unit(unit, &me, lease.fence, lease_ms)
-                        .await
-                    {
-                        Ok(true) => lease.extend(sent + timing.lease - timing.margin),
-                        Ok(false) => {
-                            tracing::warn!(%unit, "lane unit taken by another replica; stopping its lanes");
-                            let _ = lease.stop.send(true);
-                            held.remove(unit);
-                        }
-                        // The deadline stops the runners if renewals keep failing.
-                        Err(e) => tracing::warn!(%unit, error = %e, "renewing a lane unit failed"),
-                    }
-                    if !mine && held.contains_key(unit) {
-                        // Another live replica's share (one joined): hand it over once our
-                        // calls on it are finished.
-                        if let Some(lease) = held.remove(unit) {
-                            let _ = lease.stop.send(true);
-                            let lanes_of_unit: Vec<String> = runners
-                                .iter()
-                                .filter(|(_, (u, _))| u == unit)
-                                .map(|(l, _)| l.clone())
-                                .collect();
-                            let handles: Vec<JoinHandle<()>> = lanes_of_unit
-                                .iter()
-                                .filter_map(|l| runners.remove(l))
-                                .map(|(_, h)| h)
-                                .collect();
-                            let store = self.store.clone();
-                            let (u, owner) = (unit.clone(), me.clone());
-                            releasing.insert(
-                                unit.clone(),
-                                tokio::spawn(async move {
-                                    for h in handles {
-                                        let _ = h.await;
-                                    }
-                                    let _ = store.release_unit(&u, &owner).await;
-                                    tracing::info!(unit = %u, "lane unit handed over");
-                                }),
-                            );
-                        }
-                    }
-                    continue;
+        }
+        lanes
+    }
+
+    /// Notes the rows that changed since the last look.
+    fn watch(&mut self, owners: &[UnitOwner], now: Instant) {
+        for o in owners {
+            match self.watched.get_mut(&o.unit) {
+                Some(w) if w.seen == *o => {}
+                Some(w) => {
+                    w.seen = o.clone();
+                    w.since = now;
                 }
-                if releasing.contains_key(unit) {
-                    continue;
-                }
-                let Some(w) = watched.get(unit) else { continue };
-                let unchanged = now.duration_since(w.since);
-                let owner_alive = w.seen.owner.as_ref().is_some_and(|o| replicas.contains(o));
-                let take = if w.seen.owner.is_none() {
-                    // Free: its replica's share, or anyone's once nobody took it for a lease.
-                    mine || unchanged >= timing.lease
-                } else if w.seen.owner.as_deref() == Some(me.as_str()) {
-                    // Ours from before a restart under the same id: take it back.
-                    true
-                } else {
-                    // Held by another: only once it stayed unchanged for a whole lease; by
-                    // anyone after two if its owner is gone and its designated replica did not.
-                    (mine && unchanged >= timing.lease)
-                        || (!owner_alive && unchanged >= timing.lease * 2)
-                };
-                if !take {
-                    continue;
-                }
-                let sent = Instant::now();
-                if let Ok(Some(fence)) = self.store.take_unit(&w.seen, &me, lease_ms).await {
-                    let previous = w.seen.owner.clone();
-                    tracing::info!(%unit, fence, previous = ?previous, "lane unit taken");
-                    if previous.is_some() {
-                        metrics::counter!("notify_lane_takeovers_total").increment(1);
-                    }
-                    for l in lanes.iter().filter(|l| &l.info.unit == unit) {
-                        self.lane_state(&l.info).spend_burst();
-                    }
-                    held.insert(
-                        unit.clone(),
-                        Arc::new(UnitLease::new(fence, sent + timing.lease - timing.margin)),
+                None => {
+                    self.watched.insert(
+                        o.unit.clone(),
+                        Watched {
+                            seen: o.clone(),
+                            since: now,
+                        },
                     );
                 }
             }
-            for lane in &lanes {
-                let Some(lease) = held.get(&lane.info.unit) else {
-                    continue;
-                };
-                let running = runners
-                    .get(&lane.info.lane)
-                    .is_some_and(|(_, h)| !h.is_finished());
-                if running {
-                    continue;
-                }
-                let state = self.lane_state(&lane.info);
-                if lane.paused_until > self.store.now_ms() {
-                    let mut p = state.pause.lock();
-                    p.until_ms = p.until_ms.max(lane.paused_until);
-                    p.probing = true;
-                }
-                let d = self.clone();
-                let tx = done_tx.clone();
-                let stop_rx = lease.stop.subscribe();
-                let sd = shutdown.clone();
-                let l = lease.clone();
-                runners.insert(
-                    lane.info.lane.clone(),
-                    (
-                        lane.info.unit.clone(),
-                        tokio::spawn(async move { d.lane_loop(state, l, tx, stop_rx, sd).await }),
-                    ),
-                );
-            }
-            let woken = tokio::select! {
-                _ = shutdown.changed() => false,
-                // New lanes appear with new messages; their units are looked at soon.
-                _ = wake.changed() => true,
-                _ = tokio::time::sleep(timing.tick) => false,
-            };
-            if woken {
-                // Ingress wakes this loop with every batch it commits: look at most ten
-                // times a second.
-                tokio::select! {
-                    _ = shutdown.changed() => {}
-                    _ = tokio::time::sleep_until(looked + Duration::from_millis(100)) => {}
-                }
-            }
         }
-        for lease in held.values() {
+    }
+
+    /// Renews a held unit; one another replica took stops its lanes.
+    async fn renew(&mut self, d: &Dispatcher, unit: &str, lease: &UnitLease) {
+        let sent = Instant::now();
+        match d
+            .store
+            .renew_unit(unit, &self.me, lease.fence, self.lease_ms())
+            .await
+        {
+            Ok(true) => lease.extend(sent + self.timing.lease - self.timing.margin),
+            Ok(false) => {
+                tracing::warn!(%unit, "lane unit taken by another replica; stopping its lanes");
+                let _ = lease.stop.send(true);
+                self.held.remove(unit);
+            }
+            // The deadline stops the runners if renewals keep failing.
+            Err(e) => tracing::warn!(%unit, error = %e, "renewing a lane unit failed"),
+        }
+    }
+
+    /// Another live replica's share (one joined): hand it over once our calls on it are
+    /// finished.
+    fn hand_over(&mut self, d: &Dispatcher, unit: &str, runners: &mut Runners) {
+        let Some(lease) = self.held.remove(unit) else {
+            return;
+        };
+        let _ = lease.stop.send(true);
+        let lanes_of_unit: Vec<String> = runners
+            .iter()
+            .filter(|(_, (u, _))| u == unit)
+            .map(|(l, _)| l.clone())
+            .collect();
+        let handles: Vec<JoinHandle<()>> = lanes_of_unit
+            .iter()
+            .filter_map(|l| runners.remove(l))
+            .map(|(_, h)| h)
+            .collect();
+        let store = d.store.clone();
+        let (u, owner) = (unit.to_string(), self.me.clone());
+        self.releasing.insert(
+            unit.to_string(),
+            tokio::spawn(async move {
+                for h in handles {
+                    let _ = h.await;
+                }
+                let _ = store.release_unit(&u, &owner).await;
+                tracing::info!(unit = %u, "lane unit handed over");
+            }),
+        );
+    }
+
+    /// Whether to try taking a unit this replica does not hold.
+    fn may_take(&self, unit: &str, mine: bool, replicas: &[String], now: Instant) -> bool {
+        if self.releasing.contains_key(unit) {
+            return false;
+        }
+        let Some(w) = self.watched.get(unit) else {
+            return false;
+        };
+        let unchanged = now.duration_since(w.since);
+        let lease = self.timing.lease;
+        let owner_alive = w.seen.owner.as_ref().is_some_and(|o| replicas.contains(o));
+        if w.seen.owner.is_none() {
+            // Free: its replica's share, or anyone's once nobody took it for a lease.
+            mine || unchanged >= lease
+        } else if w.seen.owner.as_deref() == Some(self.me.as_str()) {
+            // Ours from before a restart under the same id: take it back.
+            true
+        } else {
+            // Held by another: only once it stayed unchanged for a whole lease; by anyone
+            // after two if its owner is gone and its designated replica did not.
+            (mine && unchanged >= lease) || (!owner_alive && unchanged >= lease * 2)
+        }
+    }
+
+    /// Takes `unit` by compare-and-set on the row last seen; its lanes start with the burst
+    /// of their paces spent.
+    async fn take(&mut self, d: &Dispatcher, unit: &str, lanes: &[LaneRow]) {
+        let Some(w) = self.watched.get(unit) else {
+            return;
+        };
+        let sent = Instant::now();
+        if let Ok(Some(fence)) = d.store.take_unit(&w.seen, &self.me, self.lease_ms()).await {
+            let previous = w.seen.owner.clone();
+            tracing::info!(%unit, fence, previous = ?previous, "lane unit taken");
+            if previous.is_some() {
+                metrics::counter!("notify_lane_takeovers_total").increment(1);
+            }
+            for l in lanes.iter().filter(|l| l.info.unit == unit) {
+                d.lane_state(&l.info).spend_burst();
+            }
+            self.held.insert(
+                unit.to_string(),
+                Arc::new(UnitLease::new(
+                    fence,
+                    sent + self.timing.lease - self.timing.margin,
+                )),
+            );
+        }
+    }
+
+    /// Stops the runners of every held unit (shutdown).
+    pub(crate) fn stop_all(&self) {
+        for lease in self.held.values() {
             let _ = lease.stop.send(true);
         }
-        for (_, (_, h)) in runners.drain() {
+    }
+
+    /// Waits for the hand-overs in progress.
+    pub(crate) async fn finish_hand_overs(&mut self) {
+        for (_, h) in self.releasing.drain() {
             let _ = h.await;
         }
-        for (_, h) in releasing.drain() {
-            let _ = h.await;
+    }
+
+    /// Releases every held unit and forgets this replica (shutdown, after its calls are
+    /// written).
+    pub(crate) async fn release_all(&self, d: &Dispatcher) {
+        for unit in self.held.keys() {
+            let _ = d.store.release_unit(unit, &self.me).await;
         }
-        drop(done_tx);
-        let _ = writer.await;
-        keeper.abort();
-        let _ = sweeper.await;
-        for unit in held.keys() {
-            let _ = self.store.release_unit(unit, &me).await;
-        }
-        let _ = self.store.forget_replica(&me).await;
+        let _ = d.store.forget_replica(&self.me).await;
     }
 }
 

@@ -37,7 +37,7 @@ fn start() -> (Gateway, u16, mpsc::Receiver<String>) {
     // Per-call lines are debug; request lines come from tower-http at debug.
     let mut child = serve(
         &config,
-        "info,notify_dispatch=debug,tower_http=debug",
+        "info,notify_dispatch=debug,notify_upstream=debug,tower_http=debug",
         Stdio::piped(),
     );
     let stdout = child.stdout.take().unwrap();

@@ -15,9 +15,9 @@ use std::time::Duration;
 
 use notify_channels::wecom_app::jssdk::{parse_ticket, ticket_request, TicketAnswer};
 use notify_channels::ChannelHandle;
-use notify_dispatch::http::error_text;
-use notify_dispatch::tokens::{TokenError, TokenManager};
 use notify_store::Store;
+use notify_upstream::http::error_text;
+use notify_upstream::tokens::{TokenError, TokenManager};
 use parking_lot::Mutex;
 use serde::{Deserialize, Serialize};
 use sha1::{Digest, Sha1};

@@ -25,9 +25,9 @@ use std::time::Duration;
 use axum::routing::{get, post};
 use axum::Router;
 use notify_channels::ChannelHandle;
-use notify_dispatch::http::UpstreamClient;
-use notify_dispatch::tokens::TokenManager;
 use notify_store::Store;
+use notify_upstream::http::UpstreamClient;
+use notify_upstream::tokens::TokenManager;
 
 pub use error::SidebarError;
 pub use jssdk::{jsapi_signature, JsapiSignature};

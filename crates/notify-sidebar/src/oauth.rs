@@ -7,7 +7,7 @@
 use axum::extract::{Query, State};
 use axum::http::{header, HeaderMap, StatusCode};
 use axum::response::{Html, IntoResponse, Response};
-use notify_dispatch::http::error_text;
+use notify_upstream::http::error_text;
 use serde::Deserialize;
 
 use crate::session::{self, Session, SESSION_COOKIE, STATE_COOKIE};

@@ -11,7 +11,7 @@ use notify_store::Store;
 use parking_lot::Mutex;
 
 use crate::http::{TransportError, UpstreamClient};
-use crate::limits::{pace, Pace, Paces};
+use crate::pace::{pace, Pace, Paces};
 
 /// Why no token could be had.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use notify_api::hooks::HookConfig;
 use notify_api::ClientConfig;
 use notify_channels::ChannelConfig;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[channels.NAME]`.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[hooks.NAME]`: alert sources (`POST /v1/hooks/NAME`).
+    pub hooks: BTreeMap<String, HookConfig>,
 }
 
 /// `[server]`.
@@ -359,6 +362,37 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         handles.push(notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?);
     }
     notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
+    validate_hooks(c)?;
+    Ok(())
+}
+
+/// `[hooks.NAME]`: the hook's own checks (token, routes' regular expressions, templates…),
+/// then that every target names a configured channel.
+fn validate_hooks(c: &Config) -> Result<(), GatewayError> {
+    let bad = GatewayError::Config;
+    notify_api::hooks::Hooks::new(&c.hooks).map_err(|e| bad(e.to_string()))?;
+    for (name, hook) in &c.hooks {
+        let route_targets = hook.routes.iter().enumerate().flat_map(|(i, r)| {
+            let at = format!("routes[{i}].");
+            r.targets
+                .iter()
+                .enumerate()
+                .map(move |(j, t)| (format!("{at}targets[{j}]"), t))
+        });
+        let own = hook
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (format!("targets[{j}]"), t));
+        for (at, t) in own.chain(route_targets) {
+            if !c.channels.contains_key(&t.channel) {
+                return Err(bad(format!(
+                    "hooks.{name}.{at}.channel: no channel {:?} is configured",
+                    t.channel
+                )));
+            }
+        }
+    }
     Ok(())
 }
 

@@ -176,6 +176,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         commit_batch_max: 256,
         pause_after_commit: env_ms("NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS")?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        hooks: config.hooks.clone(),
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
     let mut app = notify_api::router(state.clone());

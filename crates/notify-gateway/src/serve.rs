@@ -159,6 +159,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         fetch.exempt.push(addr);
         sim = Some((simulator, addr));
     }
+    crate::config::check_hook_channels(&config)?;
     let channels: Vec<ChannelHandle> = config
         .channels
         .iter()

@@ -21,8 +21,8 @@ const LINE_MAX_CHARS: usize = 300;
 const TITLE_NAMES_MAX: usize = 4;
 /// Most characters of a title.
 const TITLE_MAX_CHARS: usize = 160;
-/// Most fields (labels) on a message.
-pub const FIELDS_MAX: usize = 8;
+/// Most fields (labels) on a message: what a WeLink app card shows (5 lines).
+pub const FIELDS_MAX: usize = 5;
 /// Most characters of a field's value.
 const FIELD_VALUE_MAX_CHARS: usize = 120;
 /// Longest alert key kept as it is; a longer source key is replaced by its hash.

@@ -331,5 +331,26 @@ impl Hook {
     }
 }
 
+/// WeLink targets that name no `type` get the plain `card`: it shows the title, the alerts'
+/// summaries (the content) and the state, needs no link, and ignores `fields` (which other
+/// channels show as lines). Left to itself the adapter would pick the app card for a message
+/// with fields, which drops the content and refuses a message without a link. A target that
+/// names its type (`app_card`: labels as lines, needs a url) keeps it. Escalation steps'
+/// targets are treated the same.
+pub fn welink_cards(
+    input: &mut MessageInput,
+    kind_of: impl Fn(&str) -> Option<notify_core::ChannelKind>,
+) {
+    let fit = |t: &mut TargetInput| {
+        if t.kind.is_none() && kind_of(&t.channel) == Some(notify_core::ChannelKind::Welink) {
+            t.kind = Some("card".into());
+        }
+    };
+    input.targets.iter_mut().for_each(fit);
+    for step in input.escalation.iter_mut().flatten() {
+        step.targets.iter_mut().for_each(fit);
+    }
+}
+
 /// Most characters of a generic payload's content.
 const GENERIC_CONTENT_MAX_CHARS: usize = 4_000;

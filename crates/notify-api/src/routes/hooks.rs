@@ -14,7 +14,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{discard, read_body, ApiPath, RawBody};
 use crate::hooks::preview::{self, HookPreview};
-use crate::hooks::{auth, Hook};
+use crate::hooks::{auth, welink_cards, Hook};
 use crate::ingress::group_commit::commit_batch;
 use crate::ingress::plan::{self, Accepted};
 use crate::state::AppState;
@@ -125,7 +125,10 @@ fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepted>, Ap
     let now = state.store().now_ms();
     drafts
         .into_iter()
-        .map(|d| plan::build_input(state, &caller, d.input, d.extras, now))
+        .map(|mut d| {
+            welink_cards(&mut d.input, |name| state.channel(name).map(|c| c.kind()));
+            plan::build_input(state, &caller, d.input, d.extras, now)
+        })
         .collect()
 }
 
@@ -216,7 +219,8 @@ pub async fn preview(
     let hook_caller = hook.caller();
     let now = state.store().now_ms();
     let mut messages = Vec::with_capacity(drafts.len());
-    for d in drafts {
+    for mut d in drafts {
+        welink_cards(&mut d.input, |name| state.channel(name).map(|c| c.kind()));
         let input = d.input.clone();
         let accepted = plan::build_input(&state, &hook_caller, d.input, d.extras, now)?;
         messages.push(preview::of(input, &accepted));

@@ -273,5 +273,20 @@ async fn alertmanager_fires_a_welink_card_through_the_hook() {
         .filter_map(|m| m["title"].as_str())
         .collect();
     assert_eq!(titles, ["[告警:1] DiskFull"], "{list}");
+
+    // Counted by hook and status, with its help text.
+    let metrics = http
+        .get(format!("http://127.0.0.1:{port}/metrics"))
+        .send()
+        .await
+        .unwrap()
+        .text()
+        .await
+        .unwrap();
+    assert!(
+        metrics.contains(r#"notify_hook_requests_total{hook="prometheus",status="200"}"#),
+        "{metrics}"
+    );
+    assert!(metrics.contains("# HELP notify_hook_requests_total"), "{metrics}");
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -180,13 +180,15 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
             _ => {}
         }
     }
-    if c.format == HookFormat::Generic && c.title.is_none() && c.content.is_none() {
-        if c.template.is_none() {
-            return Err(bad(
-                at("title"),
-                "a generic hook needs a title or content pointer, or a template".into(),
-            ));
-        }
+    if c.format == HookFormat::Generic
+        && c.title.is_none()
+        && c.content.is_none()
+        && c.template.is_none()
+    {
+        return Err(bad(
+            at("title"),
+            "a generic hook needs a title or content pointer, or a template".into(),
+        ));
     }
     if c.targets.is_empty() {
         return Err(bad(

@@ -436,7 +436,30 @@ async fn a_failing_template_still_delivers(app: TestApp) {
     assert_eq!(msgs[0]["title"], "[告警:1] ProbeFailure");
 }
 
+async fn a_closed_store_is_503_so_the_source_retries(app: TestApp) {
+    app.store.close().await;
+    // One message (group commit) and several (one transaction): both 503, Retry-After.
+    let one = post_hook(&app, "prom", PROM_TOKEN, &payload("alertmanager-v4.json")).await;
+    assert_eq!(one.status, StatusCode::SERVICE_UNAVAILABLE, "{}", one.text);
+    assert_eq!(one.code(), "unavailable");
+    assert_eq!(one.headers["retry-after"], "1");
+    let split = post_hook(
+        &app,
+        "grafana",
+        GRAFANA_TOKEN,
+        &payload("grafana-unified.json"),
+    )
+    .await;
+    assert_eq!(
+        split.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        split.text
+    );
+}
+
 notify_testkit::on_both_backends!(crate::with_hooks, 2;
+    a_closed_store_is_503_so_the_source_retries,
     auth_none_wrong_bearer_and_basic,
     malformed_payloads_store_nothing,
     routes_match_in_order_with_default_targets,

@@ -594,4 +594,18 @@ mod tests {
             Ok(())
         });
     }
+
+    #[test]
+    fn the_hooks_example_loads() {
+        figment::Jail::expect_with(|jail| {
+            for var in ["PROM_HOOK_TOKEN", "GRAFANA_HOOK_TOKEN", "UPTIME_HOOK_TOKEN"] {
+                jail.set_env(var, "example-token");
+            }
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hooks.example.toml");
+            let (c, _) = load(Some(&path)).expect("config/hooks.example.toml loads");
+            assert_eq!(c.hooks.len(), 3);
+            Ok(())
+        });
+    }
 }

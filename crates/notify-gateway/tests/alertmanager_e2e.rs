@@ -287,6 +287,9 @@ async fn alertmanager_fires_a_welink_card_through_the_hook() {
         metrics.contains(r#"notify_hook_requests_total{hook="prometheus",status="200"}"#),
         "{metrics}"
     );
-    assert!(metrics.contains("# HELP notify_hook_requests_total"), "{metrics}");
+    assert!(
+        metrics.contains("# HELP notify_hook_requests_total"),
+        "{metrics}"
+    );
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -246,6 +246,11 @@ async fn malformed_payloads_store_nothing(app: TestApp) {
     let wrong = post_hook(&app, "prom", PROM_TOKEN, &wrong_label).await;
     assert_eq!(wrong.status, StatusCode::UNPROCESSABLE_ENTITY);
     assert_eq!(wrong.field(), "alerts[0].labels.severity", "{}", wrong.text);
+    // Over max_body_bytes (64 KiB here): 413, like every route.
+    let mut huge = payload("alertmanager-v4.json");
+    huge["commonAnnotations"]["description"] = json!("x".repeat(70 * 1024));
+    let big = post_hook(&app, "prom", PROM_TOKEN, &huge).await;
+    assert_eq!(big.status, StatusCode::PAYLOAD_TOO_LARGE, "{}", big.text);
     assert!(stored(&app).await.is_empty());
 }
 
@@ -414,6 +419,42 @@ async fn preview_answers_bodies_and_stores_nothing(app: TestApp) {
             .contains("no_such_filter"),
         "{}",
         broken.text
+    );
+    // The first route's escalation rides on its messages; WeLink targets get the plain card.
+    let dba = group_with(json!({"alertname": "DiskFull", "team": "dba", "severity": "critical"}));
+    let a = app
+        .signed(
+            ADMIN,
+            "POST",
+            "/v1/hooks/prom/preview",
+            dba.to_string().as_bytes(),
+        )
+        .await;
+    let m = &a.body["messages"][0]["message"];
+    assert_eq!(m["targets"][0]["channel"], "wecom", "{}", a.text);
+    assert_eq!(m["escalation"][0]["after"], "10m");
+    assert_eq!(m["escalation"][0]["targets"][0]["channel"], "xiaowei");
+    let mut other = group_with(json!({"alertname": "DiskFull", "team": "web", "severity": "info"}));
+    other["externalURL"] = json!("");
+    let a = app
+        .signed(
+            ADMIN,
+            "POST",
+            "/v1/hooks/prom/preview",
+            other.to_string().as_bytes(),
+        )
+        .await;
+    let t = &a.body["messages"][0]["targets"][0];
+    assert_eq!(t["channel"], "welink", "{}", a.text);
+    assert_eq!(t["type"], "card");
+    let card = &t["parts"][0]["body"];
+    assert_eq!(card["statusColor"], "3", "{card}");
+    assert!(
+        card["msgContent"]
+            .as_str()
+            .unwrap()
+            .contains("BlackBox Probe Failure"),
+        "{card}"
     );
     let unknown = app
         .signed(ADMIN, "POST", "/v1/hooks/nosuch/preview", body.as_bytes())

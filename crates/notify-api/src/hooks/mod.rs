@@ -163,7 +163,7 @@ impl Hook {
         let units = match self.config.format {
             HookFormat::Alertmanager => self.units(alertmanager::parse(&value)?, &value),
             HookFormat::Grafana => self.units(grafana::parse(&value)?, &value),
-            HookFormat::Generic => self.generic_unit(&value).into_iter().collect(),
+            HookFormat::Generic => vec![self.generic_unit(&value)],
         };
         Ok(units
             .into_iter()
@@ -212,7 +212,7 @@ impl Hook {
             .collect()
     }
 
-    fn generic_unit(&self, payload: &Value) -> Option<Unit> {
+    fn generic_unit(&self, payload: &Value) -> Unit {
         let g = generic::parse(&self.config, payload);
         let key = mapping::alert_key(&self.name, g.key.as_deref().unwrap_or(""));
         // Top-level text, number and boolean values are the labels routes match.
@@ -244,7 +244,7 @@ impl Hook {
             .clone()
             .or_else(|| g.content.clone())
             .unwrap_or_else(|| self.name.clone());
-        Some(Unit {
+        Unit {
             labels,
             status: g.status,
             key,
@@ -259,7 +259,7 @@ impl Hook {
                 url: g.url,
             },
             context: payload.clone(),
-        })
+        }
     }
 
     fn draft(&self, u: Unit) -> Draft {
@@ -302,9 +302,7 @@ impl Hook {
             },
         }
     }
-}
 
-impl Hook {
     /// The template's title and content over the default mapping. All or nothing: when a
     /// template fails, the default mapping is kept whole (a half-rendered message would mix
     /// two mappings) with the reason.

@@ -721,3 +721,24 @@ fn a_bad_hook_table_is_refused_by_key() {
         .to_string()
         .starts_with("hooks.h.token:"));
 }
+
+#[test]
+fn generic_status_ok_or_resolved_is_resolved_and_a_missing_title_falls_back() {
+    let d = drafts(
+        "generic",
+        &json!({"alert": {"id": 42, "text": "all good again", "state": "OK"}}),
+    );
+    let m = &d[0].input;
+    let alert = m.alert.as_ref().unwrap();
+    assert_eq!(alert.status.as_str(), "resolved");
+    assert_eq!(alert.key, "generic/42", "a number is written out");
+    assert_eq!(en(&m.title), "all good again", "no title: the content");
+    assert!(m.url.is_none());
+    let firing = drafts("generic", &json!({"alert": {"name": "x", "state": "down"}}));
+    let alert = firing[0].input.alert.as_ref().unwrap();
+    assert_eq!(alert.status.as_str(), "firing");
+    assert_eq!(
+        alert.key, "generic",
+        "no key pointer value: the hook's name"
+    );
+}

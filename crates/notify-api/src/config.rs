@@ -30,6 +30,9 @@ pub struct ApiConfig {
     /// can kill the process between the commit and the answer deterministically (set by the
     /// binary from `NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS`; `None` in production).
     pub pause_after_commit: Option<std::time::Duration>,
+    /// Alert sources (`[hooks.NAME]`, contract §6), checked by [`crate::hooks::Hooks::new`]
+    /// (the binary does so at start-up, so a bad table stops it with the key's name).
+    pub hooks: std::collections::BTreeMap<String, crate::hooks::HookConfig>,
 }
 
 impl Default for ApiConfig {
@@ -43,6 +46,7 @@ impl Default for ApiConfig {
             signature_window_ms: 300_000,
             commit_batch_max: 256,
             pause_after_commit: None,
+            hooks: std::collections::BTreeMap::new(),
         }
     }
 }

@@ -15,6 +15,7 @@ pub mod body_budget;
 pub mod config;
 pub mod error;
 pub mod extract;
+pub mod hooks;
 pub mod ingress;
 pub mod metrics_help;
 pub mod openapi;

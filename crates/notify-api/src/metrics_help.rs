@@ -16,6 +16,11 @@ pub fn describe_metrics() {
         Unit::Count,
         "Idempotent replays answered with the message already committed."
     );
+    describe_counter!(
+        "notify_hook_requests_total",
+        Unit::Count,
+        "Alert source requests to POST /v1/hooks/{name}, by hook (\"-\" for an unknown name) and HTTP status."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

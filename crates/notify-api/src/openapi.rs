@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ERROR_CODES};
-use crate::routes::{actions, admin, batch, docs, messages, system};
+use crate::routes::{actions, admin, batch, docs, hooks, messages, system};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -29,6 +29,8 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         actions::retry,
         admin::channels,
         admin::stats,
+        hooks::receive,
+        hooks::preview,
         system::healthz,
         system::readyz,
         system::metrics,
@@ -59,6 +61,12 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         admin::QuotaStatus,
         admin::StatsAnswer,
         system::Health,
+        hooks::HookAnswer,
+        hooks::HookMessage,
+        crate::hooks::preview::HookPreview,
+        crate::hooks::preview::PreviewMessage,
+        crate::hooks::preview::PreviewTarget,
+        crate::hooks::preview::PreviewPart,
     )),
     modifiers(&Security, &TargetsPerKind, &ErrorCodes),
 )]
@@ -79,6 +87,17 @@ impl Modify for Security {
         components.add_security_scheme(
             "bearer",
             SecurityScheme::Http(HttpBuilder::new().scheme(HttpAuthScheme::Bearer).build()),
+        );
+        components.add_security_scheme(
+            "hook_token",
+            SecurityScheme::Http(
+                HttpBuilder::new()
+                    .scheme(HttpAuthScheme::Bearer)
+                    .description(Some(
+                        "The hook's own token ([hooks.NAME].token): Authorization: Bearer <token>, or the password of HTTP basic auth",
+                    ))
+                    .build(),
+            ),
         );
     }
 }

@@ -10,6 +10,7 @@ use notify_store::Store;
 use crate::auth::Clients;
 use crate::body_budget::BodyBudget;
 use crate::config::ApiConfig;
+use crate::hooks::Hooks;
 use crate::ingress::group_commit::GroupCommitter;
 
 /// The API's shared state: the store, the channels, the callers and the group committer.
@@ -26,6 +27,7 @@ struct Inner {
     metrics: Option<PrometheusHandle>,
     committer: GroupCommitter,
     body_budget: BodyBudget,
+    hooks: Hooks,
 }
 
 impl std::fmt::Debug for AppState {
@@ -58,7 +60,14 @@ impl AppState {
         }
         let committer = GroupCommitter::new(store.clone(), config.commit_batch_max);
         let body_budget = BodyBudget::new(config.max_inflight_body_bytes);
+        // The binary checks the hooks before it gets here and stops on a bad one (exit 78);
+        // an embedder that skips the check loses its hooks (404), loudly.
+        let hooks = Hooks::new(&config.hooks).unwrap_or_else(|e| {
+            tracing::error!(error = %e, "bad [hooks] configuration: no hook is served");
+            Hooks::default()
+        });
         Self(Arc::new(Inner {
+            hooks,
             body_budget,
             store,
             channels,
@@ -103,6 +112,11 @@ impl AppState {
     /// The bytes request bodies in flight may hold together.
     pub fn body_budget(&self) -> &BodyBudget {
         &self.0.body_budget
+    }
+
+    /// The alert sources.
+    pub fn hooks(&self) -> &Hooks {
+        &self.0.hooks
     }
 
     /// The group committer.

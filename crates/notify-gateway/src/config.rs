@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
+use notify_api::hooks::HookConfig;
 use notify_api::ClientConfig;
 use notify_channels::ChannelConfig;
 use serde::{Deserialize, Serialize};
@@ -36,6 +37,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[channels.NAME]`.
     pub channels: BTreeMap<String, ChannelConfig>,
+    /// `[hooks.NAME]`: alert sources (`POST /v1/hooks/NAME`).
+    pub hooks: BTreeMap<String, HookConfig>,
 }
 
 /// `[server]`.
@@ -359,6 +362,42 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         handles.push(notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?);
     }
     notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
+    validate_hooks(c)?;
+    Ok(())
+}
+
+/// `[hooks.NAME]`: the hook's own checks (token, routes' regular expressions, templates…).
+fn validate_hooks(c: &Config) -> Result<(), GatewayError> {
+    notify_api::hooks::Hooks::new(&c.hooks).map_err(|e| GatewayError::Config(e.to_string()))?;
+    Ok(())
+}
+
+/// Every hook target names a configured channel. Checked once the channels are final (the
+/// sandbox adds its own when the file has none).
+pub fn check_hook_channels(c: &Config) -> Result<(), GatewayError> {
+    let bad = GatewayError::Config;
+    for (name, hook) in &c.hooks {
+        let route_targets = hook.routes.iter().enumerate().flat_map(|(i, r)| {
+            let at = format!("routes[{i}].");
+            r.targets
+                .iter()
+                .enumerate()
+                .map(move |(j, t)| (format!("{at}targets[{j}]"), t))
+        });
+        let own = hook
+            .targets
+            .iter()
+            .enumerate()
+            .map(|(j, t)| (format!("targets[{j}]"), t));
+        for (at, t) in own.chain(route_targets) {
+            if !c.channels.contains_key(&t.channel) {
+                return Err(bad(format!(
+                    "hooks.{name}.{at}.channel: no channel {:?} is configured",
+                    t.channel
+                )));
+            }
+        }
+    }
     Ok(())
 }
 
@@ -517,6 +556,55 @@ mod tests {
                 e.contains("NOPE_UNSET") && e.contains("client_secret"),
                 "{e}"
             );
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn hooks_read_env_tokens_and_a_bad_hook_is_named() {
+        figment::Jail::expect_with(|jail| {
+            jail.set_env("PROM_HOOK_TOKEN", "from-env");
+            let hook = "[channels.logch]\nkind = \"log\"\n\n[hooks.prometheus]\nformat = \"alertmanager\"\ntoken = \"env:PROM_HOOK_TOKEN\"\ntargets = [{ channel = \"logch\", users = [\"ops\"] }]\n";
+            jail.create_file("ok.toml", hook)?;
+            let (c, _) = load(Some(Path::new("ok.toml"))).expect("loads");
+            assert_eq!(c.hooks["prometheus"].token.expose(), "from-env");
+            check_hook_channels(&c).expect("its channel exists");
+
+            jail.create_file(
+                "re.toml",
+                &format!("{hook}[[hooks.prometheus.routes]]\nmatch_re = {{ severity = \"(\" }}\ntargets = [{{ channel = \"logch\" }}]\n"),
+            )?;
+            let e = load(Some(Path::new("re.toml"))).unwrap_err();
+            assert!(matches!(e, GatewayError::Config(_)), "exit 78");
+            assert!(
+                e.to_string()
+                    .contains("hooks.prometheus.routes[0].match_re.severity"),
+                "{e}"
+            );
+            jail.create_file("fmt.toml", &hook.replace("alertmanager", "nagios"))?;
+            let e = load(Some(Path::new("fmt.toml"))).unwrap_err().to_string();
+            assert!(e.contains("hooks.prometheus.format"), "{e}");
+            jail.create_file(
+                "ch.toml",
+                &hook.replace("channel = \"logch\"", "channel = \"nope\""),
+            )?;
+            let (c, _) = load(Some(Path::new("ch.toml"))).expect("channels are checked later");
+            let e = check_hook_channels(&c).unwrap_err().to_string();
+            assert!(e.contains("hooks.prometheus.targets[0].channel"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_hooks_example_loads() {
+        figment::Jail::expect_with(|jail| {
+            for var in ["PROM_HOOK_TOKEN", "GRAFANA_HOOK_TOKEN", "UPTIME_HOOK_TOKEN"] {
+                jail.set_env(var, "example-token");
+            }
+            let path =
+                Path::new(env!("CARGO_MANIFEST_DIR")).join("../../config/hooks.example.toml");
+            let (c, _) = load(Some(&path)).expect("config/hooks.example.toml loads");
+            assert_eq!(c.hooks.len(), 3);
             Ok(())
         });
     }

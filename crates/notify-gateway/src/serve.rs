@@ -159,6 +159,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         fetch.exempt.push(addr);
         sim = Some((simulator, addr));
     }
+    crate::config::check_hook_channels(&config)?;
     let channels: Vec<ChannelHandle> = config
         .channels
         .iter()
@@ -176,6 +177,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         commit_batch_max: 256,
         pause_after_commit: env_ms("NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS")?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
+        hooks: config.hooks.clone(),
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
     let mut app = notify_api::router(state.clone());

@@ -24,8 +24,9 @@ const CONFIG_PATH: &str = "/etc/notify-gateway/config.toml";
 /// `server.shutdown_grace` when a config does not set it.
 const DEFAULT_SHUTDOWN_GRACE: Duration = Duration::from_secs(20);
 
-/// Every configuration key, as a dotted path. `*` stands for a channel's name; `auth.clients`
-/// is an array of tables whose keys are listed as `auth.clients.KEY`.
+/// Every configuration key, as a dotted path. `*` stands for a channel's or hook's name (or, in a
+/// hook, a target's field or a label); `auth.clients` is an array of tables whose keys are
+/// listed as `auth.clients.KEY`.
 const CONFIG_KEYS: &[&str] = &[
     "server.listen",
     "server.max_body_bytes",
@@ -50,6 +51,25 @@ const CONFIG_KEYS: &[&str] = &[
     "delivery.backoff_max",
     "delivery.lease",
     "lanes.lease",
+    "hooks.*.format",
+    "hooks.*.token",
+    "hooks.*.tenant",
+    "hooks.*.split",
+    "hooks.*.send_resolved",
+    "hooks.*.dedup_window",
+    "hooks.*.title",
+    "hooks.*.content",
+    "hooks.*.key",
+    "hooks.*.status",
+    "hooks.*.url",
+    "hooks.*.template.title",
+    "hooks.*.template.content",
+    "hooks.*.targets.*",
+    "hooks.*.routes.match.*",
+    "hooks.*.routes.match_re.*",
+    "hooks.*.routes.targets.*",
+    "hooks.*.routes.escalation.after",
+    "hooks.*.routes.escalation.targets.*",
     "auth.clients.name",
     "auth.clients.access_key",
     "auth.clients.secret_key",

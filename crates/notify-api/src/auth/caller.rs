@@ -27,6 +27,8 @@ pub enum Scheme {
     Bearer,
     /// The WeLink connector AK/SK headers.
     Connector,
+    /// A hook's own token (`[hooks.NAME].token`), bearer or basic-auth password.
+    HookToken,
 }
 
 /// An authenticated caller.

@@ -4,6 +4,7 @@ pub mod actions;
 pub mod admin;
 pub mod batch;
 pub mod docs;
+pub mod hooks;
 pub mod messages;
 pub mod system;
 
@@ -35,6 +36,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/deliveries/{id}/retry"),
     ("get", "/v1/channels"),
     ("get", "/v1/stats"),
+    ("post", "/v1/hooks/{name}"),
+    ("post", "/v1/hooks/{name}/preview"),
     ("get", "/healthz"),
     ("get", "/readyz"),
     ("get", "/metrics"),
@@ -81,12 +84,16 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
         .route("/v1/channels", get(admin::channels))
         .route("/v1/stats", get(admin::stats))
+        .route("/v1/hooks/{name}/preview", post(hooks::preview))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));
+    // Alert sources authenticate with their hook's own token, not as API clients.
+    let sources = Router::new().route("/v1/hooks/{name}", post(hooks::receive));
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
         .merge(operator)
         .merge(v1)
+        .merge(sources)
         .route_layer(middleware::from_fn(record_metrics))
         .fallback(system::no_route)
         .method_not_allowed_fallback(system::method_not_allowed)

@@ -1,0 +1,246 @@
+//! `[hooks.NAME]` (contract §6): what a hook's TOML table holds, and its check at start-up,
+//! which compiles the routes' regular expressions and templates so that a bad one stops the
+//! gateway with the key's name instead of failing the first alert.
+
+use std::collections::BTreeMap;
+
+use notify_core::message::{EscalationStep, TargetInput};
+use notify_core::Secret;
+use regex::Regex;
+use serde::{Deserialize, Serialize};
+
+use crate::hooks::HookError;
+
+/// The payload a hook reads.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum HookFormat {
+    /// Prometheus Alertmanager's webhook (payload version 4).
+    Alertmanager,
+    /// Grafana unified alerting's webhook contact point.
+    Grafana,
+    /// Any JSON object, read with the hook's JSON pointers.
+    Generic,
+}
+
+/// One `[hooks.NAME]` table.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct HookConfig {
+    /// What the source posts.
+    pub format: HookFormat,
+    /// The bearer token (or basic-auth password) the source presents; may be `env:VAR`.
+    pub token: Secret,
+    /// The tenant whose messages the hook's notifications become.
+    #[serde(default = "default_tenant")]
+    pub tenant: String,
+    /// Targets when no route matches.
+    #[serde(default)]
+    pub targets: Vec<TargetInput>,
+    /// False: one message per notification (an alert group); true: one per alert.
+    #[serde(default)]
+    pub split: bool,
+    /// False: resolved notifications (or alerts, with `split`) are dropped with a 200.
+    #[serde(default = "yes")]
+    pub send_resolved: bool,
+    /// The messages' `alert.dedup_window` ("5m"); the message default when absent.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dedup_window: Option<String>,
+    /// Label routes, tried in order; the first that matches gives the targets.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub routes: Vec<RouteConfig>,
+    /// Replaces the default title and content (Jinja, rendered with the payload).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template: Option<TemplateConfig>,
+    /// `generic`: JSON pointer of the title (e.g. `/alert/name`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// `generic`: JSON pointer of the content.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+    /// `generic`: JSON pointer of the alert key (none: the hook's name alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
+    /// `generic`: JSON pointer of the status (`resolved` or `ok`: resolved; else firing).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<String>,
+    /// `generic`: JSON pointer of the link.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub url: Option<String>,
+}
+
+/// `[[hooks.NAME.routes]]`: label matchers and the targets they send to.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct RouteConfig {
+    /// Labels that must equal these values.
+    #[serde(default, rename = "match", skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_eq: BTreeMap<String, String>,
+    /// Labels that must match these regular expressions (anchored, as in Alertmanager).
+    #[serde(default, skip_serializing_if = "BTreeMap::is_empty")]
+    pub match_re: BTreeMap<String, String>,
+    /// Where a matching notification goes.
+    pub targets: Vec<TargetInput>,
+    /// Escalation steps of the route's messages.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<Vec<EscalationStep>>,
+}
+
+/// `template = { title = "…", content = "…" }`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateConfig {
+    /// Template of the title (both languages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Template of the content (both languages).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content: Option<String>,
+}
+
+fn default_tenant() -> String {
+    "default".into()
+}
+
+fn yes() -> bool {
+    true
+}
+
+/// A route ready to match.
+#[derive(Debug, Clone)]
+pub struct Route {
+    /// Equality matchers.
+    pub match_eq: BTreeMap<String, String>,
+    /// Anchored regular expressions.
+    pub match_re: Vec<(String, Regex)>,
+    /// The route's targets.
+    pub targets: Vec<TargetInput>,
+    /// The route's escalation.
+    pub escalation: Option<Vec<EscalationStep>>,
+}
+
+impl Route {
+    /// True when every matcher holds for `labels` (a missing label is the empty string, as in
+    /// Alertmanager).
+    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+        let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or("");
+        self.match_eq.iter().all(|(k, v)| get(k) == v)
+            && self.match_re.iter().all(|(k, re)| re.is_match(get(k)))
+    }
+}
+
+/// Longest template source accepted, so that the configuration cannot hide a huge program.
+const TEMPLATE_MAX_BYTES: usize = 16 * 1024;
+
+/// Checks one hook's table; the error names the key under `hooks.NAME`.
+pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
+    let at = |key: &str| format!("hooks.{name}.{key}");
+    let bad = |key: String, why: String| HookError::Config(format!("{key}: {why}"));
+    if name.is_empty()
+        || !name
+            .chars()
+            .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
+    {
+        return Err(bad(
+            format!("hooks.{name}"),
+            "a hook's name takes letters, digits, '-' and '_' (it is a URL path segment)".into(),
+        ));
+    }
+    if c.token.is_empty() {
+        return Err(bad(at("token"), "is required".into()));
+    }
+    if c.tenant.trim().is_empty() {
+        return Err(bad(at("tenant"), "must not be empty".into()));
+    }
+    if let Some(w) = &c.dedup_window {
+        notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
+            .map_err(|e| bad(at("dedup_window"), e.message))?;
+    }
+    let generic_keys = [
+        ("title", &c.title),
+        ("content", &c.content),
+        ("key", &c.key),
+        ("status", &c.status),
+        ("url", &c.url),
+    ];
+    for (key, pointer) in generic_keys {
+        match (c.format, pointer) {
+            (HookFormat::Generic, Some(p)) if !p.is_empty() && !p.starts_with('/') => {
+                return Err(bad(
+                    at(key),
+                    format!("{p:?} is not a JSON pointer (it starts with '/')"),
+                ))
+            }
+            (HookFormat::Alertmanager | HookFormat::Grafana, Some(_)) => {
+                return Err(bad(
+                    at(key),
+                    "JSON pointers are for format = \"generic\" only".into(),
+                ))
+            }
+            _ => {}
+        }
+    }
+    if c.format == HookFormat::Generic
+        && c.title.is_none()
+        && c.content.is_none()
+        && c.template.is_none()
+    {
+        return Err(bad(
+            at("title"),
+            "a generic hook needs a title or content pointer, or a template".into(),
+        ));
+    }
+    if c.targets.is_empty() {
+        return Err(bad(
+            at("targets"),
+            "at least one target is required (used when no route matches)".into(),
+        ));
+    }
+    if let Some(t) = &c.template {
+        for (key, src) in [("title", &t.title), ("content", &t.content)] {
+            if let Some(src) = src {
+                if src.len() > TEMPLATE_MAX_BYTES {
+                    return Err(bad(
+                        at(&format!("template.{key}")),
+                        format!("longer than {TEMPLATE_MAX_BYTES} bytes"),
+                    ));
+                }
+                crate::hooks::template::compile_check(src)
+                    .map_err(|e| bad(at(&format!("template.{key}")), e))?;
+            }
+        }
+    }
+    let mut routes = Vec::with_capacity(c.routes.len());
+    for (i, r) in c.routes.iter().enumerate() {
+        if r.targets.is_empty() {
+            return Err(bad(
+                at(&format!("routes[{i}].targets")),
+                "at least one target is required".into(),
+            ));
+        }
+        let mut match_re = Vec::with_capacity(r.match_re.len());
+        for (label, pattern) in &r.match_re {
+            let re = Regex::new(&format!("^(?:{pattern})$")).map_err(|e| {
+                bad(
+                    at(&format!("routes[{i}].match_re.{label}")),
+                    format!("not a regular expression: {e}"),
+                )
+            })?;
+            match_re.push((label.clone(), re));
+        }
+        if let Some(steps) = &r.escalation {
+            for (j, s) in steps.iter().enumerate() {
+                notify_core::duration::parse_ms(&s.after, 0, 7 * 24 * 3_600_000).map_err(|e| {
+                    bad(at(&format!("routes[{i}].escalation[{j}].after")), e.message)
+                })?;
+            }
+        }
+        routes.push(Route {
+            match_eq: r.match_eq.clone(),
+            match_re,
+            targets: r.targets.clone(),
+            escalation: r.escalation.clone(),
+        });
+    }
+    Ok(routes)
+}

@@ -1,0 +1,92 @@
+//! What `POST /v1/hooks/{name}/preview` answers: for each message a payload would become,
+//! the unified message and, per target, the upstream bodies its adapter planned. Built with
+//! the same code as the real ingress ([`crate::ingress::plan::build_input`]), never stored.
+
+use notify_core::MessageInput;
+use serde::Serialize;
+use utoipa::ToSchema;
+
+use crate::ingress::plan::Accepted;
+
+/// The preview of one payload.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct HookPreview {
+    /// One per message the payload would become (none when it would be dropped, e.g. a
+    /// resolved notification with `send_resolved = false`).
+    pub messages: Vec<PreviewMessage>,
+}
+
+/// One message of a preview.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewMessage {
+    /// The unified message, as if posted to `POST /v1/messages`.
+    pub message: MessageInput,
+    /// What recognises a source's retry of this notification.
+    pub alert_fingerprint: Option<String>,
+    /// Why the hook's template failed (the default mapping is used).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub template_error: Option<String>,
+    /// One per target, in order.
+    pub targets: Vec<PreviewTarget>,
+}
+
+/// What one target would receive.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewTarget {
+    /// The channel's name.
+    pub channel: String,
+    /// The channel's kind.
+    pub kind: String,
+    /// The native message type.
+    #[serde(rename = "type")]
+    pub native_type: String,
+    /// True when some text was shortened to fit.
+    pub truncated: bool,
+    /// The upstream calls, in order.
+    pub parts: Vec<PreviewPart>,
+}
+
+/// One upstream call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewPart {
+    /// `send`, `upload`, …
+    #[schema(value_type = String)]
+    pub op: notify_core::PartOp,
+    /// The native request body, without credentials.
+    #[schema(value_type = Object)]
+    pub body: serde_json::Value,
+}
+
+/// The preview of one built (never committed) message.
+pub fn of(input: MessageInput, accepted: &Accepted) -> PreviewMessage {
+    let targets = accepted
+        .message
+        .deliveries
+        .iter()
+        .map(|d| PreviewTarget {
+            channel: d.channel.clone(),
+            kind: d.kind.clone(),
+            native_type: d.native_type.clone(),
+            truncated: d.truncated,
+            parts: d
+                .parts
+                .iter()
+                .map(|p| PreviewPart {
+                    op: p.op,
+                    body: serde_json::from_str(&p.body)
+                        .unwrap_or_else(|_| serde_json::Value::String(p.body.clone())),
+                })
+                .collect(),
+        })
+        .collect();
+    PreviewMessage {
+        message: input,
+        alert_fingerprint: accepted
+            .message
+            .alert
+            .as_ref()
+            .and_then(|a| a.fingerprint.clone()),
+        template_error: accepted.message.template_error.clone(),
+        targets,
+    }
+}

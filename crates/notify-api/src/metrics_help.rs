@@ -16,6 +16,11 @@ pub fn describe_metrics() {
         Unit::Count,
         "Idempotent replays answered with the message already committed."
     );
+    describe_counter!(
+        "notify_alerts_suppressed_total",
+        Unit::Count,
+        "Firing alert messages stored as suppressed inside their alert's dedup window (storm control): counted, not sent."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

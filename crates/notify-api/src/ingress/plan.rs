@@ -182,6 +182,7 @@ pub fn build_input(
             })
             .transpose()?,
         template_error: extras.template_error,
+        digest_of: None,
     };
     Ok(Accepted { message, answer })
 }

@@ -220,6 +220,11 @@ pub async fn create_batch(
                 item.id = Some(m.id);
                 item.message = RawValue::from_string(m.response).ok();
             }
+            Ok(InsertOutcome::Suppressed { response }) => {
+                accepted_n += 1;
+                item.id = Some(m.id);
+                item.message = RawValue::from_string(response).ok();
+            }
             Ok(InsertOutcome::Replayed { response }) => {
                 replayed_n += 1;
                 item.status = BatchStatus::Replayed;

@@ -74,6 +74,18 @@ pub async fn create(
             metrics::counter!("notify_messages_accepted_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(accepted.answer)).into_response())
         }
+        InsertOutcome::Suppressed { response } => {
+            metrics::counter!("notify_messages_accepted_total").increment(1);
+            Ok((
+                StatusCode::ACCEPTED,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                response,
+            )
+                .into_response())
+        }
         InsertOutcome::Replayed { response } => {
             metrics::counter!("notify_messages_replayed_total").increment(1);
             Ok((

@@ -8,6 +8,11 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
+/// Why an undelivered firing delivery was cancelled by its alert's resolve.
+pub const RESOLVED_BEFORE_SENT: &str = "the alert was resolved before this was sent";
+/// Why a resolve's delivery was cancelled on a channel that never carried the alert.
+pub const NOTHING_SENT: &str = "nothing was sent for this alert";
+
 /// The columns every alert read selects, in [`alert_of`]'s order.
 const ALERT_COLUMNS: &str = "tenant, alert_key, status, first_seen, last_seen, sent_count, \
      suppressed_count, acknowledged_by, acknowledged_at";

@@ -25,10 +25,7 @@ use super::BatchWriter;
 use crate::model::NewMessage;
 use crate::StoreError;
 
-/// Why an undelivered firing delivery was cancelled by its alert's resolve.
-pub const RESOLVED_BEFORE_SENT: &str = "the alert was resolved before this was sent";
-/// Why a resolve's delivery was cancelled on a channel that never carried the alert.
-pub const NOTHING_SENT: &str = "nothing was sent for this alert";
+use crate::alerts::{NOTHING_SENT, RESOLVED_BEFORE_SENT};
 
 /// An `alerts` row as the classification reads and changes it.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -4,7 +4,7 @@
 //! `UNNEST` over a native connection ([`postgres`]), SQLite binds one JSON array and expands it
 //! with `json_each` ([`sqlite`]).
 
-pub mod alerts;
+mod alerts;
 mod postgres;
 mod rows;
 mod sqlite;

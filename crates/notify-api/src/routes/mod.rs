@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod alerts;
 pub mod batch;
 pub mod docs;
 pub mod messages;
@@ -33,6 +34,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/messages/{id}/recall"),
     ("post", "/v1/messages/{id}/state"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/alerts/{key}"),
     ("get", "/v1/channels"),
     ("get", "/v1/stats"),
     ("get", "/healthz"),
@@ -79,6 +82,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/recall", post(actions::recall))
         .route("/v1/messages/{id}/state", post(actions::state))
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/{key}", get(alerts::get_one))
         .route("/v1/channels", get(admin::channels))
         .route("/v1/stats", get(admin::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));

@@ -81,6 +81,7 @@ fn decode_cursor(c: &str) -> Result<AlertPosition, ApiError> {
 #[utoipa::path(
     get,
     path = "/v1/alerts",
+    operation_id = "list_alerts",
     tag = "alerts",
     params(AlertListParams),
     responses(
@@ -149,6 +150,7 @@ pub async fn list(
 #[utoipa::path(
     get,
     path = "/v1/alerts/{key}",
+    operation_id = "get_alert",
     tag = "alerts",
     params(("key" = String, Path, description = "The alert key, URL-encoded (`db-3%2FDiskFull`)"), AlertParams),
     responses(

@@ -231,3 +231,82 @@ async fn a_resolve_through_the_api_cancels_the_unsent_lead(app: TestApp) {
         .await;
     assert_eq!(a.body["alerts"][0]["key"], KEY);
 }
+
+notify_testkit::on_both_backends!(crate::common::with_every_channel, 2; a_resolve_turns_the_sent_welink_card_green);
+
+/// Sends (as a worker would) every queued part of the channel's lanes.
+async fn send_everything(app: &TestApp, channel: &str) {
+    for lane in app.store.lanes().await.unwrap() {
+        if lane.info.channel != channel {
+            continue;
+        }
+        let claimed = app
+            .store
+            .claim(&lane.info.lane, "w", 100, 30_000)
+            .await
+            .unwrap();
+        let done: Vec<notify_store::Completion> = claimed
+            .iter()
+            .map(|p| notify_store::Completion {
+                part_id: p.id.clone(),
+                lease_token: p.lease_token.clone(),
+                result: notify_store::PartResult::Done {
+                    upstream_id: Some(format!("item-{}", p.id)),
+                    failed_recipients: vec![],
+                },
+                attempt: None,
+            })
+            .collect();
+        app.store.complete(&done).await.unwrap();
+    }
+}
+
+async fn a_resolve_turns_the_sent_welink_card_green(app: TestApp) {
+    let card = |status: &str| {
+        json!({
+            "title": "Disk almost full", "content": "db-3 /var at 95%",
+            "state": {"zh": "告警中", "en": "firing"}, "state_color": "orange",
+            "targets": [{"channel": "welink", "users": ["zhangsan@welink"]},
+                        {"channel": "wecom", "users": ["zhangsan"]}],
+            "alert": {"key": KEY, "status": status}
+        })
+    };
+    let lead = app.post(&card("firing")).await;
+    assert_eq!(lead.status, StatusCode::ACCEPTED, "{}", lead.text);
+    send_everything(&app, "welink").await;
+    send_everything(&app, "wecom").await;
+
+    let resolve = app.post(&card("resolved")).await;
+    assert_eq!(resolve.status, StatusCode::ACCEPTED, "{}", resolve.text);
+    // No new WeLink card: the resolve's WeLink delivery is the state update; WeCom gets the
+    // short resolved message.
+    assert_eq!(resolve.body["deliveries"][0]["type"], "state_update");
+    assert_eq!(resolve.body["deliveries"][0]["parts"], 0);
+    assert_eq!(resolve.body["deliveries"][1]["status"], "queued");
+    let lead = app
+        .bearer(
+            SENDER,
+            "GET",
+            &format!("/v1/messages/{}", lead.body["id"].as_str().unwrap()),
+            b"",
+        )
+        .await;
+    let welink = &lead.body["deliveries"][0];
+    assert_eq!(welink["status"], "sent");
+    let state_parts: Vec<&Value> = welink["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|p| p["op"] == "state")
+        .collect();
+    assert_eq!(state_parts.len(), 1, "{welink}");
+    assert_eq!(state_parts[0]["status"], "queued");
+    assert_eq!(
+        lead.body["deliveries"][1]["parts"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1,
+        "WeCom cards take no state update"
+    );
+}

@@ -231,6 +231,37 @@ impl Store {
         Ok(Some(alert))
     }
 
+    /// The alert's firing deliveries of channel `kind` that were sent (their cards may take a
+    /// state update on resolve), with their parts.
+    pub async fn alert_sent_deliveries(
+        &self,
+        tenant: &str,
+        key: &str,
+        kind: &str,
+    ) -> Result<Vec<crate::DeliveryView>, StoreError> {
+        let messages: Vec<String> = sqlx::query_scalar(
+            "SELECT DISTINCT d.message_id FROM deliveries d JOIN messages m ON m.id = d.message_id \
+             WHERE m.tenant = $1 AND m.alert_key = $2 AND m.alert_status = 'firing' \
+               AND d.kind = $3 AND d.status = 'sent'",
+        )
+        .bind(tenant)
+        .bind(key)
+        .bind(kind)
+        .fetch_all(&self.pool)
+        .await?;
+        let mut out = Vec::new();
+        for id in messages {
+            if let Some(m) = self.get_message(Some(tenant), &id).await? {
+                out.extend(
+                    m.deliveries
+                        .into_iter()
+                        .filter(|d| d.kind == kind && d.status == "sent"),
+                );
+            }
+        }
+        Ok(out)
+    }
+
     /// Digests due at `now`, oldest first, with their lead's caller and body.
     pub async fn due_digests(&self, now: i64, limit: i64) -> Result<Vec<DueDigest>, StoreError> {
         let rows = sqlx::query(

@@ -40,6 +40,20 @@ pub struct NewMessage {
     /// A digest of this alert key's suppressed messages (made by the digest loop): listed with
     /// the alert's messages, not classified by storm control.
     pub digest_of: Option<String>,
+    /// Calls appended, in the same transaction, to deliveries of earlier messages (a resolve's
+    /// green state update of the alert's WeLink cards, planned by the channel adapter).
+    pub state_updates: Vec<NewStateUpdate>,
+}
+
+/// Calls to append to an existing delivery when a message is committed.
+#[derive(Debug, Clone)]
+pub struct NewStateUpdate {
+    /// The delivery that gets them (an earlier message's, already sent).
+    pub delivery_id: String,
+    /// The calls, queued at once.
+    pub parts: Vec<NewPart>,
+    /// How long they may wait (ms).
+    pub ttl_ms: i64,
 }
 
 /// A message's place in one alert (`alert` in the unified message, filled in by hooks).

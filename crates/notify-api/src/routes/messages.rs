@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, RawBody};
-use crate::ingress::plan;
+use crate::ingress::{plan, resolve_state};
 use crate::state::AppState;
 use crate::views::AcceptedMessage;
 
@@ -56,7 +56,8 @@ pub async fn create(
         })
         .transpose()?;
     let now = state.store().now_ms();
-    let accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    let mut accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    resolve_state::attach(&state, &mut accepted, now).await?;
     tracing::Span::current().record("message", accepted.message.id.as_str());
     let deliveries: Vec<&str> = accepted
         .message

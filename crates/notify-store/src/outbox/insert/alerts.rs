@@ -22,7 +22,7 @@ use notify_core::{AlertStatus, DeliveryStatus, MessageStatus};
 
 use super::rows::AlertSeedRow;
 use super::BatchWriter;
-use crate::model::NewMessage;
+use crate::model::{NewMessage, NewStateUpdate};
 use crate::StoreError;
 
 use crate::alerts::{NOTHING_SENT, RESOLVED_BEFORE_SENT};
@@ -115,8 +115,16 @@ impl Stored {
                 response: Some(suppressed_answer(&m.response, into)),
                 suppressed_into: Some(into.clone()),
             },
+            // A resolve whose only deliveries became state updates of the alert's cards
+            // (stored `sent`) is not left `accepted`: its status sums its deliveries as usual.
             _ => Stored {
-                status: MessageStatus::Accepted.as_str(),
+                status: MessageStatus::of(
+                    &m.deliveries
+                        .iter()
+                        .filter_map(|d| DeliveryStatus::parse(&d.status))
+                        .collect::<Vec<_>>(),
+                )
+                .as_str(),
                 ..Stored::default()
             },
         }
@@ -422,6 +430,62 @@ pub(crate) async fn apply_resolves(
         for msg in &messages {
             roll_up_message(tx, msg, now).await?;
         }
+    }
+    Ok(())
+}
+
+/// Appends a resolve's state-update calls to an earlier (sent) delivery of its alert, after
+/// its last part, queued now and valid for the update's time to live.
+pub(crate) async fn append_parts(
+    tx: &mut impl BatchWriter,
+    u: &NewStateUpdate,
+    now: i64,
+) -> Result<(), StoreError> {
+    let row = tx
+        .texts(
+            "SELECT d.message_id, d.tenant, d.channel, CAST(m.priority AS TEXT), \
+                    CAST((SELECT COALESCE(MAX(seq), 0) FROM parts WHERE delivery_id = d.id) AS TEXT) \
+             FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = $1",
+            &[Arg::Text(&u.delivery_id)],
+        )
+        .await?;
+    let Some([Some(message_id), Some(tenant), Some(channel), Some(priority), Some(max_seq)]) =
+        row.first().map(Vec::as_slice)
+    else {
+        return Err(StoreError::Corrupt(format!(
+            "state update of a missing delivery {}",
+            u.delivery_id
+        )));
+    };
+    let int = |s: &str| {
+        s.parse::<i64>()
+            .map_err(|_| StoreError::Corrupt(format!("not a number: {s:?}")))
+    };
+    let (priority, max_seq) = (int(priority)?, int(max_seq)?);
+    for (i, p) in u.parts.iter().enumerate() {
+        tx.exec(
+            "INSERT INTO parts (id, delivery_id, message_id, seq, op, lane, interface, channel, \
+             tenant, priority, status, body, recipients, next_attempt_at, expires_at, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $13, $13)",
+            &[
+                Arg::Text(&p.id),
+                Arg::Text(&u.delivery_id),
+                Arg::Text(message_id),
+                Arg::Int(max_seq + 1 + i as i64),
+                Arg::Text(p.op.as_str()),
+                Arg::Text(&p.lane.lane),
+                Arg::Text(&p.lane.interface),
+                Arg::Text(channel),
+                Arg::Text(tenant),
+                Arg::Int(priority),
+                Arg::Text(&p.body),
+                Arg::Text(&p.recipients),
+                Arg::Int(now),
+                Arg::Int(now + u.ttl_ms),
+            ],
+        )
+        .await?;
     }
     Ok(())
 }

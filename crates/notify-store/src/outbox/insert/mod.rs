@@ -261,11 +261,22 @@ impl Store {
             tx.parts(&parts).await?;
         }
 
-        // 4. The alerts' rows, and what their resolves cancel.
+        // 4. The alerts' rows, what their resolves cancel, and the state updates they append
+        //    to the alert's sent cards.
+        let mut appended = 0;
         if let Some(c) = &storm {
             let rows: Vec<AlertRow> = c.alerts.iter().map(AlertRow::of).collect();
             tx.save_alerts(&rows).await?;
             alerts::apply_resolves(&mut tx, batch, &verdicts, &inserted, now).await?;
+            for m in &fresh {
+                for u in &m.state_updates {
+                    alerts::append_parts(&mut tx, u, now).await?;
+                    appended += u.parts.len();
+                    for p in &u.parts {
+                        lanes.insert(&p.lane.lane, &p.lane);
+                    }
+                }
+            }
         }
 
         let mut new_lanes = Vec::new();
@@ -275,14 +286,15 @@ impl Store {
                 new_lanes.push(lane.lane.clone());
             }
         }
-        if !parts.is_empty() {
+        let queued_work = !parts.is_empty() || appended > 0;
+        if queued_work {
             // NOTIFY is transactional: sent at commit, one per batch, no extra round trip.
             tx.notify(&crate::wake::channel_name(self.schema.as_deref()))
                 .await?;
         }
         tx.commit().await?;
         self.remember_lanes(new_lanes);
-        if !parts.is_empty() {
+        if queued_work {
             self.wake.bump();
         }
         Ok(outcomes)

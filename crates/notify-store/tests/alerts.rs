@@ -120,7 +120,31 @@ on_both_backends!(
     a_resolve_cancels_what_never_left,
     a_resolve_goes_only_where_the_alert_was_sent,
     alerts_are_listed_by_status_and_tenant,
+    a_taken_key_in_the_batch_keeps_the_alert,
 );
+
+async fn a_taken_key_in_the_batch_keeps_the_alert(store: Store, _clock: ManualClock) {
+    let mut plain = firing(T0);
+    plain.alert = None;
+    plain.idempotency_key = Some("k1".into());
+    store
+        .insert_messages(std::slice::from_ref(&plain))
+        .await
+        .unwrap();
+    // A new alert's lead beside a retry of the keyed message (Postgres rolls its first insert
+    // back to a savepoint on the taken key): the alert and its lock survive.
+    let lead = firing(T0 + 1);
+    let mut retry = plain.clone();
+    retry.id = notify_core::MessageId::new_at(T0 + 1).0;
+    let outcomes = store.insert_messages(&[lead.clone(), retry]).await.unwrap();
+    assert_eq!(outcomes[0], InsertOutcome::Inserted);
+    assert!(matches!(outcomes[1], InsertOutcome::Replayed { .. }));
+    let next = store.insert_messages(&[firing(T0 + 2)]).await.unwrap();
+    assert!(
+        matches!(&next[0], InsertOutcome::Suppressed { response } if response.contains(&lead.id)),
+        "{next:?}"
+    );
+}
 
 async fn a_storm_is_one_lead_and_one_digest(store: Store, _clock: ManualClock) {
     let lead = firing(T0);

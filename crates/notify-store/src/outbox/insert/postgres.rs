@@ -156,6 +156,14 @@ impl BatchWriter for UnnestWriter {
         .bind(seeds.iter().map(|s| s.alert_key).collect::<Vec<_>>())
         .fetch_all(&mut *self.0)
         .await?;
+        // The messages insert may roll back to `fresh_keys` (a taken idempotency key): the
+        // alerts inserted and locked here must survive that, so the savepoint moves past them.
+        // One round trip: a query without arguments goes by the simple protocol.
+        sqlx::Executor::execute(
+            &mut *self.0,
+            "RELEASE SAVEPOINT fresh_keys; SAVEPOINT fresh_keys",
+        )
+        .await?;
         rows.iter().map(AlertState::of_row).collect()
     }
 

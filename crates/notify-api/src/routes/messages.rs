@@ -148,7 +148,8 @@ pub async fn get_one(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Message status (`accepted`, `sent`, `partially_sent`, `failed`, `expired`, `recalled`).
+    /// Message status (`accepted`, `sent`, `partially_sent`, `failed`, `expired`, `recalled`,
+    /// `suppressed`).
     pub status: Option<String>,
     /// Has a delivery on this channel.
     pub channel: Option<String>,

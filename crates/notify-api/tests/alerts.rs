@@ -105,6 +105,28 @@ async fn a_storm_is_one_send_and_one_digest(app: TestApp) {
     assert_eq!(x.unwrap() + y.unwrap(), 1);
     assert_eq!(digest_once(&one).await.unwrap(), 0);
     assert_eq!(queued_parts(&app).await, 2, "the lead and one digest");
+    // A replica killed between storing the digest and clearing its timer: the next round's
+    // insert is a replay of the same idempotency key, and clears the timer.
+    app.store
+        .execute_raw(&format!(
+            "UPDATE alerts SET digest_due_at = {due}, digest_window_start = {T0}, \
+             digest_lead_id = '{lead_id}', digest_count = 10001",
+            due = T0 + 60_000
+        ))
+        .await
+        .unwrap();
+    assert_eq!(
+        app.store.due_digests(T0 + 60_000, 10).await.unwrap().len(),
+        1
+    );
+    assert_eq!(digest_once(&two).await.unwrap(), 0);
+    assert!(app
+        .store
+        .due_digests(T0 + 60_000, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(queued_parts(&app).await, 2, "still one digest");
 
     let a = app
         .bearer(SENDER, "GET", &format!("/v1/alerts/{KEY_IN_PATH}"), b"")

@@ -21,6 +21,11 @@ pub fn describe_metrics() {
         Unit::Count,
         "Alert source requests to POST /v1/hooks/{name}, by hook (\"-\" for an unknown name) and HTTP status."
     );
+    describe_counter!(
+        "notify_alerts_suppressed_total",
+        Unit::Count,
+        "Firing alert messages stored as suppressed inside their alert's dedup window (storm control): counted, not sent."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ERROR_CODES};
-use crate::routes::{actions, admin, batch, docs, hooks, messages, system};
+use crate::routes::{actions, admin, alerts, batch, docs, hooks, messages, system};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -27,6 +27,8 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         actions::recall,
         actions::state,
         actions::retry,
+        alerts::list,
+        alerts::get_one,
         admin::channels,
         admin::stats,
         hooks::receive,
@@ -41,6 +43,10 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         notify_core::MessageInput,
         notify_core::TargetInput,
         notify_store::MessageView,
+        notify_store::MessageAlert,
+        notify_store::AlertView,
+        notify_store::AlertMessage,
+        alerts::AlertPage,
         ErrorBody,
         ErrorDetail,
         AcceptedMessage,

@@ -132,7 +132,8 @@ async fn the_message_body_is_described_field_by_field() {
                 "partially_sent",
                 "failed",
                 "expired",
-                "recalled"
+                "recalled",
+                "suppressed"
             ])
         );
     })

@@ -107,6 +107,10 @@ string_enum!(
         Expired = "expired",
         /// Final, every delivery recalled or cancelled.
         Recalled = "recalled",
+        /// Storm control: a firing message of an alert inside the window of the one that went
+        /// out (`suppressed_into`); stored without deliveries and counted for the digest. Set
+        /// at insert, never derived from deliveries.
+        Suppressed = "suppressed",
     }
 );
 

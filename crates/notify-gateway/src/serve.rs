@@ -202,6 +202,13 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         .map_err(|e| GatewayError::Config(e.to_string()))?;
     let replica = dispatcher.replica_id().to_string();
     let (stop_tx, stop_rx) = watch::channel(false);
+    // Storm control's digests are made on every replica; their idempotency key makes each
+    // exactly once.
+    let digests = tokio::spawn(notify_api::background::digest::run(
+        state.clone(),
+        notify_api::background::digest::DIGEST_INTERVAL,
+        stop_rx.clone(),
+    ));
     let workers = tokio::spawn(dispatcher.run(stop_rx));
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -320,6 +327,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     // Stop claiming, finish in-flight calls, write their results, release the lanes.
     tracing::info!("shutting down: draining in-flight calls");
     let _ = stop_tx.send(true);
+    let _ = digests.await;
     if tokio::time::timeout(grace, workers).await.is_err() {
         tracing::warn!(
             "drain exceeded shutdown_grace; parts still leased will be re-queued after their lease"

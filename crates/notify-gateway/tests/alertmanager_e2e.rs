@@ -7,9 +7,8 @@
 //! Without the binary this test FAILS (no silent skip): the point is to prove the gateway reads
 //! what Alertmanager really sends, not the documentation's idea of it.
 //!
-//! The resolve half (the same card turned green by a state update) belongs to the store's alert
-//! life (issue 15, helper "alerts"); [`Alertmanager::resolve`] already ends the alert, so that
-//! test is one more step at the end of [`alertmanager_fires_a_welink_card_through_the_hook`].
+//! Then the alert ends: Alertmanager sends the resolved notification and the same card turns
+//! green through a WeLink state update, with no second card.
 
 mod common;
 
@@ -134,8 +133,7 @@ receivers:
     }
 
     /// Ends an alert (its `endsAt` in the past): Alertmanager then sends the resolved
-    /// notification. For the resolve test that the store's alert life enables.
-    #[allow(dead_code)]
+    /// notification.
     async fn resolve(&self, http: &reqwest::Client, labels: &Value) {
         let ended = chrono::Utc::now() - chrono::Duration::seconds(1);
         self.post(
@@ -256,7 +254,30 @@ async fn alertmanager_fires_a_welink_card_through_the_hook() {
     assert!(text.contains("告警中") && text.contains("firing"), "{body}");
     assert_eq!(body["statusColor"], "3", "orange: {body}");
 
-    // The gateway stored it as the hook's message, with its alert key.
+    // The alert ends: the resolved notification turns the same card green, and sends no
+    // second card.
+    am.resolve(&http, &labels).await;
+    let updates = welink_cards_with(&http, &sim, "已恢复").await;
+    assert_eq!(updates.len(), 1, "one state update: {updates:?}");
+    let update = &updates[0];
+    assert!(
+        update["path"]
+            .as_str()
+            .unwrap_or_default()
+            .ends_with("/messages/v1/update"),
+        "a state update, not a new card: {update}"
+    );
+    assert_eq!(update["body"]["statusColor"], "2", "green: {update}");
+    assert!(
+        update["body"]["messageStatus"]
+            .to_string()
+            .contains("resolved"),
+        "{update}"
+    );
+    let cards = welink_cards_with(&http, &sim, "DiskFull").await;
+    assert_eq!(cards.len(), 1, "still the one card: {cards:?}");
+
+    // The gateway stored the hook's messages under one alert: the firing one and the resolve.
     let list: Value = http
         .get(format!("http://127.0.0.1:{port}/v1/messages"))
         .bearer_auth(SECRET)
@@ -272,7 +293,7 @@ async fn alertmanager_fires_a_welink_card_through_the_hook() {
         .iter()
         .filter_map(|m| m["title"].as_str())
         .collect();
-    assert_eq!(titles, ["[告警:1] DiskFull"], "{list}");
+    assert_eq!(titles, ["[已恢复] DiskFull", "[告警:1] DiskFull"], "{list}");
 
     // Counted by hook and status, with its help text.
     let metrics = http

@@ -8,6 +8,7 @@
 //! so tests drive time and SQLite behaves like Postgres.
 
 pub mod activity;
+pub mod alerts;
 pub mod db_clock;
 mod error;
 pub mod lanes;
@@ -31,6 +32,7 @@ use notify_core::Clock;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
+pub use alerts::{AlertFilter, AlertMessage, AlertPosition, AlertView, DueDigest};
 pub use db_clock::DatabaseClock;
 pub use error::StoreError;
 pub use model::*;

@@ -37,6 +37,23 @@ pub struct NewMessage {
     pub alert: Option<NewAlert>,
     /// Why a hook's template could not be rendered (the default mapping was used instead).
     pub template_error: Option<String>,
+    /// A digest of this alert key's suppressed messages (made by the digest loop): listed with
+    /// the alert's messages, not classified by storm control.
+    pub digest_of: Option<String>,
+    /// Calls appended, in the same transaction, to deliveries of earlier messages (a resolve's
+    /// green state update of the alert's WeLink cards, planned by the channel adapter).
+    pub state_updates: Vec<NewStateUpdate>,
+}
+
+/// Calls to append to an existing delivery when a message is committed.
+#[derive(Debug, Clone)]
+pub struct NewStateUpdate {
+    /// The delivery that gets them (an earlier message's, already sent).
+    pub delivery_id: String,
+    /// The calls, queued at once.
+    pub parts: Vec<NewPart>,
+    /// How long they may wait (ms).
+    pub ttl_ms: i64,
 }
 
 /// A message's place in one alert (`alert` in the unified message, filled in by hooks).
@@ -126,6 +143,12 @@ pub enum InsertOutcome {
     /// The same idempotency key with the same body: the first answer.
     Replayed {
         /// The stored answer.
+        response: String,
+    },
+    /// Stored as `suppressed` by storm control (inside its alert's dedup window): nothing of
+    /// it is sent; the answer says so and names the message that went out.
+    Suppressed {
+        /// The stored answer (status `suppressed`, `suppressed_into`, no deliveries).
         response: String,
     },
     /// The same idempotency key with another body.
@@ -356,8 +379,27 @@ pub struct MessageView {
     pub idempotency_key: Option<String>,
     /// Title text.
     pub title: String,
+    /// The alert it belongs to.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alert: Option<MessageAlert>,
+    /// Storm control: the message that went out in its place (status `suppressed`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppressed_into: Option<String>,
+    /// Why a hook's template could not be rendered (the default mapping was sent).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub template_error: Option<String>,
     /// The deliveries (empty in list views).
     pub deliveries: Vec<DeliveryView>,
+}
+
+/// A message's place in its alert, as shown.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct MessageAlert {
+    /// The alert's key.
+    pub key: String,
+    /// `firing`, `resolved`, or `digest` for a digest of suppressed messages.
+    pub status: String,
 }
 
 /// Filters of `GET /v1/messages`.

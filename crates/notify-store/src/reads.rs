@@ -5,7 +5,7 @@ use sqlx::Row;
 
 use notify_core::MessageId;
 
-use crate::model::{AttemptView, DeliveryView, MessageFilter, MessageView, PartView};
+use crate::model::{AttemptView, DeliveryView, MessageAlert, MessageFilter, MessageView, PartView};
 use crate::{Store, StoreError};
 
 impl Store {
@@ -17,7 +17,7 @@ impl Store {
         id: &str,
     ) -> Result<Option<MessageView>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, tenant, status, created_at, idempotency_key, title FROM messages WHERE id = $1",
+            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, suppressed_into, template_error FROM messages WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -127,7 +127,7 @@ impl Store {
     /// of the previous page (ids sort by creation time).
     pub async fn list_messages(&self, f: &MessageFilter) -> Result<Vec<MessageView>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, tenant, status, created_at, idempotency_key, title FROM messages m WHERE 1 = 1",
+            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, suppressed_into, template_error FROM messages m WHERE 1 = 1",
         );
         let mut binds: Vec<BindValue> = Vec::new();
         let mut n = 0;
@@ -278,6 +278,12 @@ fn message_of(row: &sqlx::any::AnyRow) -> Result<MessageView, StoreError> {
         created_at: ms_to_rfc3339(row.try_get(3)?),
         idempotency_key: row.try_get(4)?,
         title: row.try_get(5)?,
+        alert: match (row.try_get(6)?, row.try_get(7)?) {
+            (Some(key), Some(status)) => Some(MessageAlert { key, status }),
+            _ => None,
+        },
+        suppressed_into: row.try_get(8)?,
+        template_error: row.try_get(9)?,
         deliveries: Vec::new(),
     })
 }

@@ -125,7 +125,10 @@ pub(crate) async fn commit_batch(
     messages: &[NewMessage],
 ) -> Vec<Result<InsertOutcome, CommitError>> {
     match store.insert_messages(messages).await {
-        Ok(outcomes) if outcomes.len() == messages.len() => outcomes.into_iter().map(Ok).collect(),
+        Ok(outcomes) if outcomes.len() == messages.len() => {
+            count_suppressed(&outcomes);
+            outcomes.into_iter().map(Ok).collect()
+        }
         Ok(outcomes) => {
             let m = format!(
                 "{} outcomes for {} messages",
@@ -150,7 +153,10 @@ pub(crate) async fn commit_batch(
             let mut out = Vec::with_capacity(messages.len());
             for m in messages {
                 out.push(match store.insert_messages(std::slice::from_ref(m)).await {
-                    Ok(mut o) if o.len() == 1 => Ok(o.remove(0)),
+                    Ok(mut o) if o.len() == 1 => {
+                        count_suppressed(&o);
+                        Ok(o.remove(0))
+                    }
                     Ok(_) => Err(CommitError::Failed("no outcome".into())),
                     Err(e) if e.is_unavailable() => Err(CommitError::Unavailable(e.to_string())),
                     Err(e) => Err(CommitError::Failed(e.to_string())),
@@ -158,5 +164,17 @@ pub(crate) async fn commit_batch(
             }
             out
         }
+    }
+}
+
+/// Storm control's work, whoever committed the messages (`POST /v1/messages`, the batch
+/// route, hooks).
+fn count_suppressed(outcomes: &[InsertOutcome]) {
+    let n = outcomes
+        .iter()
+        .filter(|o| matches!(o, InsertOutcome::Suppressed { .. }))
+        .count();
+    if n > 0 {
+        metrics::counter!("notify_alerts_suppressed_total").increment(n as u64);
     }
 }

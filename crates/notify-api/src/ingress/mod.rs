@@ -4,3 +4,4 @@
 pub mod canonical;
 pub mod group_commit;
 pub mod plan;
+pub mod resolve_state;

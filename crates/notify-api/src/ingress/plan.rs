@@ -182,6 +182,8 @@ pub fn build_input(
             })
             .transpose()?,
         template_error: extras.template_error,
+        digest_of: None,
+        state_updates: Vec::new(),
     };
     Ok(Accepted { message, answer })
 }

@@ -13,7 +13,7 @@ use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody, ErrorDetail};
 use crate::extract::read_limited;
 use crate::ingress::group_commit::{commit_batch, CommitError};
-use crate::ingress::plan;
+use crate::ingress::{plan, resolve_state};
 use crate::state::AppState;
 
 /// Most messages in one batch.
@@ -185,7 +185,9 @@ pub async fn create_batch(
             continue;
         }
         match plan::build(&state, &caller, text.as_bytes(), None, now) {
-            Ok(a) => {
+            Ok(mut a) => {
+                // Reading the alert's cards is a store read: an outage fails the request (503).
+                resolve_state::attach(&state, &mut a, now).await?;
                 results.push(None);
                 indexes.push(i);
                 messages.push(a.message);
@@ -219,6 +221,11 @@ pub async fn create_batch(
                 accepted_n += 1;
                 item.id = Some(m.id);
                 item.message = RawValue::from_string(m.response).ok();
+            }
+            Ok(InsertOutcome::Suppressed { response }) => {
+                accepted_n += 1;
+                item.id = Some(m.id);
+                item.message = RawValue::from_string(response).ok();
             }
             Ok(InsertOutcome::Replayed { response }) => {
                 replayed_n += 1;

@@ -17,6 +17,7 @@ use crate::hooks::preview::{self, HookPreview};
 use crate::hooks::{auth, welink_cards, Hook};
 use crate::ingress::group_commit::commit_batch;
 use crate::ingress::plan::{self, Accepted};
+use crate::ingress::resolve_state;
 use crate::state::AppState;
 
 /// The answer to an alert source.
@@ -32,8 +33,9 @@ pub struct HookAnswer {
 pub struct HookMessage {
     /// `msg_…`: the new message, or the earlier one a replay is.
     pub id: String,
-    /// `accepted` (new), or `replayed` (the source sent this notification before: nothing new
-    /// was stored or sent).
+    /// `accepted` (new), `suppressed` (stored and counted inside its alert's dedup window, not
+    /// sent: a digest follows), or `replayed` (the source sent this notification before:
+    /// nothing new was stored or sent).
     pub status: String,
 }
 
@@ -100,7 +102,12 @@ async fn receive_inner(
     let (bytes, _permit) = read_bytes(state, &parts.headers, body)
         .await
         .map_err(known)?;
-    let accepted = build(state, hook, &bytes).map_err(known)?;
+    let mut accepted = build(state, hook, &bytes).map_err(known)?;
+    // A resolve turns the alert's WeLink cards green instead of sending new ones.
+    for a in &mut accepted {
+        let now = a.message.created_at;
+        resolve_state::attach(state, a, now).await.map_err(known)?;
+    }
     commit(state, accepted).await.map_err(known)
 }
 
@@ -171,6 +178,13 @@ async fn commit(state: &AppState, accepted: Vec<Accepted>) -> Result<HookAnswer,
                         .map(|a| a.id)
                         .unwrap_or(id),
                     status: "replayed".into(),
+                }
+            }
+            InsertOutcome::Suppressed { .. } => {
+                metrics::counter!("notify_messages_accepted_total").increment(1);
+                HookMessage {
+                    id,
+                    status: "suppressed".into(),
                 }
             }
             InsertOutcome::Conflict { existing_id } => HookMessage {

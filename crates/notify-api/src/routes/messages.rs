@@ -12,7 +12,7 @@ use utoipa::{IntoParams, ToSchema};
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
 use crate::extract::{ApiPath, ApiQuery, RawBody};
-use crate::ingress::plan;
+use crate::ingress::{plan, resolve_state};
 use crate::state::AppState;
 use crate::views::AcceptedMessage;
 
@@ -56,7 +56,8 @@ pub async fn create(
         })
         .transpose()?;
     let now = state.store().now_ms();
-    let accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    let mut accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    resolve_state::attach(&state, &mut accepted, now).await?;
     tracing::Span::current().record("message", accepted.message.id.as_str());
     let deliveries: Vec<&str> = accepted
         .message
@@ -73,6 +74,18 @@ pub async fn create(
         InsertOutcome::Inserted => {
             metrics::counter!("notify_messages_accepted_total").increment(1);
             Ok((StatusCode::ACCEPTED, Json(accepted.answer)).into_response())
+        }
+        InsertOutcome::Suppressed { response } => {
+            metrics::counter!("notify_messages_accepted_total").increment(1);
+            Ok((
+                StatusCode::ACCEPTED,
+                [(
+                    header::CONTENT_TYPE,
+                    HeaderValue::from_static("application/json"),
+                )],
+                response,
+            )
+                .into_response())
         }
         InsertOutcome::Replayed { response } => {
             metrics::counter!("notify_messages_replayed_total").increment(1);
@@ -135,7 +148,8 @@ pub async fn get_one(
 #[derive(Debug, Default, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ListParams {
-    /// Message status (`accepted`, `sent`, `partially_sent`, `failed`, `expired`, `recalled`).
+    /// Message status (`accepted`, `sent`, `partially_sent`, `failed`, `expired`, `recalled`,
+    /// `suppressed`).
     pub status: Option<String>,
     /// Has a delivery on this channel.
     pub channel: Option<String>,

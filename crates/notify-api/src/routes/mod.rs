@@ -2,6 +2,7 @@
 
 pub mod actions;
 pub mod admin;
+pub mod alerts;
 pub mod batch;
 pub mod docs;
 pub mod hooks;
@@ -34,6 +35,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/messages/{id}/recall"),
     ("post", "/v1/messages/{id}/state"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("get", "/v1/alerts"),
+    ("get", "/v1/alerts/{key}"),
     ("get", "/v1/channels"),
     ("get", "/v1/stats"),
     ("post", "/v1/hooks/{name}"),
@@ -82,6 +85,8 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/recall", post(actions::recall))
         .route("/v1/messages/{id}/state", post(actions::state))
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
+        .route("/v1/alerts", get(alerts::list))
+        .route("/v1/alerts/{key}", get(alerts::get_one))
         .route("/v1/channels", get(admin::channels))
         .route("/v1/stats", get(admin::stats))
         .route("/v1/hooks/{name}/preview", post(hooks::preview))

@@ -4,6 +4,7 @@
 //! `UNNEST` over a native connection ([`postgres`]), SQLite binds one JSON array and expands it
 //! with `json_each` ([`sqlite`]).
 
+mod alerts;
 mod postgres;
 mod rows;
 mod sqlite;
@@ -12,7 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{InsertOutcome, LaneInfo, NewMessage};
 use crate::{Store, StoreError};
-use rows::{DeliveryRow, MessageRow, PartRow};
+use alerts::{AlertState, Arg, Stored, Verdict};
+use rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 
 /// What a message that already holds an idempotency key was stored with.
 pub(crate) struct KeyHolder {
@@ -72,6 +74,22 @@ pub(crate) trait BatchWriter {
     async fn lane(&mut self, lane: &LaneInfo, now: i64) -> Result<(), StoreError>;
     /// Wakes listening workers when the transaction commits (Postgres `NOTIFY`).
     async fn notify(&mut self, channel: &str) -> Result<(), StoreError>;
+    /// Inserts the alerts that do not exist yet, then locks every one of `seeds` (given in
+    /// (tenant, key) order) for the rest of the transaction and reads it.
+    async fn lock_alerts(
+        &mut self,
+        seeds: &[AlertSeedRow<'_>],
+    ) -> Result<Vec<AlertState>, StoreError>;
+    /// Writes classified alerts back.
+    async fn save_alerts(&mut self, rows: &[AlertRow<'_>]) -> Result<(), StoreError>;
+    /// Runs one statement written for both backends (`$n` parameters); rows affected.
+    async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError>;
+    /// Runs one query written for both backends whose columns are all text.
+    async fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError>;
     /// Commits.
     async fn commit(self) -> Result<(), StoreError>;
 }
@@ -101,20 +119,54 @@ impl Store {
         mut tx: impl BatchWriter,
         batch: &[NewMessage],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        // 1. Messages, skipping taken idempotency keys.
-        let rows: Vec<MessageRow> = batch.iter().map(MessageRow::of).collect();
-        let inserted: Vec<bool> = match tx.messages(&rows).await? {
-            None => vec![true; batch.len()],
-            Some(ids) => batch.iter().map(|m| ids.contains(&m.id)).collect(),
+        let now = self.now_ms();
+        // 0. Storm control, only for batches holding alert messages: the others pay nothing.
+        let storm = if batch.iter().any(|m| m.alert.is_some()) {
+            Some(alerts::classify_batch(&mut tx, batch).await?)
+        } else {
+            None
         };
+        let verdicts: Vec<Verdict> = match &storm {
+            Some(c) => c.verdicts.clone(),
+            None => vec![Verdict::Plain; batch.len()],
+        };
+        let stored: Vec<Stored> = batch
+            .iter()
+            .zip(&verdicts)
+            .map(|(m, v)| Stored::of(m, v))
+            .collect();
+
+        // 1. Messages (replays store nothing), skipping taken idempotency keys.
+        let rows: Vec<MessageRow> = batch
+            .iter()
+            .zip(&stored)
+            .zip(&verdicts)
+            .filter(|(_, v)| !matches!(v, Verdict::Replay { .. }))
+            .map(|((m, s), _)| MessageRow::of(m, s))
+            .collect();
+        let written = if rows.is_empty() {
+            Some(HashSet::new())
+        } else {
+            tx.messages(&rows).await?
+        };
+        let inserted: Vec<bool> = batch
+            .iter()
+            .zip(&verdicts)
+            .map(|(m, v)| match (v, &written) {
+                (Verdict::Replay { .. }, _) => false,
+                (_, None) => true,
+                (_, Some(ids)) => ids.contains(&m.id),
+            })
+            .collect();
 
         // 2. Keys already taken (by an earlier batch, or by an earlier message of this one): a
         //    replay of the same body, or a conflict.
         let taken: Vec<(&str, &str)> = batch
             .iter()
             .zip(&inserted)
-            .filter(|(_, fresh)| !**fresh)
-            .filter_map(|(m, _)| Some((m.tenant.as_str(), m.idempotency_key.as_deref()?)))
+            .zip(&verdicts)
+            .filter(|((_, fresh), v)| !**fresh && !matches!(v, Verdict::Replay { .. }))
+            .filter_map(|((m, _), _)| Some((m.tenant.as_str(), m.idempotency_key.as_deref()?)))
             .collect();
         let holders = if taken.is_empty() {
             HashMap::new()
@@ -122,10 +174,40 @@ impl Store {
             tx.key_holders(&taken).await?
         };
         let mut outcomes = Vec::with_capacity(batch.len());
-        for (m, fresh) in batch.iter().zip(&inserted) {
-            if *fresh {
-                outcomes.push(InsertOutcome::Inserted);
+        for ((m, fresh), (v, s)) in batch
+            .iter()
+            .zip(&inserted)
+            .zip(verdicts.iter().zip(&stored))
+        {
+            if let Verdict::Replay { of } = v {
+                let response = storm
+                    .as_ref()
+                    .and_then(|c| c.replay_answers.get(of))
+                    .ok_or_else(|| {
+                        StoreError::Corrupt(format!("message {of}, replayed, has no answer"))
+                    })?;
+                outcomes.push(InsertOutcome::Replayed {
+                    response: response.clone(),
+                });
                 continue;
+            }
+            if *fresh {
+                outcomes.push(match (v, &s.response) {
+                    (Verdict::Suppressed { .. }, Some(response)) => InsertOutcome::Suppressed {
+                        response: response.clone(),
+                    },
+                    _ => InsertOutcome::Inserted,
+                });
+                continue;
+            }
+            if *v != Verdict::Plain {
+                // Classified as fresh under the alert's lock, yet its key was taken meanwhile
+                // (a concurrent reuse of the key for another alert): fail the batch rather
+                // than leave the alert pointing at a message that does not exist.
+                return Err(StoreError::Corrupt(format!(
+                    "message {}: idempotency key taken while its alert was classified",
+                    m.id
+                )));
             }
             let holder = m
                 .idempotency_key
@@ -148,12 +230,13 @@ impl Store {
             });
         }
 
-        // 3. Deliveries and parts of the messages inserted now.
+        // 3. Deliveries and parts of the messages inserted now (a suppressed one has none).
         let fresh: Vec<&NewMessage> = batch
             .iter()
             .zip(&inserted)
-            .filter(|(_, fresh)| **fresh)
-            .map(|(m, _)| m)
+            .zip(&verdicts)
+            .filter(|((_, fresh), v)| **fresh && !matches!(v, Verdict::Suppressed { .. }))
+            .map(|((m, _), _)| m)
             .collect();
         let deliveries: Vec<DeliveryRow> = fresh
             .iter()
@@ -177,7 +260,25 @@ impl Store {
         if !parts.is_empty() {
             tx.parts(&parts).await?;
         }
-        let now = self.now_ms();
+
+        // 4. The alerts' rows, what their resolves cancel, and the state updates they append
+        //    to the alert's sent cards.
+        let mut appended = 0;
+        if let Some(c) = &storm {
+            let rows: Vec<AlertRow> = c.alerts.iter().map(AlertRow::of).collect();
+            tx.save_alerts(&rows).await?;
+            alerts::apply_resolves(&mut tx, batch, &verdicts, &inserted, now).await?;
+            for m in &fresh {
+                for u in &m.state_updates {
+                    alerts::append_parts(&mut tx, u, now).await?;
+                    appended += u.parts.len();
+                    for p in &u.parts {
+                        lanes.insert(&p.lane.lane, &p.lane);
+                    }
+                }
+            }
+        }
+
         let mut new_lanes = Vec::new();
         for lane in lanes.into_values() {
             if !self.lane_known(&lane.lane) {
@@ -185,14 +286,15 @@ impl Store {
                 new_lanes.push(lane.lane.clone());
             }
         }
-        if !parts.is_empty() {
+        let queued_work = !parts.is_empty() || appended > 0;
+        if queued_work {
             // NOTIFY is transactional: sent at commit, one per batch, no extra round trip.
             tx.notify(&crate::wake::channel_name(self.schema.as_deref()))
                 .await?;
         }
         tx.commit().await?;
         self.remember_lanes(new_lanes);
-        if !parts.is_empty() {
+        if queued_work {
             self.wake.bump();
         }
         Ok(outcomes)
@@ -229,8 +331,9 @@ mod tests {
                 .collect();
             assert!(positions.windows(2).all(|w| w[0] < w[1]), "{json}");
         };
+        let stored = super::alerts::Stored::of(&m, &super::alerts::Verdict::Plain);
         check(
-            serde_json::to_string(&MessageRow::of(&m)).expect("ser"),
+            serde_json::to_string(&MessageRow::of(&m, &stored)).expect("ser"),
             MessageRow::COLUMNS,
         );
         check(

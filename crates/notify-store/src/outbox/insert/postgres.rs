@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use sqlx::postgres::PgPool;
 use sqlx::{Postgres, Row, Transaction};
 
-use super::rows::{DeliveryRow, MessageRow, PartRow};
+use super::alerts::{AlertState, Arg};
+use super::rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 use super::{BatchWriter, KeyHolder, KEY_HOLDER_COLUMNS, SKIP_TAKEN_KEYS};
 use crate::lanes::{INSERT_LANE, INSERT_LANE_OWNER};
 use crate::model::LaneInfo;
@@ -132,7 +133,110 @@ impl BatchWriter for UnnestWriter {
         Ok(())
     }
 
+    async fn lock_alerts(
+        &mut self,
+        seeds: &[AlertSeedRow<'_>],
+    ) -> Result<Vec<AlertState>, StoreError> {
+        let insert = format!(
+            "{} ON CONFLICT (tenant, alert_key) DO NOTHING",
+            insert_sql("alerts", AlertSeedRow::COLUMNS)
+        );
+        AlertSeedRow::bind_columns(sqlx::query(&insert), seeds)
+            .execute(&mut *self.0)
+            .await?;
+        // Locked in (tenant, key) order: the lock sits above the sort in the plan.
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM alerts a \
+             JOIN UNNEST($1::text[], $2::text[]) AS k(tenant, alert_key) \
+               ON a.tenant = k.tenant AND a.alert_key = k.alert_key \
+             ORDER BY a.tenant, a.alert_key FOR UPDATE OF a",
+            qualified("a", AlertRow::COLUMNS)
+        ))
+        .bind(seeds.iter().map(|s| s.tenant).collect::<Vec<_>>())
+        .bind(seeds.iter().map(|s| s.alert_key).collect::<Vec<_>>())
+        .fetch_all(&mut *self.0)
+        .await?;
+        // The messages insert may roll back to `fresh_keys` (a taken idempotency key): the
+        // alerts inserted and locked here must survive that, so the savepoint moves past them.
+        // One round trip: a query without arguments goes by the simple protocol.
+        sqlx::Executor::execute(
+            &mut *self.0,
+            "RELEASE SAVEPOINT fresh_keys; SAVEPOINT fresh_keys",
+        )
+        .await?;
+        rows.iter().map(AlertState::of_row).collect()
+    }
+
+    async fn save_alerts(&mut self, rows: &[AlertRow<'_>]) -> Result<(), StoreError> {
+        let cols = AlertRow::COLUMNS;
+        let sets = cols[2..]
+            .iter()
+            .map(|(n, _)| format!("{n} = u.{n}"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let arrays = cols
+            .iter()
+            .enumerate()
+            .map(|(i, (n, ty))| format!("unnest(${}::{ty}[]) AS {n}", i + 1))
+            .collect::<Vec<_>>()
+            .join(", ");
+        let sql = format!(
+            "UPDATE alerts a SET {sets} FROM (SELECT {arrays}) u \
+             WHERE a.tenant = u.tenant AND a.alert_key = u.alert_key"
+        );
+        AlertRow::bind_columns(sqlx::query(&sql), rows)
+            .execute(&mut *self.0)
+            .await?;
+        Ok(())
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        Ok(bind(sqlx::query(sql), args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        bind(sqlx::query(sql), args)
+            .fetch_all(&mut *self.0)
+            .await?
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| Ok(r.try_get::<Option<String>, _>(i)?))
+                    .collect()
+            })
+            .collect()
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit().await?)
     }
+}
+
+/// The column names prefixed by a table alias.
+fn qualified(alias: &str, cols: &[(&str, &str)]) -> String {
+    cols.iter()
+        .map(|(n, _)| format!("{alias}.{n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
+/// Binds generic arguments in order.
+fn bind<'q>(
+    mut q: sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, Postgres, sqlx::postgres::PgArguments> {
+    for a in args {
+        q = match *a {
+            Arg::Text(t) => q.bind(t),
+            Arg::Int(i) => q.bind(i),
+        };
+    }
+    q
 }

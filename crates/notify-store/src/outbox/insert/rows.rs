@@ -4,6 +4,7 @@
 
 use serde::Serialize;
 
+use super::alerts::{AlertState, Stored};
 use crate::model::{NewDelivery, NewMessage, NewPart};
 
 /// Declares a row struct over borrowed batch data, its `COLUMNS` (name, Postgres type) and
@@ -53,6 +54,47 @@ table_rows! {
         updated_at: i64 => "bigint",
         not_before: Option<i64> => "bigint",
         expires_at: i64 => "bigint",
+        alert_key: Option<&'a str> => "text",
+        alert_status: Option<&'a str> => "text",
+        suppressed_into: Option<&'a str> => "text",
+        template_error: Option<&'a str> => "text",
+    }
+}
+
+table_rows! {
+    /// An `alerts` row's columns the insert transaction writes back after classifying a
+    /// batch (keyed by the first two; acknowledgement columns are not touched).
+    AlertRow {
+        tenant: &'a str => "text",
+        alert_key: &'a str => "text",
+        status: &'a str => "text",
+        last_seen: i64 => "bigint",
+        lead_message_id: Option<&'a str> => "text",
+        window_start: Option<i64> => "bigint",
+        window_until: Option<i64> => "bigint",
+        dedup_window_ms: i64 => "bigint",
+        sent_count: i64 => "bigint",
+        suppressed_count: i64 => "bigint",
+        suppressed_since_digest: i64 => "bigint",
+        digest_due_at: Option<i64> => "bigint",
+        digest_window_start: Option<i64> => "bigint",
+        digest_lead_id: Option<&'a str> => "text",
+        digest_count: i64 => "bigint",
+        last_fingerprint: Option<&'a str> => "text",
+        last_fingerprint_at: Option<i64> => "bigint",
+        last_fingerprint_message_id: Option<&'a str> => "text",
+    }
+}
+
+table_rows! {
+    /// A new `alerts` row, inserted unless the alert exists, before the rows are locked.
+    AlertSeedRow {
+        tenant: &'a str => "text",
+        alert_key: &'a str => "text",
+        status: &'a str => "text",
+        first_seen: i64 => "bigint",
+        last_seen: i64 => "bigint",
+        dedup_window_ms: i64 => "bigint",
     }
 }
 
@@ -101,8 +143,8 @@ table_rows! {
 }
 
 impl<'a> MessageRow<'a> {
-    /// The row of an accepted message.
-    pub(crate) fn of(m: &'a NewMessage) -> Self {
+    /// The row of an accepted message, as storm control classified it (`verdict`).
+    pub(crate) fn of(m: &'a NewMessage, verdict: &'a Stored) -> Self {
         Self {
             id: &m.id,
             tenant: &m.tenant,
@@ -112,12 +154,50 @@ impl<'a> MessageRow<'a> {
             priority: m.priority,
             title: &m.title,
             body: &m.body,
-            status: "accepted",
-            response: &m.response,
+            status: verdict.status,
+            response: verdict.response.as_deref().unwrap_or(&m.response),
             created_at: m.created_at,
             updated_at: m.created_at,
             not_before: m.not_before,
             expires_at: m.expires_at,
+            alert_key: m
+                .alert
+                .as_ref()
+                .map(|a| a.key.as_str())
+                .or(m.digest_of.as_deref()),
+            alert_status: match (&m.alert, &m.digest_of) {
+                (Some(a), _) => Some(a.status.as_str()),
+                (None, Some(_)) => Some("digest"),
+                (None, None) => None,
+            },
+            suppressed_into: verdict.suppressed_into.as_deref(),
+            template_error: m.template_error.as_deref(),
+        }
+    }
+}
+
+impl<'a> AlertRow<'a> {
+    /// The row to write back for a classified alert.
+    pub(crate) fn of(a: &'a AlertState) -> Self {
+        Self {
+            tenant: &a.tenant,
+            alert_key: &a.key,
+            status: &a.status,
+            last_seen: a.last_seen,
+            lead_message_id: a.lead_message_id.as_deref(),
+            window_start: a.window_start,
+            window_until: a.window_until,
+            dedup_window_ms: a.dedup_window_ms,
+            sent_count: a.sent_count,
+            suppressed_count: a.suppressed_count,
+            suppressed_since_digest: a.suppressed_since_digest,
+            digest_due_at: a.digest_due_at,
+            digest_window_start: a.digest_window_start,
+            digest_lead_id: a.digest_lead_id.as_deref(),
+            digest_count: a.digest_count,
+            last_fingerprint: a.last_fingerprint.as_deref(),
+            last_fingerprint_at: a.last_fingerprint_at,
+            last_fingerprint_message_id: a.last_fingerprint_message_id.as_deref(),
         }
     }
 }

@@ -8,7 +8,8 @@ use std::collections::{HashMap, HashSet};
 use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
-use super::rows::{DeliveryRow, MessageRow, PartRow};
+use super::alerts::{AlertState, Arg};
+use super::rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 use super::{BatchWriter, KeyHolder, KEY_HOLDER_COLUMNS, SKIP_TAKEN_KEYS};
 use crate::model::LaneInfo;
 use crate::sql::{from_json_each, names};
@@ -88,7 +89,92 @@ impl BatchWriter for JsonWriter {
         Ok(())
     }
 
+    /// SQLite serialises writers: the write transaction already excludes every other one, so
+    /// the rows need no lock of their own.
+    async fn lock_alerts(
+        &mut self,
+        seeds: &[AlertSeedRow<'_>],
+    ) -> Result<Vec<AlertState>, StoreError> {
+        sqlx::query(&format!(
+            "{} ON CONFLICT (tenant, alert_key) DO NOTHING",
+            insert_sql("alerts", AlertSeedRow::COLUMNS)
+        ))
+        .bind(json(seeds)?)
+        .execute(&mut *self.0)
+        .await?;
+        let rows = sqlx::query(&format!(
+            "SELECT {} FROM alerts a JOIN json_each($1) k \
+               ON a.tenant = json_extract(k.value, '$.tenant') \
+              AND a.alert_key = json_extract(k.value, '$.alert_key') \
+             ORDER BY a.tenant, a.alert_key",
+            names(AlertRow::COLUMNS)
+                .split(", ")
+                .map(|n| format!("a.{n}"))
+                .collect::<Vec<_>>()
+                .join(", ")
+        ))
+        .bind(json(seeds)?)
+        .fetch_all(&mut *self.0)
+        .await?;
+        rows.iter().map(AlertState::of_row).collect()
+    }
+
+    async fn save_alerts(&mut self, rows: &[AlertRow<'_>]) -> Result<(), StoreError> {
+        let sets = AlertRow::COLUMNS[2..]
+            .iter()
+            .map(|(n, _)| format!("{n} = json_extract(u.value, '$.{n}')"))
+            .collect::<Vec<_>>()
+            .join(", ");
+        sqlx::query(&format!(
+            "UPDATE alerts SET {sets} FROM json_each($1) u \
+             WHERE alerts.tenant = json_extract(u.value, '$.tenant') \
+               AND alerts.alert_key = json_extract(u.value, '$.alert_key')"
+        ))
+        .bind(json(rows)?)
+        .execute(&mut *self.0)
+        .await?;
+        Ok(())
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        Ok(bind(sqlx::query(sql), args)
+            .execute(&mut *self.0)
+            .await?
+            .rows_affected())
+    }
+
+    async fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        bind(sqlx::query(sql), args)
+            .fetch_all(&mut *self.0)
+            .await?
+            .iter()
+            .map(|r| {
+                (0..r.len())
+                    .map(|i| Ok(r.try_get::<Option<String>, _>(i)?))
+                    .collect()
+            })
+            .collect()
+    }
+
     async fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit().await?)
     }
+}
+
+/// Binds generic arguments in order.
+fn bind<'q>(
+    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
+    args: &[Arg<'q>],
+) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
+    for a in args {
+        q = match *a {
+            Arg::Text(t) => q.bind(t),
+            Arg::Int(i) => q.bind(i),
+        };
+    }
+    q
 }

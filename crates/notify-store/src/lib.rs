@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod db_clock;
 mod error;
+pub mod escalation;
 pub mod lanes;
 pub mod model;
 pub mod monitoring;

@@ -30,6 +30,12 @@ pub struct ApiConfig {
     /// can kill the process between the commit and the answer deterministically (set by the
     /// binary from `NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS`; `None` in production).
     pub pause_after_commit: Option<std::time::Duration>,
+    /// Where browsers reach the gateway (`server.public_url`, or `http://{listen}`): the
+    /// acknowledge links of messages with escalation start with it.
+    pub public_url: String,
+    /// The key that signs acknowledge links (`server.session_secret`). Replicas must share it,
+    /// and a link stays valid while it is kept.
+    pub ack_secret: Vec<u8>,
 }
 
 impl Default for ApiConfig {
@@ -43,8 +49,17 @@ impl Default for ApiConfig {
             signature_window_ms: 300_000,
             commit_batch_max: 256,
             pause_after_commit: None,
+            public_url: "http://localhost:8080".into(),
+            ack_secret: random_secret(),
         }
     }
+}
+
+/// A key for this process alone, when none is configured: links it signs end at restart.
+fn random_secret() -> Vec<u8> {
+    (0..4)
+        .flat_map(|_| ulid::Ulid::new().0.to_le_bytes())
+        .collect()
 }
 
 /// One caller of the API (`[[auth.clients]]`).

@@ -14,6 +14,7 @@ pub mod auth;
 pub mod body_budget;
 pub mod config;
 pub mod error;
+pub mod escalation;
 pub mod extract;
 pub mod ingress;
 pub mod metrics_help;

@@ -16,6 +16,16 @@ pub fn describe_metrics() {
         Unit::Count,
         "Idempotent replays answered with the message already committed."
     );
+    describe_counter!(
+        "notify_escalation_steps_total",
+        Unit::Count,
+        "Escalation step deliveries by outcome: scheduled (stored with their message), cancelled_acknowledged, cancelled_resolved."
+    );
+    describe_counter!(
+        "notify_acks_total",
+        Unit::Count,
+        "Messages acknowledged (the first acknowledgement of each), by way: api or link."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

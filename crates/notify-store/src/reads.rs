@@ -136,6 +136,17 @@ impl Store {
         Ok(Some(m))
     }
 
+    /// The message as it was posted (its unified JSON body); `None` when it does not exist.
+    /// The acknowledge page shows its content.
+    pub async fn message_body(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
+    }
+
     /// A page of messages, newest first, without their deliveries. The cursor is the last id
     /// of the previous page (ids sort by creation time).
     pub async fn list_messages(&self, f: &MessageFilter) -> Result<Vec<MessageView>, StoreError> {

@@ -93,7 +93,10 @@ on_both_backends!(
 
 async fn a_step_is_claimable_only_when_due_and_fires_once(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let first = send_due(&store).await;
     assert_eq!(
         first,
@@ -123,7 +126,10 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
     clock: ManualClock,
 ) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     send_due(&store).await;
     clock.advance_ms(1_000);
     let ack = store
@@ -166,7 +172,10 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
 
 async fn a_fired_step_is_not_cancelled(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     clock.advance_ms(AFTER);
     // Both are claimed (the step is in flight) when the acknowledgement comes.
     let claimed = store.claim(LANE, "w", 100, 60_000).await.unwrap();
@@ -183,7 +192,10 @@ async fn a_fired_step_is_not_cancelled(store: Store, clock: ManualClock) {
 
 async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     send_due(&store).await;
     let state = NewPart {
         id: notify_core::PartId::new_at(clock.now_ms()).0,
@@ -220,10 +232,13 @@ async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
 
 async fn resolving_cancels_pending_steps_by_message(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let cancelled = store
         .cancel_pending_steps(
-            StepsOf::Messages(&[m.id.clone()]),
+            StepsOf::Messages(std::slice::from_ref(&m.id)),
             notify_store::escalation::reason::RESOLVED,
         )
         .await
@@ -247,7 +262,10 @@ async fn resolving_cancels_pending_steps_by_message(store: Store, clock: ManualC
 
 async fn a_step_expires_a_ttl_after_it_is_due(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     send_due(&store).await;
     // Past the message's own deadline, but within the step's (due + TTL).
     clock.advance_ms(TTL + 1);

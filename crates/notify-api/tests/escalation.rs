@@ -335,6 +335,58 @@ mod welink {
         assert_eq!(again.body["state_updates"], json!([]));
     }
 
+    /// The acknowledge link is a button on a WeLink app card with room for one, and a line of
+    /// the text elsewhere (a WeCom text message here).
+    async fn the_link_is_a_button_or_a_line(app: TestApp) {
+        let m = app
+            .post(&json!({
+                "title": "disk full",
+                "fields": [{"key": "host", "value": "db-3"}],
+                "content": "db-3 /var at 95%",
+                "url": "https://ops.example.com/db-3",
+                "targets": [{"channel": "welink", "users": ["zhangsan@welink"]}, {"channel": "wecom", "users": ["zhangsan"]}],
+                "escalation": [{"after": "10m", "targets": [{"channel": "wecom", "users": ["boss"]}]}],
+            }))
+            .await;
+        assert_eq!(m.status, StatusCode::ACCEPTED, "{}", m.text);
+        let link = m.body["ack_url"].as_str().unwrap().to_string();
+        let mut bodies = Vec::new();
+        for lane in app.store.lanes().await.unwrap() {
+            let claimed = app
+                .store
+                .claim(&lane.info.lane, "w", 100, 60_000)
+                .await
+                .unwrap();
+            bodies.extend(claimed.into_iter().map(|p| (p.channel, p.body)));
+        }
+        let welink = &bodies
+            .iter()
+            .find(|(c, _)| c == "welink")
+            .expect("welink call")
+            .1;
+        let buttons = welink.to_string();
+        assert!(
+            buttons.contains(&format!("\"btnUrl\":\"{link}\"")),
+            "{welink}"
+        );
+        let wecom = &bodies
+            .iter()
+            .find(|(c, _)| c == "wecom")
+            .expect("wecom call")
+            .1;
+        assert!(wecom.to_string().contains(&link), "{wecom}");
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn link_sqlite() {
+        with_every_channel(Backend::Sqlite, the_link_is_a_button_or_a_line).await;
+    }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn link_postgres() {
+        with_every_channel(Backend::Postgres, the_link_is_a_button_or_a_line).await;
+    }
+
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
     async fn sqlite() {
         with_every_channel(

@@ -4,9 +4,10 @@
 # (two Juzi channels on the simulator, one with auto_send, and a fixed demo caller), runs
 # sidebar.test.mjs, and stops both; then starts a gateway in sandbox mode (its own in-process
 # simulator and channels) and runs sandbox.test.mjs against its simulator pages and
-# console.test.mjs against its admin console (/console/).
+# console.test.mjs against its admin console (/console/) and ack.test.mjs against the
+# acknowledge link's page (/ack/{token}).
 # Leaves screenshots in tests/browser/artifacts/ (sidebar.png, sandbox-recipients.png,
-# sandbox-juzi-chat.png, console-*.png). Exits non-zero on any failure.
+# sandbox-juzi-chat.png, console-*.png, ack-*.png). Exits non-zero on any failure.
 set -euo pipefail
 cd "$(dirname "$0")"
 HERE=$(pwd)
@@ -169,4 +170,6 @@ run_test "$WORK/sandbox.log" GATEWAY="$SANDBOX_GATEWAY" SIMULATOR="$SANDBOX_SIM"
   DEMO_SECRET="$DEMO_SECRET" ARTIFACTS="$HERE/artifacts" node sandbox.test.mjs
 run_test "$WORK/sandbox.log" GATEWAY="$SANDBOX_GATEWAY" DEMO_SECRET="$DEMO_SECRET" \
   ARTIFACTS="$HERE/artifacts" node console.test.mjs
+run_test "$WORK/sandbox.log" GATEWAY="$SANDBOX_GATEWAY" DEMO_SECRET="$DEMO_SECRET" \
+  ARTIFACTS="$HERE/artifacts" node ack.test.mjs
 exit "$status"

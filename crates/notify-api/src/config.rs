@@ -33,6 +33,12 @@ pub struct ApiConfig {
     /// Alert sources (`[hooks.NAME]`, contract §6), checked by [`crate::hooks::Hooks::new`]
     /// (the binary does so at start-up, so a bad table stops it with the key's name).
     pub hooks: std::collections::BTreeMap<String, crate::hooks::HookConfig>,
+    /// Where browsers reach the gateway (`server.public_url`, or `http://{listen}`): the
+    /// acknowledge links of messages with escalation start with it.
+    pub public_url: String,
+    /// The key that signs acknowledge links (`server.session_secret`). Replicas must share it,
+    /// and a link stays valid while it is kept.
+    pub ack_secret: Vec<u8>,
 }
 
 impl Default for ApiConfig {
@@ -47,8 +53,17 @@ impl Default for ApiConfig {
             commit_batch_max: 256,
             pause_after_commit: None,
             hooks: std::collections::BTreeMap::new(),
+            public_url: "http://localhost:8080".into(),
+            ack_secret: random_secret(),
         }
     }
+}
+
+/// A key for this process alone, when none is configured: links it signs end at restart.
+fn random_secret() -> Vec<u8> {
+    (0..4)
+        .flat_map(|_| ulid::Ulid::new().0.to_le_bytes())
+        .collect()
 }
 
 /// One caller of the API (`[[auth.clients]]`).

@@ -15,6 +15,7 @@ pub mod background;
 pub mod body_budget;
 pub mod config;
 pub mod error;
+pub mod escalation;
 pub mod extract;
 pub mod hooks;
 pub mod ingress;

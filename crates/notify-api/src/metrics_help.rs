@@ -26,6 +26,16 @@ pub fn describe_metrics() {
         Unit::Count,
         "Firing alert messages stored as suppressed inside their alert's dedup window (storm control): counted, not sent."
     );
+    describe_counter!(
+        "notify_escalation_steps_total",
+        Unit::Count,
+        "Escalation step deliveries by outcome: scheduled (stored with their message), cancelled_acknowledged (steps cancelled by a resolve show in GET /v1/alerts and the message, not here)."
+    );
+    describe_counter!(
+        "notify_acks_total",
+        Unit::Count,
+        "Messages acknowledged (the first acknowledgement of each), by way: api or link."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ERROR_CODES};
-use crate::routes::{actions, admin, alerts, batch, docs, hooks, messages, system};
+use crate::routes::{ack, ack_page, actions, admin, alerts, batch, docs, hooks, messages, system};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -26,6 +26,7 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         messages::get_one,
         actions::recall,
         actions::state,
+        ack::ack,
         actions::retry,
         alerts::list,
         alerts::get_one,
@@ -38,6 +39,8 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         system::metrics,
         system::openapi,
         docs::docs,
+        ack_page::show,
+        ack_page::submit,
     ),
     components(schemas(
         notify_core::MessageInput,
@@ -60,6 +63,10 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         batch::BatchStatus,
         actions::StateRequest,
         actions::RetryAnswer,
+        ack::AckRequest,
+        ack::AckAnswer,
+        ack_page::AckForm,
+        notify_store::StepView,
         admin::ChannelsAnswer,
         admin::ChannelStatus,
         admin::LaneStatus,

@@ -15,8 +15,12 @@ pub struct AcceptedMessage {
     /// The idempotency key, when one was given.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub idempotency_key: Option<String>,
-    /// One per target, in order.
+    /// One per target, in order, then one per escalation step's target.
     pub deliveries: Vec<AcceptedDelivery>,
+    /// The acknowledge link (`{server.public_url}/ack/{token}`), when the message has
+    /// escalation steps.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ack_url: Option<String>,
 }
 
 /// One delivery of an accepted message.
@@ -46,6 +50,13 @@ pub struct AcceptedDelivery {
     /// Attempts (none yet).
     #[schema(value_type = Vec<notify_store::AttemptView>)]
     pub attempts: Vec<serde_json::Value>,
+    /// The escalation step this delivery sends (index into `escalation`); absent for the
+    /// message's own targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation_step: Option<i64>,
+    /// When a step's delivery is due (RFC 3339).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub due_at: Option<String>,
 }
 
 /// The outcome of an action on one delivery (recall, state update, retry).

@@ -68,6 +68,9 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            escalation_step: None,
+            due_at: None,
+            expires_at: None,
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(due + n).0,
                 seq: 0,

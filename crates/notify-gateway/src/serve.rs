@@ -167,6 +167,16 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         .collect::<Result<_, _>>()?;
 
     let store = open_store(&config).await?;
+    // Bound before the API is built: acknowledge links start with the public URL, which
+    // defaults to the address actually bound.
+    let listener = tokio::net::TcpListener::bind(&config.server.listen)
+        .await
+        .map_err(|e| GatewayError::io(format!("server.listen {}", config.server.listen), e))?;
+    let local = listener
+        .local_addr()
+        .map_err(|e| GatewayError::io("server.listen", e))?;
+    let public_url = public_url(&config, local);
+    let secret = session_secret(&config);
     let api_config = ApiConfig {
         max_body_bytes: config.server.max_body_bytes,
         max_inflight_body_bytes: config.server.max_inflight_body_bytes,
@@ -178,6 +188,8 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         pause_after_commit: env_ms("NOTIFY_TEST_PAUSE_AFTER_COMMIT_MS")?
             .map(|ms| Duration::from_millis(ms.max(0) as u64)),
         hooks: config.hooks.clone(),
+        public_url: public_url.clone(),
+        ack_secret: secret.clone(),
     };
     let state = AppState::new(store.clone(), channels.clone(), api_config, Some(metrics));
     let mut app = notify_api::router(state.clone());
@@ -211,17 +223,9 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     ));
     let workers = tokio::spawn(dispatcher.run(stop_rx));
 
-    let listener = tokio::net::TcpListener::bind(&config.server.listen)
-        .await
-        .map_err(|e| GatewayError::io(format!("server.listen {}", config.server.listen), e))?;
-    let local = listener
-        .local_addr()
-        .map_err(|e| GatewayError::io("server.listen", e))?;
     let sandbox_parent = sim
         .as_ref()
         .map(|(_, addr)| sandbox::simulator_origin(*addr));
-    let public_url = public_url(&config, local);
-    let secret = session_secret(&config);
     // The console calls the API's routes in-process as the signed-in admin (see
     // notify_console::forward), so it gets the API's router itself.
     let console = notify_console::ConsoleState::new(
@@ -365,13 +369,13 @@ fn public_url(config: &Config, local: std::net::SocketAddr) -> String {
     }
 }
 
-/// The key of the sidebar's and console's session cookies: `server.session_secret`, or a
-/// random one for this process when it is empty (sessions then end at restart and are not
-/// shared by replicas).
+/// The key of the sidebar's and console's session cookies and of acknowledge links:
+/// `server.session_secret`, or a random one for this process when it is empty (sessions and
+/// links then end at restart and are not shared by replicas).
 fn session_secret(config: &Config) -> Vec<u8> {
     match config.server.session_secret.expose() {
         "" => {
-            tracing::warn!("server.session_secret is not set: sidebar and console sessions end at restart and are not shared by replicas");
+            tracing::warn!("server.session_secret is not set: sidebar and console sessions and acknowledge links end at restart and are not shared by replicas");
             let mut random = vec![0u8; 32];
             rand::Rng::fill(&mut rand::thread_rng(), &mut random[..]);
             random

@@ -15,7 +15,11 @@ pub const NOTHING_SENT: &str = "nothing was sent for this alert";
 
 /// The columns every alert read selects, in [`alert_of`]'s order.
 const ALERT_COLUMNS: &str = "tenant, alert_key, status, first_seen, last_seen, sent_count, \
-     suppressed_count, acknowledged_by, acknowledged_at";
+     suppressed_count, acknowledged_by, acknowledged_at, \
+     (SELECT COUNT(*) FROM deliveries d JOIN messages m ON m.id = d.message_id \
+       WHERE m.tenant = alerts.tenant AND m.alert_key = alerts.alert_key \
+         AND d.escalation_step IS NOT NULL AND d.status = 'queued' \
+         AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.delivery_id = d.id AND p.attempts > 0))";
 
 /// An alert's status as shown: `firing`, `acknowledged` (firing, acknowledged by someone) or
 /// `resolved`.
@@ -51,7 +55,7 @@ pub struct AlertView {
     /// RFC 3339: when.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub acknowledged_at: Option<String>,
-    /// Escalation steps still waiting to go out (filled in by escalation; 0 until then).
+    /// Escalation steps of its messages still waiting to go out (none of their calls tried).
     pub pending_escalation_steps: i64,
     /// Its messages, newest first (`GET /v1/alerts/{key}` only; empty in lists).
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
@@ -127,7 +131,7 @@ fn alert_of(r: &sqlx::any::AnyRow) -> Result<(AlertView, i64), StoreError> {
             suppressed: r.try_get(6)?,
             acknowledged_by: r.try_get(7)?,
             acknowledged_at: acknowledged_at.map(ms_to_rfc3339),
-            pending_escalation_steps: 0,
+            pending_escalation_steps: r.try_get(9)?,
             messages: Vec::new(),
         },
         first_seen,

@@ -11,6 +11,7 @@ pub mod activity;
 pub mod alerts;
 pub mod db_clock;
 mod error;
+pub mod escalation;
 pub mod lanes;
 pub mod model;
 pub mod monitoring;

@@ -94,6 +94,15 @@ pub struct NewDelivery {
     pub chat_key: Option<String>,
     /// The calls.
     pub parts: Vec<NewPart>,
+    /// The escalation step this delivery sends (index into the message's `escalation`);
+    /// `None` for the message's own targets.
+    pub escalation_step: Option<i64>,
+    /// When its calls become due, when later than the message's `not_before` or accept time
+    /// (an escalation step: accept time + `after`).
+    pub due_at: Option<i64>,
+    /// Its own deadline, when not the message's (an escalation step: `due_at` + the message's
+    /// time to live).
+    pub expires_at: Option<i64>,
 }
 
 /// A part to insert.
@@ -308,6 +317,25 @@ pub struct DeliveryView {
     /// Adapter context (kept for recall, state and the sidebar; not shown).
     #[serde(skip)]
     pub context: serde_json::Value,
+    /// The escalation step this delivery sends; absent for the message's own targets.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub escalation: Option<StepView>,
+}
+
+/// An escalation step's delivery, as `GET /v1/messages/{id}` shows it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+pub struct StepView {
+    /// Index into the message's `escalation`.
+    pub step: i64,
+    /// When it is (or was) due: accept time + `after`, RFC 3339.
+    pub due_at: String,
+    /// `pending` (not yet fired: the delivery is `queued` and untouched), `fired` (its calls
+    /// were made or are being made), or `cancelled` (never sent: see `reason`).
+    pub state: String,
+    /// Why a cancelled step never fired: `acknowledged` or `resolved` (absent when recalled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
 }
 
 /// A part as the API shows it.
@@ -388,6 +416,12 @@ pub struct MessageView {
     /// Why a hook's template could not be rendered (the default mapping was sent).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub template_error: Option<String>,
+    /// Who acknowledged the message (`POST /v1/messages/{id}/ack` or its acknowledge link).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_by: Option<String>,
+    /// When it was acknowledged, RFC 3339.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub acknowledged_at: Option<String>,
     /// The deliveries (empty in list views).
     pub deliveries: Vec<DeliveryView>,
 }

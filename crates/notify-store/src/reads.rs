@@ -5,7 +5,9 @@ use sqlx::Row;
 
 use notify_core::MessageId;
 
-use crate::model::{AttemptView, DeliveryView, MessageAlert, MessageFilter, MessageView, PartView};
+use crate::model::{
+    AttemptView, DeliveryView, MessageAlert, MessageFilter, MessageView, PartView, StepView,
+};
 use crate::{Store, StoreError};
 
 impl Store {
@@ -17,7 +19,8 @@ impl Store {
         id: &str,
     ) -> Result<Option<MessageView>, StoreError> {
         let row = sqlx::query(
-            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, suppressed_into, template_error FROM messages WHERE id = $1",
+            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, \
+             suppressed_into, template_error, acknowledged_by, acknowledged_at FROM messages WHERE id = $1",
         )
         .bind(id)
         .fetch_optional(&self.pool)
@@ -28,7 +31,8 @@ impl Store {
             return Ok(None);
         }
         let drows = sqlx::query(
-            "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context \
+            "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context, \
+                    escalation_step, due_at, cancel_reason \
              FROM deliveries WHERE message_id = $1 ORDER BY seq",
         )
         .bind(id)
@@ -105,6 +109,16 @@ impl Store {
                 .filter(|p| p.op == "send")
                 .filter_map(|p| p.upstream_id.clone())
                 .collect();
+            let escalation = match d.try_get::<Option<i64>, _>(9)? {
+                Some(step) => Some(step_view(
+                    step,
+                    d.try_get(10)?,
+                    d.try_get(11)?,
+                    &status,
+                    &parts,
+                )),
+                None => None,
+            };
             m.deliveries.push(DeliveryView {
                 id: did,
                 channel: d.try_get(1)?,
@@ -118,16 +132,29 @@ impl Store {
                 parts,
                 attempts,
                 context: serde_json::from_str(&ctx).unwrap_or_default(),
+                escalation,
             });
         }
         Ok(Some(m))
+    }
+
+    /// The message as it was posted (its unified JSON body); `None` when it does not exist.
+    /// The acknowledge page shows its content.
+    pub async fn message_body(&self, id: &str) -> Result<Option<String>, StoreError> {
+        Ok(
+            sqlx::query_scalar("SELECT body FROM messages WHERE id = $1")
+                .bind(id)
+                .fetch_optional(&self.pool)
+                .await?,
+        )
     }
 
     /// A page of messages, newest first, without their deliveries. The cursor is the last id
     /// of the previous page (ids sort by creation time).
     pub async fn list_messages(&self, f: &MessageFilter) -> Result<Vec<MessageView>, StoreError> {
         let mut sql = String::from(
-            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, suppressed_into, template_error FROM messages m WHERE 1 = 1",
+            "SELECT id, tenant, status, created_at, idempotency_key, title, alert_key, alert_status, \
+             suppressed_into, template_error, acknowledged_by, acknowledged_at FROM messages m WHERE 1 = 1",
         );
         let mut binds: Vec<BindValue> = Vec::new();
         let mut n = 0;
@@ -284,6 +311,36 @@ fn message_of(row: &sqlx::any::AnyRow) -> Result<MessageView, StoreError> {
         },
         suppressed_into: row.try_get(8)?,
         template_error: row.try_get(9)?,
+        acknowledged_by: row.try_get(10)?,
+        acknowledged_at: row.try_get::<Option<i64>, _>(11)?.map(ms_to_rfc3339),
         deliveries: Vec::new(),
     })
+}
+
+/// An escalation step's state from its delivery: `cancelled` when the delivery was, `pending`
+/// while it is queued with every call untried, else `fired`.
+fn step_view(
+    step: i64,
+    due_at: Option<i64>,
+    reason: Option<String>,
+    status: &str,
+    parts: &[PartView],
+) -> StepView {
+    let state = if status == "cancelled" {
+        "cancelled"
+    } else if status == "queued"
+        && parts
+            .iter()
+            .all(|p| p.attempts == 0 && matches!(p.status.as_str(), "queued" | "blocked"))
+    {
+        "pending"
+    } else {
+        "fired"
+    };
+    StepView {
+        step,
+        due_at: ms_to_rfc3339(due_at.unwrap_or_default()),
+        state: state.to_string(),
+        reason,
+    }
 }

@@ -36,6 +36,9 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            escalation_step: None,
+            due_at: None,
+            expires_at: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(created_at).0,

@@ -124,6 +124,27 @@ pub(crate) async fn commit_batch(
     store: &Store,
     messages: &[NewMessage],
 ) -> Vec<Result<InsertOutcome, CommitError>> {
+    let outcomes = insert(store, messages).await;
+    // Escalation steps are planned with their message: counted once it is stored.
+    let scheduled: usize = messages
+        .iter()
+        .zip(&outcomes)
+        .filter(|(_, o)| matches!(o, Ok(InsertOutcome::Inserted)))
+        .map(|(m, _)| {
+            m.deliveries
+                .iter()
+                .filter(|d| d.escalation_step.is_some())
+                .count()
+        })
+        .sum();
+    if scheduled > 0 {
+        metrics::counter!("notify_escalation_steps_total", "outcome" => "scheduled")
+            .increment(scheduled as u64);
+    }
+    outcomes
+}
+
+async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutcome, CommitError>> {
     match store.insert_messages(messages).await {
         Ok(outcomes) if outcomes.len() == messages.len() => {
             count_suppressed(&outcomes);

@@ -5,8 +5,11 @@
 use notify_channels::ChannelHandle;
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::message::ParseError;
+use notify_core::validate::CheckedMessage;
 use notify_core::validate::{self, text_zh};
-use notify_core::{DeliveryId, FieldError, MessageId, MessageInput, PartPlan, ValidationLimits};
+use notify_core::{
+    DeliveryId, FieldError, MessageId, MessageInput, PartPlan, TargetInput, ValidationLimits,
+};
 use notify_store::{NewAlert, NewDelivery, NewMessage, NewPart};
 
 /// `alert.dedup_window` when the message gives none.
@@ -14,6 +17,7 @@ pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
 
 use crate::auth::Caller;
 use crate::error::ApiError;
+use crate::escalation::{self, link, token};
 use crate::ingress::canonical::{canonical_json, hash_of};
 use crate::state::AppState;
 use crate::views::{AcceptedDelivery, AcceptedMessage};
@@ -83,67 +87,62 @@ pub fn build_input(
     let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())
         .map_err(|e| name_the_channels(e, state))?;
     let id = MessageId::new_at(now);
-    let mut deliveries = Vec::with_capacity(checked.input.targets.len());
-    let mut answers = Vec::with_capacity(checked.input.targets.len());
+    let delays = match &checked.input.escalation {
+        Some(steps) => escalation::step_delays(steps).map_err(ApiError::Invalid)?,
+        None => Vec::new(),
+    };
+    // Every message with escalation carries its acknowledge link (contract §7).
+    let ack_url = (!delays.is_empty()).then(|| {
+        let config = state.config();
+        format!(
+            "{}/ack/{}",
+            config.public_url.trim_end_matches('/'),
+            token::sign(&config.ack_secret, &id.0)
+        )
+    });
+    let mut planner = Planner {
+        state,
+        checked: &checked,
+        ack_url: ack_url.as_deref(),
+        now,
+        deliveries: Vec::new(),
+        answers: Vec::new(),
+    };
     for (i, target) in checked.input.targets.iter().enumerate() {
-        let handle = state.channel(&target.channel).ok_or_else(|| {
-            ApiError::invalid(
-                format!("targets[{i}].channel"),
-                "unknown_channel",
-                "no such channel",
-            )
-        })?;
-        let plan = handle
-            .adapter
-            .plan(&checked, target, now)
-            .map_err(|e| ApiError::Invalid(locate(e, i)))?;
-        let status = if plan.awaiting_agent {
-            "awaiting_agent"
-        } else {
-            "queued"
-        };
-        let parts = plan
-            .parts
-            .iter()
-            .enumerate()
-            .map(|(seq, p)| new_part(handle, p, seq as i64, now))
-            .collect::<Vec<_>>();
-        let delivery = NewDelivery {
-            id: DeliveryId::new_at(now).0,
-            seq: i as i64,
-            channel: handle.name.clone(),
-            kind: handle.kind().as_str().to_string(),
-            native_type: plan.native_type.clone(),
-            status: status.to_string(),
-            truncated: plan.truncated,
-            context: plan.context.to_string(),
-            // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
-            chat_key: plan
-                .awaiting_agent
-                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
-                .flatten(),
-            parts,
-        };
-        answers.push(AcceptedDelivery {
-            id: delivery.id.clone(),
-            channel: delivery.channel.clone(),
-            kind: delivery.kind.clone(),
-            native_type: delivery.native_type.clone(),
-            status: delivery.status.clone(),
-            upstream_ids: Vec::new(),
-            failed_recipients: Vec::new(),
-            truncated: delivery.truncated,
-            parts: delivery.parts.len(),
-            attempts: Vec::new(),
-        });
-        deliveries.push(delivery);
+        planner.plan(target, &format!("targets[{i}]"), None)?;
     }
+    // Each step's targets become deliveries of this message whose calls are due `after` the
+    // accept time (not before the message's own `not_before`) and live as long after that as
+    // the message does after acceptance: an outbox row is the step's timer.
+    let ttl = checked.expires_at_ms - now;
+    let steps = checked.input.escalation.iter().flatten();
+    for (step, (s, delay)) in steps.zip(delays.iter()).enumerate() {
+        let due = (now + delay).max(checked.not_before_ms.unwrap_or(now));
+        let timing = StepTiming {
+            step: step as i64,
+            due,
+            expires: due + ttl,
+        };
+        for (j, target) in s.targets.iter().enumerate() {
+            planner.plan(
+                target,
+                &format!("escalation[{step}].targets[{j}]"),
+                Some(timing),
+            )?;
+        }
+    }
+    let Planner {
+        deliveries,
+        answers,
+        ..
+    } = planner;
     let answer = AcceptedMessage {
         id: id.0.clone(),
         status: "accepted".into(),
         created_at: ms_to_rfc3339(now),
         idempotency_key: checked.input.idempotency_key.clone(),
         deliveries: answers,
+        ack_url,
     };
     let response = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
     let message = NewMessage {
@@ -188,6 +187,109 @@ pub fn build_input(
     Ok(Accepted { message, answer })
 }
 
+/// When an escalation step's delivery is due, and its deadline.
+#[derive(Debug, Clone, Copy)]
+struct StepTiming {
+    step: i64,
+    due: i64,
+    expires: i64,
+}
+
+/// Plans targets into the deliveries of one message, in order: the message's own targets and
+/// every escalation step's go through the same adapters the same way.
+struct Planner<'a> {
+    state: &'a AppState,
+    checked: &'a CheckedMessage,
+    ack_url: Option<&'a str>,
+    now: i64,
+    deliveries: Vec<NewDelivery>,
+    answers: Vec<AcceptedDelivery>,
+}
+
+impl Planner<'_> {
+    /// Plans `target` (written at `path`, e.g. `targets[0]`) as the next delivery; `step` for
+    /// an escalation step's target.
+    fn plan(
+        &mut self,
+        target: &TargetInput,
+        path: &str,
+        step: Option<StepTiming>,
+    ) -> Result<(), ApiError> {
+        let (state, now) = (self.state, self.now);
+        let handle = state.channel(&target.channel).ok_or_else(|| {
+            ApiError::Invalid(name_the_channels(
+                FieldError::new(
+                    format!("{path}.channel"),
+                    "unknown_channel",
+                    format!("no channel named {:?} is configured", target.channel),
+                ),
+                state,
+            ))
+        })?;
+        let linked;
+        let message = match self.ack_url {
+            Some(url) => {
+                linked = CheckedMessage {
+                    input: link::with_ack_link(&self.checked.input, handle.kind(), url),
+                    ..self.checked.clone()
+                };
+                &linked
+            }
+            None => self.checked,
+        };
+        let plan = handle
+            .adapter
+            .plan(message, target, now)
+            .map_err(|e| ApiError::Invalid(locate(e, path)))?;
+        let status = if plan.awaiting_agent {
+            "awaiting_agent"
+        } else {
+            "queued"
+        };
+        let parts = plan
+            .parts
+            .iter()
+            .enumerate()
+            .map(|(seq, p)| new_part(handle, p, seq as i64, now))
+            .collect::<Vec<_>>();
+        let delivery = NewDelivery {
+            id: DeliveryId::new_at(now).0,
+            seq: self.deliveries.len() as i64,
+            channel: handle.name.clone(),
+            kind: handle.kind().as_str().to_string(),
+            native_type: plan.native_type.clone(),
+            status: status.to_string(),
+            truncated: plan.truncated,
+            context: plan.context.to_string(),
+            // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
+            chat_key: plan
+                .awaiting_agent
+                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
+                .flatten(),
+            parts,
+            escalation_step: step.map(|s| s.step),
+            due_at: step.map(|s| s.due),
+            expires_at: step.map(|s| s.expires),
+        };
+        self.answers.push(AcceptedDelivery {
+            id: delivery.id.clone(),
+            channel: delivery.channel.clone(),
+            kind: delivery.kind.clone(),
+            native_type: delivery.native_type.clone(),
+            status: delivery.status.clone(),
+            upstream_ids: Vec::new(),
+            failed_recipients: Vec::new(),
+            truncated: delivery.truncated,
+            parts: delivery.parts.len(),
+            attempts: Vec::new(),
+            escalation_step: delivery.escalation_step,
+            due_at: step.map(|s| ms_to_rfc3339(s.due)),
+        });
+        self.deliveries.push(delivery);
+        Ok(())
+    }
+}
+
 /// An unknown channel's error also lists the names that are configured, so the caller can
 /// correct a typo without asking the operator.
 fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
@@ -211,13 +313,14 @@ fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
 }
 
 /// Puts an adapter's field error where the caller wrote it: `targets[i].users`, or a message
-/// field (`/title` → `title`).
-fn locate(e: FieldError, i: usize) -> FieldError {
+/// field (`/title` → `title`). `path` is where the target was written (`targets[2]`,
+/// `escalation[0].targets[1]`).
+fn locate(e: FieldError, path: &str) -> FieldError {
     if let Some(rest) = e.field.strip_prefix('/') {
         let rest = rest.to_string();
         FieldError { field: rest, ..e }
     } else {
-        e.under(&format!("targets[{i}]"))
+        e.under(path)
     }
 }
 
@@ -233,10 +336,15 @@ mod tests {
     #[test]
     fn field_errors_land_under_their_target_or_the_root() {
         let e = FieldError::new("users", "required", "x");
-        assert_eq!(locate(e, 2).field, "targets[2].users");
+        assert_eq!(locate(e, "targets[2]").field, "targets[2].users");
         let e = FieldError::new("/title", "too_long", "x");
-        assert_eq!(locate(e, 0).field, "title");
+        assert_eq!(locate(e, "targets[0]").field, "title");
         let e = FieldError::new("", "invalid", "x");
-        assert_eq!(locate(e, 1).field, "targets[1]");
+        assert_eq!(locate(e, "targets[1]").field, "targets[1]");
+        let e = FieldError::new("users", "required", "x");
+        assert_eq!(
+            locate(e, "escalation[0].targets[1]").field,
+            "escalation[0].targets[1].users"
+        );
     }
 }

@@ -24,7 +24,7 @@ const ACTION_TTL_MS: i64 = 24 * 3600 * 1000;
 
 /// The message `id` for an action by `caller`: 404 when it does not exist, 403 when it is
 /// another tenant's.
-async fn message_for_action(
+pub(crate) async fn message_for_action(
     state: &AppState,
     caller: &Caller,
     id: &str,
@@ -212,48 +212,8 @@ pub async fn state(
     let now = store.now_ms();
     let mut deliveries = Vec::with_capacity(m.deliveries.len());
     for d in &m.deliveries {
-        if d.status != "sent" {
-            deliveries.push(action(
-                d,
-                &d.status,
-                false,
-                Some(format!("the delivery is {}, not sent", d.status)),
-            ));
-            continue;
-        }
-        let Some(handle) = state.channel(&d.channel) else {
-            deliveries.push(action(
-                d,
-                &d.status,
-                false,
-                Some("the channel is no longer configured".into()),
-            ));
-            continue;
-        };
-        // Each sent call is updated with its own users (a card over 1000 users went out in
-        // several calls, each with its own itemId).
-        let sent: Vec<(&str, &[String])> = d
-            .parts
-            .iter()
-            .filter(|p| p.op == "send")
-            .filter_map(|p| Some((p.upstream_id.as_deref()?, p.recipients.as_slice())))
-            .collect();
-        if sent.is_empty() {
-            deliveries.push(action(
-                d,
-                &d.status,
-                false,
-                Some("no upstream id to update".into()),
-            ));
-            continue;
-        }
-        let planned: Result<Vec<_>, String> = sent
-            .iter()
-            .map(|(up, users)| handle.adapter.plan_state(up, users, &d.context, &update))
-            .collect();
-        match planned {
-            Ok(plans) => {
-                let parts: Vec<_> = plans.iter().map(|p| new_part(handle, p, 0, now)).collect();
+        match plan_state_calls(&state, d, &update, now) {
+            Ok(parts) => {
                 store.append_parts(&d.id, &parts, ACTION_TTL_MS).await?;
                 deliveries.push(action(d, &d.status, true, None));
             }
@@ -267,6 +227,40 @@ pub async fn state(
             deliveries,
         }),
     ))
+}
+
+/// The state-update calls of one delivery (planned by its channel's adapter), or why it cannot
+/// take one: it is not sent, its channel is gone, it has no upstream id, or its channel or card
+/// takes no state (only WeLink cards sent with a state do).
+pub(crate) fn plan_state_calls(
+    state: &AppState,
+    d: &DeliveryView,
+    update: &StateUpdate,
+    now: i64,
+) -> Result<Vec<NewPart>, String> {
+    if d.status != "sent" {
+        return Err(format!("the delivery is {}, not sent", d.status));
+    }
+    let handle = state
+        .channel(&d.channel)
+        .ok_or_else(|| "the channel is no longer configured".to_string())?;
+    // Each sent call is updated with its own users (a card over 1000 users went out in several
+    // calls, each with its own itemId).
+    let sent: Vec<(&str, &[String])> = d
+        .parts
+        .iter()
+        .filter(|p| p.op == "send")
+        .filter_map(|p| Some((p.upstream_id.as_deref()?, p.recipients.as_slice())))
+        .collect();
+    if sent.is_empty() {
+        return Err("no upstream id to update".into());
+    }
+    sent.iter()
+        .map(|(up, users)| {
+            let plan = handle.adapter.plan_state(up, users, &d.context, update)?;
+            Ok(new_part(handle, &plan, 0, now))
+        })
+        .collect()
 }
 
 /// The answer of an admin retry.

@@ -1,5 +1,7 @@
 //! The router: every route, with the body limit, request ids, tracing and request metrics.
 
+pub mod ack;
+pub mod ack_page;
 pub mod actions;
 pub mod admin;
 pub mod alerts;
@@ -34,6 +36,7 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/v1/messages/{id}"),
     ("post", "/v1/messages/{id}/recall"),
     ("post", "/v1/messages/{id}/state"),
+    ("post", "/v1/messages/{id}/ack"),
     ("post", "/v1/deliveries/{id}/retry"),
     ("get", "/v1/alerts"),
     ("get", "/v1/alerts/{key}"),
@@ -46,6 +49,8 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("get", "/metrics"),
     ("get", "/openapi.json"),
     ("get", "/docs"),
+    ("get", "/ack/{token}"),
+    ("post", "/ack/{token}"),
 ];
 
 /// The routes for operators: `/metrics`, `/openapi.json` and `/docs`.
@@ -84,6 +89,7 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}", get(messages::get_one))
         .route("/v1/messages/{id}/recall", post(actions::recall))
         .route("/v1/messages/{id}/state", post(actions::state))
+        .route("/v1/messages/{id}/ack", post(ack::ack))
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{key}", get(alerts::get_one))
@@ -96,6 +102,8 @@ pub fn router(state: AppState) -> Router {
     Router::new()
         .route("/healthz", get(system::healthz))
         .route("/readyz", get(system::readyz))
+        // The acknowledge link's page: its token is the credential, not a caller's key.
+        .route("/ack/{token}", get(ack_page::show).post(ack_page::submit))
         .merge(operator)
         .merge(v1)
         .merge(sources)

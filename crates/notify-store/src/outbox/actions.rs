@@ -3,7 +3,9 @@
 
 use sqlx::Row;
 
-use crate::model::NewPart;
+use sqlx::{Any, Transaction};
+
+use crate::model::{LaneInfo, NewPart};
 use crate::outbox::complete::roll_up;
 use crate::{Store, StoreError};
 
@@ -117,45 +119,7 @@ impl Store {
         }
         let now = self.now_ms();
         let mut tx = self.begin_tx().await?;
-        let row = sqlx::query(
-            "SELECT d.message_id, d.tenant, d.channel, m.priority, \
-                    (SELECT COALESCE(MAX(seq), 0) FROM parts WHERE delivery_id = d.id) \
-             FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = $1",
-        )
-        .bind(delivery_id)
-        .fetch_one(&mut *tx)
-        .await?;
-        let message_id: String = row.try_get(0)?;
-        let tenant: String = row.try_get(1)?;
-        let channel: String = row.try_get(2)?;
-        let priority: i64 = row.try_get(3)?;
-        let max_seq: i64 = row.try_get(4)?;
-        let mut lanes = Vec::new();
-        for (i, p) in parts.iter().enumerate() {
-            sqlx::query(
-                "INSERT INTO parts (id, delivery_id, message_id, seq, op, lane, interface, channel, \
-                 tenant, priority, status, body, recipients, next_attempt_at, expires_at, \
-                 created_at, updated_at) \
-                 VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $13, $13)",
-            )
-            .bind(&p.id)
-            .bind(delivery_id)
-            .bind(&message_id)
-            .bind(max_seq + 1 + i as i64)
-            .bind(p.op.as_str())
-            .bind(&p.lane.lane)
-            .bind(&p.lane.interface)
-            .bind(&channel)
-            .bind(&tenant)
-            .bind(priority)
-            .bind(&p.body)
-            .bind(&p.recipients)
-            .bind(now)
-            .bind(now + ttl_ms)
-            .execute(&mut *tx)
-            .await?;
-            lanes.push(&p.lane);
-        }
+        let lanes = insert_parts_in(&mut tx, delivery_id, parts, now + ttl_ms, now).await?;
         let new_lanes = self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
         roll_up(&mut tx, std::iter::once(&delivery_id.to_string()), now).await?;
         tx.commit().await?;
@@ -271,4 +235,56 @@ impl Store {
         }
         Ok(row.try_get(0)?)
     }
+}
+
+/// Adds `parts` to the delivery `delivery_id` inside `tx`, after its last part, queued at `now`
+/// until `expires_at`. Returns their lanes, for the caller to register in the same
+/// transaction ([`Store::register_lanes_in`]).
+pub(crate) async fn insert_parts_in<'p>(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    parts: &'p [NewPart],
+    expires_at: i64,
+    now: i64,
+) -> Result<Vec<&'p LaneInfo>, StoreError> {
+    let row = sqlx::query(
+        "SELECT d.message_id, d.tenant, d.channel, m.priority, \
+                (SELECT COALESCE(MAX(seq), 0) FROM parts WHERE delivery_id = d.id) \
+         FROM deliveries d JOIN messages m ON m.id = d.message_id WHERE d.id = $1",
+    )
+    .bind(delivery_id)
+    .fetch_one(&mut **tx)
+    .await?;
+    let message_id: String = row.try_get(0)?;
+    let tenant: String = row.try_get(1)?;
+    let channel: String = row.try_get(2)?;
+    let priority: i64 = row.try_get(3)?;
+    let max_seq: i64 = row.try_get(4)?;
+    let mut lanes = Vec::with_capacity(parts.len());
+    for (i, p) in parts.iter().enumerate() {
+        sqlx::query(
+            "INSERT INTO parts (id, delivery_id, message_id, seq, op, lane, interface, channel, \
+             tenant, priority, status, body, recipients, next_attempt_at, expires_at, \
+             created_at, updated_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, 'queued', $11, $12, $13, $14, $13, $13)",
+        )
+        .bind(&p.id)
+        .bind(delivery_id)
+        .bind(&message_id)
+        .bind(max_seq + 1 + i as i64)
+        .bind(p.op.as_str())
+        .bind(&p.lane.lane)
+        .bind(&p.lane.interface)
+        .bind(&channel)
+        .bind(&tenant)
+        .bind(priority)
+        .bind(&p.body)
+        .bind(&p.recipients)
+        .bind(now)
+        .bind(expires_at)
+        .execute(&mut **tx)
+        .await?;
+        lanes.push(&p.lane);
+    }
+    Ok(lanes)
 }

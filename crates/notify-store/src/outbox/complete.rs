@@ -372,8 +372,13 @@ pub(crate) async fn roll_up_message(
     message_id: &str,
     now: i64,
 ) -> Result<(), StoreError> {
-    let statuses: Vec<DeliveryStatus> =
-        sqlx::query_scalar::<_, String>("SELECT status FROM deliveries WHERE message_id = $1")
+    // An escalation step cancelled because the alert was acknowledged or resolved never had to
+    // go out: it does not count (the message is `sent` when its own targets were). A step still
+    // pending keeps the message `accepted` until it fires or is cancelled.
+    let statuses: Vec<DeliveryStatus> = sqlx::query_scalar::<_, String>(
+        "SELECT status FROM deliveries WHERE message_id = $1 \
+         AND NOT (escalation_step IS NOT NULL AND status = 'cancelled' AND cancel_reason IS NOT NULL)",
+    )
             .bind(message_id)
             .fetch_all(&mut **tx)
             .await?

@@ -1,9 +1,9 @@
 //! The outbox proper: inserting accepted messages, claiming parts under a lease, fenced
 //! completion, and the sweeper that rescues expired leases and expires late work.
 
-mod actions;
+pub(crate) mod actions;
 mod claim;
-mod complete;
+pub(crate) mod complete;
 mod insert;
 mod sweep;
 

@@ -377,12 +377,15 @@ pub(crate) async fn apply_resolves(
         let cancelled = tx
             .texts(
                 &format!(
-                    "UPDATE deliveries SET status = 'cancelled', last_error = $4, updated_at = $3 \
+                    "UPDATE deliveries SET status = 'cancelled', last_error = $4, updated_at = $3, \
+                       cancel_reason = CASE WHEN escalation_step IS NULL THEN cancel_reason \
+                         ELSE '{step_reason}' END \
                      WHERE status = 'queued' AND message_id IN (SELECT id FROM messages \
                        WHERE tenant = $1 AND alert_key = $2 AND alert_status = 'firing'{spare}) \
                      AND NOT EXISTS (SELECT 1 FROM parts p WHERE p.delivery_id = deliveries.id \
                        AND (p.attempts > 0 OR p.status NOT IN ('queued', 'blocked'))) \
-                     RETURNING id, message_id"
+                     RETURNING id, message_id",
+                    step_reason = crate::escalation::reason::RESOLVED,
                 ),
                 &args,
             )

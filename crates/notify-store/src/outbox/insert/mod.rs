@@ -371,6 +371,9 @@ mod tests {
                 truncated: false,
                 context: "{}".into(),
                 chat_key: None,
+                escalation_step: None,
+                due_at: None,
+                expires_at: None,
                 parts: vec![NewPart {
                     id: "prt_1".into(),
                     seq: 0,

@@ -115,6 +115,8 @@ table_rows! {
         updated_at: i64 => "bigint",
         expires_at: i64 => "bigint",
         chat_key: Option<&'a str> => "text",
+        escalation_step: Option<i64> => "bigint",
+        due_at: Option<i64> => "bigint",
     }
 }
 
@@ -218,15 +220,18 @@ impl<'a> DeliveryRow<'a> {
             context: &d.context,
             created_at: m.created_at,
             updated_at: m.created_at,
-            expires_at: m.expires_at,
+            expires_at: d.expires_at.unwrap_or(m.expires_at),
             chat_key: d.chat_key.as_deref(),
+            escalation_step: d.escalation_step,
+            due_at: d.due_at,
         }
     }
 }
 
 impl<'a> PartRow<'a> {
     /// The row of one of `d`'s calls: `blocked` while it waits for an earlier part's upstream
-    /// id, due at the message's `not_before` or at once.
+    /// id, due at the delivery's own due time (an escalation step), else at the message's
+    /// `not_before`, else at once.
     pub(crate) fn of(m: &'a NewMessage, d: &'a NewDelivery, p: &'a NewPart) -> Self {
         Self {
             id: &p.id,
@@ -247,8 +252,8 @@ impl<'a> PartRow<'a> {
             body: &p.body,
             recipients: &p.recipients,
             depends_on: p.depends_on,
-            next_attempt_at: m.not_before.unwrap_or(m.created_at),
-            expires_at: m.expires_at,
+            next_attempt_at: d.due_at.or(m.not_before).unwrap_or(m.created_at),
+            expires_at: d.expires_at.unwrap_or(m.expires_at),
             created_at: m.created_at,
             updated_at: m.created_at,
         }

@@ -77,6 +77,11 @@ pub struct NewDelivery {
     pub chat_key: Option<String>,
     /// The calls.
     pub parts: Vec<NewPart>,
+    /// Native recipient id → directory person id (JSON object) when the target named people or
+    /// groups, so a fallback can map the recipients that failed.
+    pub people: Option<String>,
+    /// The target's fallback, resolved at ingress (JSON of `FallbackPlan`).
+    pub fallback: Option<String>,
 }
 
 /// A part to insert.
@@ -285,6 +290,9 @@ pub struct DeliveryView {
     /// Adapter context (kept for recall, state and the sidebar; not shown).
     #[serde(skip)]
     pub context: serde_json::Value,
+    /// The delivery this one stands in for (a fallback delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_of: Option<String>,
 }
 
 /// A part as the API shows it.

@@ -28,7 +28,8 @@ impl Store {
             return Ok(None);
         }
         let drows = sqlx::query(
-            "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context \
+            "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context, \
+                    fallback_of \
              FROM deliveries WHERE message_id = $1 ORDER BY seq",
         )
         .bind(id)
@@ -118,6 +119,7 @@ impl Store {
                 parts,
                 attempts,
                 context: serde_json::from_str(&ctx).unwrap_or_default(),
+                fallback_of: d.try_get(9)?,
             });
         }
         Ok(Some(m))

@@ -2,5 +2,6 @@
 //! other requests' messages in one transaction.
 
 pub mod canonical;
+pub mod directory;
 pub mod group_commit;
 pub mod plan;

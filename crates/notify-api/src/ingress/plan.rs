@@ -6,8 +6,14 @@ use notify_channels::ChannelHandle;
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::message::ParseError;
 use notify_core::validate::{self, text_zh};
-use notify_core::{DeliveryId, FieldError, MessageId, MessageInput, PartPlan, ValidationLimits};
-use notify_store::{NewAlert, NewDelivery, NewMessage, NewPart};
+use std::sync::Arc;
+
+use notify_core::{
+    CheckedMessage, DeliveryId, FieldError, MessageId, MessageInput, PartPlan, TargetInput,
+    ValidationLimits,
+};
+use notify_store::directory::Directory;
+use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
 
 /// `alert.dedup_window` when the message gives none.
 pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
@@ -15,6 +21,7 @@ pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::ingress::canonical::{canonical_json, hash_of};
+use crate::ingress::directory::{self, PersonMap};
 use crate::state::AppState;
 use crate::views::{AcceptedDelivery, AcceptedMessage};
 
@@ -28,7 +35,7 @@ pub struct Accepted {
 }
 
 /// Builds the message of a `POST /v1/messages` body.
-pub fn build(
+pub async fn build(
     state: &AppState,
     caller: &Caller,
     body: &[u8],
@@ -51,7 +58,8 @@ pub fn build(
             _ => input.idempotency_key = Some(key.to_string()),
         }
     }
-    build_input(state, caller, input, Extras::default(), now)
+    let extras = with_directory(state, caller, &input, Extras::default()).await?;
+    build_input(state, caller, input, extras, now)
 }
 
 /// What a message built by the gateway itself (a hook's notification) carries beside its
@@ -62,6 +70,24 @@ pub struct Extras {
     pub alert_fingerprint: Option<String>,
     /// Why the hook's template could not be rendered.
     pub template_error: Option<String>,
+    /// The caller's tenant's directory, read for a message that names people or groups
+    /// ([`with_directory`]); `None` when it names none.
+    pub directory: Option<Arc<Directory>>,
+}
+
+/// Reads the caller's directory into `extras` when `input` names directory people or groups
+/// (once per message, so a directory change affects only messages accepted after it).
+pub async fn with_directory(
+    state: &AppState,
+    caller: &Caller,
+    input: &MessageInput,
+    mut extras: Extras,
+) -> Result<Extras, ApiError> {
+    if extras.directory.is_none() && directory::needs_directory(input) {
+        let dir = state.store().directory(&caller.tenant).await?;
+        extras.directory = Some(Arc::new(dir));
+    }
+    Ok(extras)
 }
 
 /// Builds the message of an already parsed unified body: the checks, the plan per target and
@@ -83,47 +109,42 @@ pub fn build_input(
     let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())
         .map_err(|e| name_the_channels(e, state))?;
     let id = MessageId::new_at(now);
+    let empty = Directory::default();
+    let directory = match extras.directory.as_deref() {
+        Some(d) => d,
+        None if directory::needs_directory(&checked.input) => {
+            return Err(ApiError::Internal(
+                "the message names directory people but the directory was not read \
+                 (build it with plan::build or plan::with_directory)"
+                    .into(),
+            ))
+        }
+        None => &empty,
+    };
     let mut deliveries = Vec::with_capacity(checked.input.targets.len());
     let mut answers = Vec::with_capacity(checked.input.targets.len());
     for (i, target) in checked.input.targets.iter().enumerate() {
-        let handle = state.channel(&target.channel).ok_or_else(|| {
-            ApiError::invalid(
-                format!("targets[{i}].channel"),
-                "unknown_channel",
-                "no such channel",
-            )
-        })?;
-        let plan = handle
-            .adapter
-            .plan(&checked, target, now)
-            .map_err(|e| ApiError::Invalid(locate(e, i)))?;
-        let status = if plan.awaiting_agent {
-            "awaiting_agent"
-        } else {
-            "queued"
+        let handle = channel_of(state, &target.channel)
+            .map_err(|e| ApiError::Invalid(e.under(&format!("targets[{i}]"))))?;
+        let (expanded, people) = directory::expand(target, handle.kind(), directory)
+            .map_err(|e| ApiError::Invalid(e.under(&format!("targets[{i}]"))))?;
+        let fallback = match &target.fallback {
+            Some(fb) => Some(
+                check_fallback(state, &checked, fb, &people, directory, now)
+                    .map_err(|e| ApiError::Invalid(locate(e, &format!("targets[{i}]"))))?,
+            ),
+            None => None,
         };
-        let parts = plan
-            .parts
-            .iter()
-            .enumerate()
-            .map(|(seq, p)| new_part(handle, p, seq as i64, now))
-            .collect::<Vec<_>>();
-        let delivery = NewDelivery {
-            id: DeliveryId::new_at(now).0,
-            seq: i as i64,
-            channel: handle.name.clone(),
-            kind: handle.kind().as_str().to_string(),
-            native_type: plan.native_type.clone(),
-            status: status.to_string(),
-            truncated: plan.truncated,
-            context: plan.context.to_string(),
-            // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
-            chat_key: plan
-                .awaiting_agent
-                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
-                .flatten(),
-            parts,
-        };
+        let mut delivery = plan_target(handle, &checked, &expanded, i as i64, now)
+            .map_err(|e| ApiError::Invalid(locate(e, &format!("targets[{i}]"))))?;
+        delivery.people = (!people.is_empty())
+            .then(|| serde_json::to_string(&people))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        delivery.fallback = fallback
+            .map(|f| serde_json::to_string(&f))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
         answers.push(AcceptedDelivery {
             id: delivery.id.clone(),
             channel: delivery.channel.clone(),
@@ -186,6 +207,77 @@ pub fn build_input(
     Ok(Accepted { message, answer })
 }
 
+/// The configured channel named by a target's `channel` (error relative to the target).
+fn channel_of<'a>(state: &'a AppState, name: &str) -> Result<&'a ChannelHandle, FieldError> {
+    state
+        .channel(name)
+        .ok_or_else(|| FieldError::new("channel", "unknown_channel", "no such channel"))
+}
+
+/// Resolves a target's fallback through the directory and plans it once, so that a fallback
+/// that could never be sent is a 422 now rather than a silent loss later. Errors are relative
+/// to the target (`fallback.users`) or the message (`/title`).
+fn check_fallback(
+    state: &AppState,
+    checked: &CheckedMessage,
+    fallback: &TargetInput,
+    primary: &PersonMap,
+    directory: &Directory,
+    now: i64,
+) -> Result<FallbackPlan, FieldError> {
+    let handle = channel_of(state, &fallback.channel).map_err(|e| e.under("fallback"))?;
+    let plan = directory::resolve_fallback(fallback, handle.kind(), primary, directory)?;
+    plan_target(handle, checked, &plan.target, 0, now).map_err(|e| {
+        if e.field.starts_with('/') {
+            e
+        } else {
+            e.under("fallback")
+        }
+    })?;
+    Ok(plan)
+}
+
+/// Plans one target (its people and groups already expanded) with its channel's adapter: the
+/// delivery to store, number `seq` of its message. The fallback loop plans a fallback target
+/// with it too. Errors are relative to the target, or name a message field as `/title`.
+pub fn plan_target(
+    handle: &ChannelHandle,
+    checked: &CheckedMessage,
+    target: &TargetInput,
+    seq: i64,
+    now: i64,
+) -> Result<NewDelivery, FieldError> {
+    let plan = handle.adapter.plan(checked, target, now)?;
+    let status = if plan.awaiting_agent {
+        "awaiting_agent"
+    } else {
+        "queued"
+    };
+    let parts = plan
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(seq, p)| new_part(handle, p, seq as i64, now))
+        .collect::<Vec<_>>();
+    Ok(NewDelivery {
+        id: DeliveryId::new_at(now).0,
+        seq,
+        channel: handle.name.clone(),
+        kind: handle.kind().as_str().to_string(),
+        native_type: plan.native_type.clone(),
+        status: status.to_string(),
+        truncated: plan.truncated,
+        context: plan.context.to_string(),
+        // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
+        chat_key: plan
+            .awaiting_agent
+            .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
+            .flatten(),
+        parts,
+        ..NewDelivery::default()
+    })
+}
+
 /// An unknown channel's error also lists the names that are configured, so the caller can
 /// correct a typo without asking the operator.
 fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
@@ -208,14 +300,14 @@ fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
     e
 }
 
-/// Puts an adapter's field error where the caller wrote it: `targets[i].users`, or a message
-/// field (`/title` → `title`).
-fn locate(e: FieldError, i: usize) -> FieldError {
+/// Puts an adapter's field error where the caller wrote it: under the target (`targets[i]`
+/// → `targets[i].users`), or a message field (`/title` → `title`).
+pub fn locate(e: FieldError, target: &str) -> FieldError {
     if let Some(rest) = e.field.strip_prefix('/') {
         let rest = rest.to_string();
         FieldError { field: rest, ..e }
     } else {
-        e.under(&format!("targets[{i}]"))
+        e.under(target)
     }
 }
 
@@ -231,10 +323,10 @@ mod tests {
     #[test]
     fn field_errors_land_under_their_target_or_the_root() {
         let e = FieldError::new("users", "required", "x");
-        assert_eq!(locate(e, 2).field, "targets[2].users");
+        assert_eq!(locate(e, "targets[2]").field, "targets[2].users");
         let e = FieldError::new("/title", "too_long", "x");
-        assert_eq!(locate(e, 0).field, "title");
+        assert_eq!(locate(e, "targets[0]").field, "title");
         let e = FieldError::new("", "invalid", "x");
-        assert_eq!(locate(e, 1).field, "targets[1]");
+        assert_eq!(locate(e, "targets[1]").field, "targets[1]");
     }
 }

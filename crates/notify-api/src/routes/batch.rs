@@ -184,7 +184,7 @@ pub async fn create_batch(
             )));
             continue;
         }
-        match plan::build(&state, &caller, text.as_bytes(), None, now) {
+        match plan::build(&state, &caller, text.as_bytes(), None, now).await {
             Ok(a) => {
                 results.push(None);
                 indexes.push(i);

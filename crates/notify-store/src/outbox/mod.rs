@@ -4,6 +4,7 @@
 mod actions;
 mod claim;
 mod complete;
+pub mod fallback;
 mod insert;
 mod sweep;
 

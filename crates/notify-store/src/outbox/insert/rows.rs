@@ -73,6 +73,8 @@ table_rows! {
         updated_at: i64 => "bigint",
         expires_at: i64 => "bigint",
         chat_key: Option<&'a str> => "text",
+        people: Option<&'a str> => "text",
+        fallback: Option<&'a str> => "text",
     }
 }
 
@@ -140,6 +142,8 @@ impl<'a> DeliveryRow<'a> {
             updated_at: m.created_at,
             expires_at: m.expires_at,
             chat_key: d.chat_key.as_deref(),
+            people: d.people.as_deref(),
+            fallback: d.fallback.as_deref(),
         }
     }
 }

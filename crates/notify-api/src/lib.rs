@@ -11,6 +11,7 @@
 //! ```
 
 pub mod auth;
+pub mod background;
 pub mod body_budget;
 pub mod config;
 pub mod error;

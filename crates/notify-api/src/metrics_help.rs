@@ -16,6 +16,16 @@ pub fn describe_metrics() {
         Unit::Count,
         "Idempotent replays answered with the message already committed."
     );
+    describe_counter!(
+        "notify_fallbacks_total",
+        Unit::Count,
+        "Fallback deliveries added, by the fallback's channel."
+    );
+    describe_counter!(
+        "notify_fallbacks_dropped_total",
+        Unit::Count,
+        "Due fallbacks that could not be planned (their channel is gone or the message no longer checks)."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

@@ -12,7 +12,7 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ERROR_CODES};
-use crate::routes::{actions, admin, batch, docs, messages, system};
+use crate::routes::{actions, admin, batch, directory, docs, messages, system};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -27,6 +27,14 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         actions::recall,
         actions::state,
         actions::retry,
+        directory::put_person,
+        directory::get_person,
+        directory::delete_person,
+        directory::list_people,
+        directory::put_group,
+        directory::get_group,
+        directory::delete_group,
+        directory::list_groups,
         admin::channels,
         admin::stats,
         system::healthz,
@@ -52,6 +60,12 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         batch::BatchStatus,
         actions::StateRequest,
         actions::RetryAnswer,
+        directory::PersonBody,
+        directory::PersonView,
+        directory::PeopleAnswer,
+        directory::GroupBody,
+        directory::GroupView,
+        directory::GroupsAnswer,
         admin::ChannelsAnswer,
         admin::ChannelStatus,
         admin::LaneStatus,

@@ -111,6 +111,17 @@ pub async fn migrate(path: Option<&Path>, log_format: Option<String>) -> Result<
     }
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
+    // The config file's directory replaces the same ids in the tenant `default` at every
+    // start; people and groups only the API made are kept (docs/people.md).
+    if !config.people.is_empty() || !config.groups.is_empty() {
+        store
+            .seed_directory(
+                crate::config::DIRECTORY_SEED_TENANT,
+                &config.directory_seed(),
+            )
+            .await
+            .map_err(|e| GatewayError::store("people", e))?;
+    }
     store.close().await;
     banner!(
         config,
@@ -200,7 +211,12 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         .map_err(|e| GatewayError::Config(e.to_string()))?;
     let replica = dispatcher.replica_id().to_string();
     let (stop_tx, stop_rx) = watch::channel(false);
-    let workers = tokio::spawn(dispatcher.run(stop_rx));
+    let workers = tokio::spawn(dispatcher.run(stop_rx.clone()));
+    // Fallback deliveries are planned with the channel adapters, next to ingress.
+    let fallbacks = tokio::spawn(notify_api::background::fallback::run(
+        state.clone(),
+        stop_rx,
+    ));
 
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
         .await
@@ -318,6 +334,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     // Stop claiming, finish in-flight calls, write their results, release the lanes.
     tracing::info!("shutting down: draining in-flight calls");
     let _ = stop_tx.send(true);
+    let _ = fallbacks.await;
     if tokio::time::timeout(grace, workers).await.is_err() {
         tracing::warn!(
             "drain exceeded shutdown_grace; parts still leased will be re-queued after their lease"

@@ -3,6 +3,7 @@
 pub mod actions;
 pub mod admin;
 pub mod batch;
+pub mod directory;
 pub mod docs;
 pub mod messages;
 pub mod system;
@@ -13,7 +14,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
@@ -33,6 +34,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/messages/{id}/recall"),
     ("post", "/v1/messages/{id}/state"),
     ("post", "/v1/deliveries/{id}/retry"),
+    ("put", "/v1/people/{id}"),
+    ("get", "/v1/people/{id}"),
+    ("delete", "/v1/people/{id}"),
+    ("get", "/v1/people"),
+    ("put", "/v1/groups/{name}"),
+    ("get", "/v1/groups/{name}"),
+    ("delete", "/v1/groups/{name}"),
+    ("get", "/v1/groups"),
     ("get", "/v1/channels"),
     ("get", "/v1/stats"),
     ("get", "/healthz"),
@@ -79,6 +88,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/messages/{id}/recall", post(actions::recall))
         .route("/v1/messages/{id}/state", post(actions::state))
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
+        .route(
+            "/v1/people/{id}",
+            put(directory::put_person)
+                .get(directory::get_person)
+                .delete(directory::delete_person),
+        )
+        .route("/v1/people", get(directory::list_people))
+        .route(
+            "/v1/groups/{name}",
+            put(directory::put_group)
+                .get(directory::get_group)
+                .delete(directory::delete_group),
+        )
+        .route("/v1/groups", get(directory::list_groups))
         .route("/v1/channels", get(admin::channels))
         .route("/v1/stats", get(admin::stats))
         .route_layer(middleware::from_fn_with_state(state.clone(), authenticate));

@@ -68,6 +68,8 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            people: None,
+            fallback: None,
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(due + n).0,
                 seq: 0,

@@ -118,6 +118,8 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            people: None,
+            fallback: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(T0).0,

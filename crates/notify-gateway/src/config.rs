@@ -479,15 +479,24 @@ mod tests {
         figment::Jail::expect_with(|jail| {
             let people = "[people.zhangsan]\nname = \"张三\"\nwelink = \"zhangsan@welink\"\n\
                 wecom = \"zhangsan\"\nworkid = \"ww0517\"\n[people.lisi]\nwelink = \"lisi@welink\"\n";
-            jail.create_file("ok.toml", &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"lisi\"]\n"))?;
-            jail.create_file("bad.toml", &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"wangwu\"]\n"))?;
+            jail.create_file(
+                "ok.toml",
+                &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"lisi\"]\n"),
+            )?;
+            jail.create_file(
+                "bad.toml",
+                &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"wangwu\"]\n"),
+            )?;
             jail.create_file("typo.toml", "[people.zhangsan]\nwelnk = \"x\"\n")?;
             let (c, _) = load(Some(Path::new("ok.toml"))).unwrap();
             let seed = c.directory_seed();
             assert_eq!(seed.people["zhangsan"].workid.as_deref(), Some("ww0517"));
             assert_eq!(seed.groups["dba-oncall"], ["zhangsan", "lisi"]);
             let e = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
-            assert!(e.contains("groups.dba-oncall[1]") && e.contains("wangwu"), "{e}");
+            assert!(
+                e.contains("groups.dba-oncall[1]") && e.contains("wangwu"),
+                "{e}"
+            );
             let e = load(Some(Path::new("typo.toml"))).unwrap_err().to_string();
             assert!(e.contains("welnk"), "{e}");
             Ok(())

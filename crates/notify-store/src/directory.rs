@@ -275,12 +275,11 @@ async fn groups_rows(
     conn: &mut sqlx::AnyConnection,
     tenant: &str,
 ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-    let rows = sqlx::query(
-        "SELECT name, members FROM directory_groups WHERE tenant = $1 ORDER BY name",
-    )
-    .bind(tenant)
-    .fetch_all(&mut *conn)
-    .await?;
+    let rows =
+        sqlx::query("SELECT name, members FROM directory_groups WHERE tenant = $1 ORDER BY name")
+            .bind(tenant)
+            .fetch_all(&mut *conn)
+            .await?;
     rows.iter()
         .map(|r| {
             let name: String = r.try_get(0)?;

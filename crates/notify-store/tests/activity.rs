@@ -36,6 +36,8 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            people: None,
+            fallback: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(created_at).0,

@@ -38,6 +38,8 @@ fn message(n: i64, credential: &str, created_at: i64, not_before: Option<i64>) -
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            people: None,
+            fallback: None,
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(created_at + n).0,
                 seq: 0,

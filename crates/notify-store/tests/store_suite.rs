@@ -47,6 +47,8 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
             truncated: false,
             context: "{}".into(),
             chat_key: None,
+            people: None,
+            fallback: None,
             parts: (0..parts_per_delivery)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(now).0,

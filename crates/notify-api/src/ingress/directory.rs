@@ -259,7 +259,12 @@ mod tests {
         );
         assert!(out.people.is_none() && out.groups.is_none());
         assert_eq!(map["lisi@welink"], "lisi");
-        let (out, _) = expand(&target(&["zhangsan"], &[]), ChannelKind::WecomWorkid, &dir()).unwrap();
+        let (out, _) = expand(
+            &target(&["zhangsan"], &[]),
+            ChannelKind::WecomWorkid,
+            &dir(),
+        )
+        .unwrap();
         assert_eq!(out.work_ids.unwrap(), ["ww0517"]);
         let (out, _) = expand(&target(&["zhangsan"], &[]), ChannelKind::WecomApp, &dir()).unwrap();
         assert_eq!(out.users.unwrap(), ["zhangsan"]);
@@ -269,16 +274,32 @@ mod tests {
 
     #[test]
     fn unknown_names_and_missing_ids_are_named() {
-        let e = expand(&target(&["zhangsan", "nobody"], &[]), ChannelKind::Welink, &dir())
-            .unwrap_err();
-        assert_eq!((e.field.as_str(), e.code.as_str()), ("people[1]", "unknown_person"));
+        let e = expand(
+            &target(&["zhangsan", "nobody"], &[]),
+            ChannelKind::Welink,
+            &dir(),
+        )
+        .unwrap_err();
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("people[1]", "unknown_person")
+        );
         let e = expand(&target(&[], &["nope"]), ChannelKind::Welink, &dir()).unwrap_err();
-        assert_eq!((e.field.as_str(), e.code.as_str()), ("groups[0]", "unknown_group"));
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("groups[0]", "unknown_group")
+        );
         let e = expand(&target(&[], &["dba"]), ChannelKind::WecomApp, &dir()).unwrap_err();
-        assert_eq!((e.field.as_str(), e.code.as_str()), ("groups[0]", "no_channel_id"));
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("groups[0]", "no_channel_id")
+        );
         assert!(e.message.contains("lisi") && e.message.contains("wecom"));
         let e = expand(&target(&["zhangsan"], &[]), ChannelKind::Juzi, &dir()).unwrap_err();
-        assert_eq!((e.field.as_str(), e.code.as_str()), ("people", "not_supported"));
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("people", "not_supported")
+        );
     }
 
     #[test]
@@ -295,7 +316,10 @@ mod tests {
         // lisi has no WeCom id: the fallback cannot reach them.
         let (_, map) = expand(&target(&[], &["dba"]), ChannelKind::Welink, &dir()).unwrap();
         let e = resolve_fallback(&fb, ChannelKind::WecomApp, &map, &dir()).unwrap_err();
-        assert_eq!((e.field.as_str(), e.code.as_str()), ("fallback", "no_channel_id"));
+        assert_eq!(
+            (e.field.as_str(), e.code.as_str()),
+            ("fallback", "no_channel_id")
+        );
         // A fallback of a fallback is refused.
         let mut nested = fb.clone();
         nested.fallback = Some(Box::new(fb.clone()));

@@ -1,6 +1,7 @@
 //! The people-and-groups directory over the API (scope `admin`, contract §7):
 //! `PUT/GET/DELETE /v1/people/{id}`, `GET /v1/people`, `PUT/GET/DELETE /v1/groups/{name}`,
-//! `GET /v1/groups`. An admin edits its own tenant's directory; the config file seeds the
+//! `GET /v1/groups`. Each tenant has its own directory, which the messages of its callers use;
+//! an admin edits its own tenant's, or another's with `?tenant=NAME`. The config file seeds the
 //! tenant `default`.
 
 use axum::extract::State;
@@ -14,11 +15,26 @@ use utoipa::ToSchema;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, ErrorBody};
-use crate::extract::{parse_json, ApiPath, RawBody};
+use crate::extract::{parse_json, ApiPath, ApiQuery, RawBody};
 use crate::state::AppState;
 
 /// The keys of a person, as in the config's `[people.ID]`.
 pub const PERSON_KEYS: [&str; 4] = ["name", "welink", "wecom", "workid"];
+
+/// `?tenant=`: whose directory (default: the caller's tenant).
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct TenantQuery {
+    /// The tenant whose directory to read or edit (default: the caller's).
+    pub tenant: Option<String>,
+}
+
+impl TenantQuery {
+    /// The tenant meant.
+    fn of(self, caller: &Caller) -> String {
+        self.tenant.unwrap_or_else(|| caller.tenant.clone())
+    }
+}
 
 /// Longest person id or group name, in bytes.
 const MAX_NAME: usize = 128;
@@ -154,7 +170,7 @@ fn check_name(name: &str) -> Result<(), FieldError> {
     put,
     path = "/v1/people/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "The person's id (what targets' `people` name)")),
+    params(("id" = String, Path, description = "The person's id (what targets' `people` name)"), TenantQuery),
     request_body(content = PersonBody, description = "The keys of `[people.ID]`; any other key is a 422 naming it", content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = PersonView),
@@ -168,15 +184,17 @@ fn check_name(name: &str) -> Result<(), FieldError> {
 pub async fn put_person(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(id): ApiPath<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     caller.require("admin")?;
+    let tenant = q.of(&caller);
     check_name(&id).map_err(|e| ApiError::Invalid(e.under("id")))?;
     let person = parse_person(&body)?;
     let created = state
         .store()
-        .put_person(&caller.tenant, &id, &person.clone().into())
+        .put_person(&tenant, &id, &person.clone().into())
         .await?;
     let status = if created {
         StatusCode::CREATED
@@ -191,7 +209,7 @@ pub async fn put_person(
     get,
     path = "/v1/people/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "The person's id")),
+    params(("id" = String, Path, description = "The person's id"), TenantQuery),
     responses(
         (status = 200, description = "The person", body = PersonView),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -203,10 +221,12 @@ pub async fn put_person(
 pub async fn get_person(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<Json<PersonView>, ApiError> {
     caller.require("admin")?;
-    match state.store().person(&caller.tenant, &id).await? {
+    let tenant = q.of(&caller);
+    match state.store().person(&tenant, &id).await? {
         Some(p) => Ok(Json(PersonView {
             id,
             person: p.into(),
@@ -220,7 +240,7 @@ pub async fn get_person(
     delete,
     path = "/v1/people/{id}",
     tag = "directory",
-    params(("id" = String, Path, description = "The person's id")),
+    params(("id" = String, Path, description = "The person's id"), TenantQuery),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -233,10 +253,12 @@ pub async fn get_person(
 pub async fn delete_person(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(id): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("admin")?;
-    match state.store().delete_person(&caller.tenant, &id).await? {
+    let tenant = q.of(&caller);
+    match state.store().delete_person(&tenant, &id).await? {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
         Ok(false) => Err(ApiError::NotFound(format!("no person {id:?}"))),
         Err(DirectoryRefusal::InGroups(groups)) => Err(ApiError::Conflict {
@@ -257,6 +279,7 @@ pub async fn delete_person(
     get,
     path = "/v1/people",
     tag = "directory",
+    params(TenantQuery),
     responses(
         (status = 200, description = "The people, by id", body = PeopleAnswer),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -267,11 +290,13 @@ pub async fn delete_person(
 pub async fn list_people(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> Result<Json<PeopleAnswer>, ApiError> {
     caller.require("admin")?;
+    let tenant = q.of(&caller);
     let people = state
         .store()
-        .list_people(&caller.tenant)
+        .list_people(&tenant)
         .await?
         .into_iter()
         .map(|(id, p)| PersonView {
@@ -287,7 +312,7 @@ pub async fn list_people(
     put,
     path = "/v1/groups/{name}",
     tag = "directory",
-    params(("name" = String, Path, description = "The group's name (what targets' `groups` name)")),
+    params(("name" = String, Path, description = "The group's name (what targets' `groups` name)"), TenantQuery),
     request_body(content = GroupBody, content_type = "application/json"),
     responses(
         (status = 201, description = "Created", body = GroupView),
@@ -301,10 +326,12 @@ pub async fn list_people(
 pub async fn put_group(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(name): ApiPath<String>,
     RawBody(body): RawBody,
 ) -> Result<Response, ApiError> {
     caller.require("admin")?;
+    let tenant = q.of(&caller);
     check_name(&name).map_err(|e| ApiError::Invalid(e.under("name")))?;
     let mut group: GroupBody = parse_json(&body)?;
     // Duplicates add nothing; the first place of each is kept.
@@ -312,7 +339,7 @@ pub async fn put_group(
     group.members.retain(|m| seen.insert(m.clone()));
     match state
         .store()
-        .put_group(&caller.tenant, &name, &group.members)
+        .put_group(&tenant, &name, &group.members)
         .await?
     {
         Ok(created) => {
@@ -348,7 +375,7 @@ pub async fn put_group(
     get,
     path = "/v1/groups/{name}",
     tag = "directory",
-    params(("name" = String, Path, description = "The group's name")),
+    params(("name" = String, Path, description = "The group's name"), TenantQuery),
     responses(
         (status = 200, description = "The group", body = GroupView),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -360,10 +387,12 @@ pub async fn put_group(
 pub async fn get_group(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<Json<GroupView>, ApiError> {
     caller.require("admin")?;
-    match state.store().group(&caller.tenant, &name).await? {
+    let tenant = q.of(&caller);
+    match state.store().group(&tenant, &name).await? {
         Some(members) => Ok(Json(GroupView { name, members })),
         None => Err(ApiError::NotFound(format!("no group {name:?}"))),
     }
@@ -374,7 +403,7 @@ pub async fn get_group(
     delete,
     path = "/v1/groups/{name}",
     tag = "directory",
-    params(("name" = String, Path, description = "The group's name")),
+    params(("name" = String, Path, description = "The group's name"), TenantQuery),
     responses(
         (status = 204, description = "Deleted"),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -386,10 +415,12 @@ pub async fn get_group(
 pub async fn delete_group(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
     ApiPath(name): ApiPath<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require("admin")?;
-    if state.store().delete_group(&caller.tenant, &name).await? {
+    let tenant = q.of(&caller);
+    if state.store().delete_group(&tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no group {name:?}")))
@@ -401,6 +432,7 @@ pub async fn delete_group(
     get,
     path = "/v1/groups",
     tag = "directory",
+    params(TenantQuery),
     responses(
         (status = 200, description = "The groups, by name", body = GroupsAnswer),
         (status = 401, description = "Missing or bad credentials", body = ErrorBody),
@@ -411,11 +443,13 @@ pub async fn delete_group(
 pub async fn list_groups(
     State(state): State<AppState>,
     caller: Caller,
+    ApiQuery(q): ApiQuery<TenantQuery>,
 ) -> Result<Json<GroupsAnswer>, ApiError> {
     caller.require("admin")?;
+    let tenant = q.of(&caller);
     let groups = state
         .store()
-        .list_groups(&caller.tenant)
+        .list_groups(&tenant)
         .await?
         .into_iter()
         .map(|(name, members)| GroupView { name, members })

@@ -268,6 +268,8 @@ mod tests {
                 truncated: false,
                 context: "{}".into(),
                 chat_key: None,
+                people: None,
+                fallback: None,
                 parts: vec![NewPart {
                     id: "prt_1".into(),
                     seq: 0,

@@ -115,7 +115,10 @@ async fn the_directory_is_kept_by_admins_alone(app: TestApp, _state: AppState) {
     let a = admin(&app, "GET", "/v1/people", Value::Null).await;
     assert_eq!(a.body, json!({"people": []}));
     let a = admin(&app, "GET", "/v1/groups?tenant=t1", Value::Null).await;
-    assert_eq!(a.body, json!({"groups": [{"name": "dba", "members": ["zhangsan", "lisi"]}]}));
+    assert_eq!(
+        a.body,
+        json!({"groups": [{"name": "dba", "members": ["zhangsan", "lisi"]}]})
+    );
     // Replacing answers 200.
     let a = admin(
         &app,
@@ -149,7 +152,12 @@ async fn the_directory_is_kept_by_admins_alone(app: TestApp, _state: AppState) {
         ("DELETE", "/v1/groups/dba"),
     ] {
         let a = app.bearer(SENDER, method, path, b"{}").await;
-        assert_eq!(a.status, StatusCode::FORBIDDEN, "{method} {path}: {}", a.text);
+        assert_eq!(
+            a.status,
+            StatusCode::FORBIDDEN,
+            "{method} {path}: {}",
+            a.text
+        );
         assert_eq!(a.code(), "missing_scope");
     }
 }
@@ -222,27 +230,75 @@ async fn people_and_groups_expand_to_each_kinds_ids(app: TestApp, _state: AppSta
 async fn unknown_names_and_missing_ids_are_422s_naming_them(app: TestApp, _state: AppState) {
     seed(&app).await;
     let cases = [
-        (json!([{"channel": "welink", "people": ["zhangsan", "nobody"]}]), "targets[0].people[1]", "unknown_person"),
-        (json!([{"channel": "welink", "users": ["u"]}, {"channel": "welink", "groups": ["nope"]}]), "targets[1].groups[0]", "unknown_group"),
-        (json!([{"channel": "wecom", "groups": ["dba"]}]), "targets[0].groups[0]", "no_channel_id"),
-        (json!([{"channel": "juzi", "chat_id": "c", "people": ["zhangsan"]}]), "targets[0].people", "not_supported"),
-        (json!([{"channel": "welink", "people": ["lisi"], "fallback": {"channel": "wecom"}}]), "targets[0].fallback", "no_channel_id"),
-        (json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "people": ["ghost"]}}]), "targets[0].fallback.people[0]", "unknown_person"),
-        (json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "nope"}}]), "targets[0].fallback.channel", "unknown_channel"),
-        (json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "fallback": {"channel": "log", "users": ["x"]}}}]), "targets[0].fallback.fallback", "not_supported"),
-        (json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "work_ids": ["x"]}}]), "targets[0].fallback.work_ids", "not_supported"),
+        (
+            json!([{"channel": "welink", "people": ["zhangsan", "nobody"]}]),
+            "targets[0].people[1]",
+            "unknown_person",
+        ),
+        (
+            json!([{"channel": "welink", "users": ["u"]}, {"channel": "welink", "groups": ["nope"]}]),
+            "targets[1].groups[0]",
+            "unknown_group",
+        ),
+        (
+            json!([{"channel": "wecom", "groups": ["dba"]}]),
+            "targets[0].groups[0]",
+            "no_channel_id",
+        ),
+        (
+            json!([{"channel": "juzi", "chat_id": "c", "people": ["zhangsan"]}]),
+            "targets[0].people",
+            "not_supported",
+        ),
+        (
+            json!([{"channel": "welink", "people": ["lisi"], "fallback": {"channel": "wecom"}}]),
+            "targets[0].fallback",
+            "no_channel_id",
+        ),
+        (
+            json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "people": ["ghost"]}}]),
+            "targets[0].fallback.people[0]",
+            "unknown_person",
+        ),
+        (
+            json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "nope"}}]),
+            "targets[0].fallback.channel",
+            "unknown_channel",
+        ),
+        (
+            json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "fallback": {"channel": "log", "users": ["x"]}}}]),
+            "targets[0].fallback.fallback",
+            "not_supported",
+        ),
+        (
+            json!([{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "wecom", "work_ids": ["x"]}}]),
+            "targets[0].fallback.work_ids",
+            "not_supported",
+        ),
     ];
     for (targets, field, code) in cases {
         let a = app.post(&post_body(targets.clone())).await;
-        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{targets}: {}", a.text);
-        assert_eq!((a.field(), a.code()), (field, code), "{targets}: {}", a.text);
+        assert_eq!(
+            a.status,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "{targets}: {}",
+            a.text
+        );
+        assert_eq!(
+            (a.field(), a.code()),
+            (field, code),
+            "{targets}: {}",
+            a.text
+        );
     }
 }
 
 async fn a_directory_change_does_not_touch_an_accepted_message(app: TestApp, _state: AppState) {
     seed(&app).await;
     let a = app
-        .post(&post_body(json!([{"channel": "welink", "people": ["zhangsan"]}])))
+        .post(&post_body(
+            json!([{"channel": "welink", "people": ["zhangsan"]}]),
+        ))
         .await;
     assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
     let first = a.body["id"].as_str().unwrap().to_string();
@@ -255,7 +311,9 @@ async fn a_directory_change_does_not_touch_an_accepted_message(app: TestApp, _st
     .await;
     assert_eq!(a.status, StatusCode::OK, "{}", a.text);
     let a = app
-        .post(&post_body(json!([{"channel": "welink", "people": ["zhangsan"]}])))
+        .post(&post_body(
+            json!([{"channel": "welink", "people": ["zhangsan"]}]),
+        ))
         .await;
     let second = a.body["id"].as_str().unwrap().to_string();
     assert_eq!(recipients(&app, &first).await, [vec!["zhangsan@welink"]]);
@@ -300,7 +358,12 @@ async fn a_failed_delivery_falls_back_to_the_same_people_elsewhere(app: TestApp,
     let id = a.body["id"].as_str().unwrap().to_string();
     let primary = a.body["deliveries"][0]["id"].as_str().unwrap().to_string();
     // Nothing is due while the primary is in flight.
-    assert_eq!(notify_api::background::fallback::pass(&state).await.unwrap(), 0);
+    assert_eq!(
+        notify_api::background::fallback::pass(&state)
+            .await
+            .unwrap(),
+        0
+    );
     finish_only_part(
         &app,
         PartResult::Failed {
@@ -308,7 +371,12 @@ async fn a_failed_delivery_falls_back_to_the_same_people_elsewhere(app: TestApp,
         },
     )
     .await;
-    assert_eq!(notify_api::background::fallback::pass(&state).await.unwrap(), 1);
+    assert_eq!(
+        notify_api::background::fallback::pass(&state)
+            .await
+            .unwrap(),
+        1
+    );
     let got = app
         .bearer(SENDER, "GET", &format!("/v1/messages/{id}"), b"")
         .await;
@@ -323,7 +391,12 @@ async fn a_failed_delivery_falls_back_to_the_same_people_elsewhere(app: TestApp,
     assert_eq!(got.body["status"], "accepted");
     assert_eq!(recipients(&app, &id).await[1], ["zhangsan"]);
     // A second pass (another replica) adds nothing.
-    assert_eq!(notify_api::background::fallback::pass(&state).await.unwrap(), 0);
+    assert_eq!(
+        notify_api::background::fallback::pass(&state)
+            .await
+            .unwrap(),
+        0
+    );
 }
 
 async fn refused_directory_people_get_a_fallback_for_them_alone(app: TestApp, state: AppState) {
@@ -356,7 +429,12 @@ async fn refused_directory_people_get_a_fallback_for_them_alone(app: TestApp, st
         },
     )
     .await;
-    assert_eq!(notify_api::background::fallback::pass(&state).await.unwrap(), 1);
+    assert_eq!(
+        notify_api::background::fallback::pass(&state)
+            .await
+            .unwrap(),
+        1
+    );
     let r = recipients(&app, &id).await;
     assert_eq!(r.len(), 2);
     assert_eq!(r[1], ["ww0001"], "lisi alone, by work ID");

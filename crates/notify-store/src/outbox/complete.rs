@@ -343,12 +343,13 @@ pub(crate) async fn roll_up<'a>(
     let mut messages = BTreeSet::new();
     let mut fallback_due = false;
     for d in deliveries {
-        let row = sqlx::query("SELECT status, message_id FROM deliveries WHERE id = $1")
+        let row = sqlx::query("SELECT status, message_id, fallback FROM deliveries WHERE id = $1")
             .bind(d)
             .fetch_one(&mut **tx)
             .await?;
         let current: String = row.try_get(0)?;
         let message_id: String = row.try_get(1)?;
+        let has_fallback = row.try_get::<Option<String>, _>(2)?.is_some();
         let current = DeliveryStatus::parse(&current)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status {current:?}")))?;
         let parts: Vec<(PartOp, PartStatus)> =
@@ -371,7 +372,9 @@ pub(crate) async fn roll_up<'a>(
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
-            fallback_due |= note_final(tx, d, next, now).await?;
+            if has_fallback {
+                fallback_due |= note_final(tx, d, next, now).await?;
+            }
         }
         messages.insert(message_id);
     }

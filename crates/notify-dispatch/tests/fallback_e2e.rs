@@ -108,10 +108,16 @@ impl Env {
             scratch,
         };
         // zhangsan is a WeLink fan; lisi (WeLink id `nonfan1`) is not, so WeLink refuses them.
-        env.put("/v1/people/zhangsan", json!({"welink": "fan1", "workid": "W0001"}))
-            .await;
-        env.put("/v1/people/lisi", json!({"welink": "nonfan1", "workid": "W0002"}))
-            .await;
+        env.put(
+            "/v1/people/zhangsan",
+            json!({"welink": "fan1", "workid": "W0001"}),
+        )
+        .await;
+        env.put(
+            "/v1/people/lisi",
+            json!({"welink": "nonfan1", "workid": "W0002"}),
+        )
+        .await;
         env.put("/v1/groups/dba", json!({"members": ["zhangsan", "lisi"]}))
             .await;
         env
@@ -202,8 +208,11 @@ fn to_dba(channel: &str) -> Value {
 async fn a_permanent_refusal_falls_back_to_the_same_people_by_work_id() {
     let env = Env::start(Backend::Sqlite).await;
     let id = env.send(to_dba("welink")).await;
-    env.fault(WELINK_SEND, json!({"kind": "code", "code": "51062", "count": 1}))
-        .await;
+    env.fault(
+        WELINK_SEND,
+        json!({"kind": "code", "code": "51062", "count": 1}),
+    )
+    .await;
     env.drain().await;
     let m = env.message(&id).await;
     assert_eq!(m.deliveries[0].status, "failed", "{m:?}");
@@ -216,7 +225,10 @@ async fn a_permanent_refusal_falls_back_to_the_same_people_by_work_id() {
     assert_eq!(fb.channel, "workid");
     assert_eq!(fb.fallback_of.as_deref(), Some(m.deliveries[0].id.as_str()));
     assert_eq!(fb.status, "sent", "{fb:?}");
-    assert_eq!(m.status, "sent", "the fallback stands in for the failed delivery");
+    assert_eq!(
+        m.status, "sent",
+        "the fallback stands in for the failed delivery"
+    );
     let calls = env.workid_calls();
     assert_eq!(calls.len(), 1);
     assert!(calls[0].to_string().contains("W0001") && calls[0].to_string().contains("W0002"));
@@ -229,11 +241,13 @@ async fn xiaowei_quota_spent_before_the_deadline_falls_back() {
     let env = Env::start(Backend::Sqlite).await;
     // A minute to live: the next quota day is later, so the spent quota expires the push.
     let mut message = to_dba("xiaowei");
-    message["expires_at"] =
-        notify_core::clock::ms_to_rfc3339(env.clock.now_ms() + 60_000).into();
+    message["expires_at"] = notify_core::clock::ms_to_rfc3339(env.clock.now_ms() + 60_000).into();
     let id = env.send(message).await;
-    env.fault(XIAOWEI_PUSH, json!({"kind": "code", "code": "58604", "count": 1}))
-        .await;
+    env.fault(
+        XIAOWEI_PUSH,
+        json!({"kind": "code", "code": "58604", "count": 1}),
+    )
+    .await;
     env.drain().await;
     let m = env.message(&id).await;
     assert_eq!(m.deliveries[0].status, "expired", "{m:?}");
@@ -264,7 +278,10 @@ async fn refused_directory_people_alone_get_the_fallback() {
     let calls = env.workid_calls();
     assert_eq!(calls.len(), 1);
     let body = calls[0].to_string();
-    assert!(body.contains("W0002") && !body.contains("W0001"), "lisi alone: {body}");
+    assert!(
+        body.contains("W0002") && !body.contains("W0001"),
+        "lisi alone: {body}"
+    );
     assert_eq!(env.message(&id).await.status, "sent");
     env.finish().await;
 }
@@ -277,14 +294,18 @@ async fn a_48503_storm_and_an_unknown_outcome_never_fall_back() {
             "targets": [{"channel": "welink", "people": ["zhangsan"], "fallback": {"channel": "workid"}}]}))
         .await;
     // Rate-limit answers, then a connection reset mid-call (the outcome is unknown).
-    env.fault(WELINK_SEND, json!({"kind": "code", "code": "48503", "count": 5}))
-        .await;
+    env.fault(
+        WELINK_SEND,
+        json!({"kind": "code", "code": "48503", "count": 5}),
+    )
+    .await;
     for _ in 0..5 {
         env.dispatcher.run_once().await.unwrap();
         assert_eq!(env.fallbacks().await, 0);
         env.clock.advance_ms(PAST_BACKOFF_MS);
     }
-    env.fault(WELINK_SEND, json!({"kind": "reset", "count": 1})).await;
+    env.fault(WELINK_SEND, json!({"kind": "reset", "count": 1}))
+        .await;
     env.dispatcher.run_once().await.unwrap();
     assert_eq!(env.fallbacks().await, 0);
     let m = env.message(&id).await;

@@ -201,7 +201,10 @@ async fn the_config_seed_replaces_the_same_ids_and_keeps_the_rest(
 
 async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: ManualClock) {
     let m = message(&["a@welink", "x@welink"], true);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let woken = store.fallback_wake().subscribe();
     let part = claim_one(&store).await;
     finish(
@@ -276,7 +279,10 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
 
 async fn an_expired_delivery_makes_its_fallback_due(store: Store, clock: ManualClock) {
     let m = message(&["a@welink"], true);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     clock.set_ms(T0 + 60_001);
     assert_eq!(store.sweep().await.unwrap().expired, 1);
     let pending = store.pending_fallbacks(10).await.unwrap();
@@ -295,7 +301,10 @@ async fn an_expiry_for_the_spent_quota_makes_its_fallback_due(store: Store, _clo
     // Xiaowei's daily quota spent with no time left before the next quota day: the dispatcher
     // expires the part (`PartResult::Expired`).
     let m = message(&["a@welink"], true);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let part = claim_one(&store).await;
     finish(
         &store,
@@ -315,7 +324,10 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
     _clock: ManualClock,
 ) {
     let m = message(&["a@welink", "x@welink", "b@welink"], true);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let part = claim_one(&store).await;
     let refused = |r: &str| FailedRecipient {
         recipient: r.into(),
@@ -340,7 +352,10 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
     assert_eq!(target.channel, "wecom");
     // A sent delivery whose refused recipients are no directory people has no fallback.
     let m2 = message(&["x@welink"], true);
-    store.insert_messages(&[m2.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m2))
+        .await
+        .unwrap();
     let part = claim_one(&store).await;
     finish(
         &store,
@@ -360,7 +375,10 @@ async fn rate_limits_and_unknown_outcomes_never_make_a_fallback_due(
     clock: ManualClock,
 ) {
     let m = message(&["a@welink"], true);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     // A 48503 storm: retried, never final.
     for _ in 0..5 {
         let part = claim_one(&store).await;
@@ -399,7 +417,10 @@ async fn rate_limits_and_unknown_outcomes_never_make_a_fallback_due(
 
 async fn a_delivery_without_a_fallback_writes_no_pending_row(store: Store, _clock: ManualClock) {
     let m = message(&["a@welink"], false);
-    store.insert_messages(&[m.clone()]).await.unwrap();
+    store
+        .insert_messages(std::slice::from_ref(&m))
+        .await
+        .unwrap();
     let part = claim_one(&store).await;
     finish(
         &store,

@@ -36,7 +36,8 @@ pub struct Config {
     pub auth: AuthConfig,
     /// `[channels.NAME]`.
     pub channels: BTreeMap<String, ChannelConfig>,
-    /// `[people.ID]`: the directory's people, seeded into the tenant `default` at start-up.
+    /// `[people.ID]`: the directory's people, seeded at start-up into the tenants of the
+    /// configured callers (`Config::directory_seed_tenants`).
     pub people: BTreeMap<String, PersonConfig>,
     /// `[groups]`: group name = [person ids], seeded with the people.
     pub groups: BTreeMap<String, Vec<String>>,
@@ -60,10 +61,18 @@ pub struct PersonConfig {
     pub workid: Option<String>,
 }
 
-/// The tenant the config file's directory seeds.
-pub const DIRECTORY_SEED_TENANT: &str = "default";
-
 impl Config {
+    /// The tenants the config file's directory seeds: every tenant of a configured caller
+    /// (the file's people are the deployment's people), or `default` when none is configured.
+    pub fn directory_seed_tenants(&self) -> std::collections::BTreeSet<String> {
+        let mut tenants: std::collections::BTreeSet<String> =
+            self.auth.clients.iter().map(|c| c.tenant.clone()).collect();
+        if tenants.is_empty() {
+            tenants.insert("default".into());
+        }
+        tenants
+    }
+
     /// The configured directory, as the store keeps it.
     pub fn directory_seed(&self) -> notify_store::directory::Directory {
         notify_store::directory::Directory {

@@ -111,16 +111,16 @@ pub async fn migrate(path: Option<&Path>, log_format: Option<String>) -> Result<
     }
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
-    // The config file's directory replaces the same ids in the tenant `default` at every
+    // The config file's directory replaces the same ids in each caller's tenant at every
     // start; people and groups only the API made are kept (docs/people.md).
     if !config.people.is_empty() || !config.groups.is_empty() {
-        store
-            .seed_directory(
-                crate::config::DIRECTORY_SEED_TENANT,
-                &config.directory_seed(),
-            )
-            .await
-            .map_err(|e| GatewayError::store("people", e))?;
+        let seed = config.directory_seed();
+        for tenant in config.directory_seed_tenants() {
+            store
+                .seed_directory(&tenant, &seed)
+                .await
+                .map_err(|e| GatewayError::store("people", e))?;
+        }
     }
     store.close().await;
     banner!(

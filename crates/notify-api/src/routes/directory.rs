@@ -1,8 +1,8 @@
 //! The people-and-groups directory over the API (scope `admin`, contract §7):
 //! `PUT/GET/DELETE /v1/people/{id}`, `GET /v1/people`, `PUT/GET/DELETE /v1/groups/{name}`,
 //! `GET /v1/groups`. Each tenant has its own directory, which the messages of its callers use;
-//! an admin edits its own tenant's, or another's with `?tenant=NAME`. The config file seeds the
-//! tenant `default`.
+//! an admin edits its own tenant's, or another's with `?tenant=NAME`. The config file seeds
+//! every configured caller's tenant.
 
 use axum::extract::State;
 use axum::http::StatusCode;

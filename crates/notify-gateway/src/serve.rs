@@ -111,17 +111,6 @@ pub async fn migrate(path: Option<&Path>, log_format: Option<String>) -> Result<
     }
     telemetry::init(&config.log.format, &config.log.level);
     let store = open_store(&config).await?;
-    // The config file's directory replaces the same ids in each caller's tenant at every
-    // start; people and groups only the API made are kept (docs/people.md).
-    if !config.people.is_empty() || !config.groups.is_empty() {
-        let seed = config.directory_seed();
-        for tenant in config.directory_seed_tenants() {
-            store
-                .seed_directory(&tenant, &seed)
-                .await
-                .map_err(|e| GatewayError::store("people", e))?;
-        }
-    }
     store.close().await;
     banner!(
         config,
@@ -177,6 +166,17 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         .collect::<Result<_, _>>()?;
 
     let store = open_store(&config).await?;
+    // The config file's directory replaces the same ids in each caller's tenant at every
+    // start; people and groups only the API made are kept (docs/people.md).
+    if !config.people.is_empty() || !config.groups.is_empty() {
+        let seed = config.directory_seed();
+        for tenant in config.directory_seed_tenants() {
+            store
+                .seed_directory(&tenant, &seed)
+                .await
+                .map_err(|e| GatewayError::store("people", e))?;
+        }
+    }
     let api_config = ApiConfig {
         max_body_bytes: config.server.max_body_bytes,
         max_inflight_body_bytes: config.server.max_inflight_body_bytes,

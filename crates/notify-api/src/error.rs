@@ -126,6 +126,11 @@ pub const ERROR_CODES: &[(u16, &str, &str)] = &[
         "an admin retry of a delivery that is not failed or expired",
     ),
     (
+        409,
+        "person_in_group",
+        "deleting a directory person a group still names",
+    ),
+    (
         413,
         "payload_too_large",
         "the body is over `max_body_bytes`",

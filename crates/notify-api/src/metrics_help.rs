@@ -36,6 +36,16 @@ pub fn describe_metrics() {
         Unit::Count,
         "Messages acknowledged (the first acknowledgement of each), by way: api or link."
     );
+    describe_counter!(
+        "notify_fallbacks_total",
+        Unit::Count,
+        "Fallback deliveries added, by the fallback's channel."
+    );
+    describe_counter!(
+        "notify_fallbacks_dropped_total",
+        Unit::Count,
+        "Due fallbacks that could not be planned (their channel is gone or the message no longer checks)."
+    );
     describe_histogram!(
         "notify_batch_size",
         Unit::Count,

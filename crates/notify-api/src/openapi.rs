@@ -12,7 +12,9 @@ use utoipa::openapi::RefOr;
 use utoipa::{Modify, OpenApi};
 
 use crate::error::{ErrorBody, ErrorDetail, ERROR_CODES};
-use crate::routes::{ack, ack_page, actions, admin, alerts, batch, docs, hooks, messages, system};
+use crate::routes::{
+    ack, ack_page, actions, admin, alerts, batch, directory, docs, hooks, messages, system,
+};
 use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryAction};
 
 /// The document.
@@ -30,6 +32,14 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         actions::retry,
         alerts::list,
         alerts::get_one,
+        directory::put_person,
+        directory::get_person,
+        directory::delete_person,
+        directory::list_people,
+        directory::put_group,
+        directory::get_group,
+        directory::delete_group,
+        directory::list_groups,
         admin::channels,
         admin::stats,
         hooks::receive,
@@ -67,6 +77,12 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         ack::AckAnswer,
         ack_page::AckForm,
         notify_store::StepView,
+        directory::PersonBody,
+        directory::PersonView,
+        directory::PeopleAnswer,
+        directory::GroupBody,
+        directory::GroupView,
+        directory::GroupsAnswer,
         admin::ChannelsAnswer,
         admin::ChannelStatus,
         admin::LaneStatus,

@@ -255,11 +255,23 @@ async fn malformed_payloads_store_nothing(app: TestApp) {
 }
 
 /// A group whose common labels are `labels`.
+/// The documented payload as another alert group: its own labels, group key and fingerprint
+/// (one group key would make every call one alert, and a repeat of it a replay).
 fn group_with(labels: Value) -> Value {
     let mut p = payload("alertmanager-v4.json");
+    let id = labels.to_string();
+    p["groupKey"] = json!(format!("{{}}:{id}"));
     p["commonLabels"] = labels.clone();
     p["alerts"][0]["labels"] = labels;
+    p["alerts"][0]["fingerprint"] = json!(format!("{:x}", fnv1a(&id)));
     p
+}
+
+/// A stable number from a text, for distinct fingerprints.
+fn fnv1a(text: &str) -> u64 {
+    text.bytes().fold(0xcbf2_9ce4_8422_2325, |h, b| {
+        (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3)
+    })
 }
 
 async fn routes_match_in_order_with_default_targets(app: TestApp) {
@@ -273,7 +285,8 @@ async fn routes_match_in_order_with_default_targets(app: TestApp) {
     .await;
     assert_eq!(dba.status, StatusCode::OK, "{}", dba.text);
     let id = dba.body["messages"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(channels_of(&app, &id).await, ["wecom"]);
+    // Its own target, then the route's escalation step (a delivery of the same message).
+    assert_eq!(channels_of(&app, &id).await, ["wecom", "xiaowei"]);
     // severity=page matches the first route's regex but not the second's.
     let page = post_hook(
         &app,
@@ -283,7 +296,8 @@ async fn routes_match_in_order_with_default_targets(app: TestApp) {
     )
     .await;
     let id = page.body["messages"][0]["id"].as_str().unwrap().to_string();
-    assert_eq!(channels_of(&app, &id).await, ["wecom"]);
+    // Its own target, then the route's escalation step (a delivery of the same message).
+    assert_eq!(channels_of(&app, &id).await, ["wecom", "xiaowei"]);
     // Another team, critical: the second route. The regex is anchored: "critical2" is not.
     let web = post_hook(
         &app,
@@ -314,7 +328,8 @@ async fn split_sends_one_message_per_alert_and_drops_resolved(app: TestApp) {
     let two = post_hook(&app, "grafana", GRAFANA_TOKEN, &p).await;
     assert_eq!(two.status, StatusCode::OK, "{}", two.text);
     assert_eq!(two.body["messages"].as_array().unwrap().len(), 2);
-    // One alert resolved: send_resolved = false drops it, the firing one still goes.
+    // One alert resolved: send_resolved = false drops it; the firing one is the same
+    // notification of that alert again inside its window, so a replay: nothing new stored.
     p["alerts"][1]["status"] = json!("resolved");
     let one = post_hook(&app, "grafana", GRAFANA_TOKEN, &p).await;
     assert_eq!(
@@ -323,13 +338,23 @@ async fn split_sends_one_message_per_alert_and_drops_resolved(app: TestApp) {
         "{}",
         one.text
     );
+    assert_eq!(
+        one.body["messages"][0]["status"], "replayed",
+        "{}",
+        one.text
+    );
+    assert_eq!(
+        one.body["messages"][0]["id"], two.body["messages"][0]["id"],
+        "the earlier message: {}",
+        one.text
+    );
     // All resolved: 200 with nothing stored.
     p["status"] = json!("resolved");
     p["alerts"][0]["status"] = json!("resolved");
     let none = post_hook(&app, "grafana", GRAFANA_TOKEN, &p).await;
     assert_eq!(none.status, StatusCode::OK);
     assert_eq!(none.body["messages"], json!([]));
-    assert_eq!(stored(&app).await.len(), 3);
+    assert_eq!(stored(&app).await.len(), 2);
 }
 
 async fn generic_payloads_map_with_pointers(app: TestApp) {

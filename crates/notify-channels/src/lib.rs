@@ -32,6 +32,16 @@ use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, PartPlan, Pl
 
 /// One upstream kind. Implementations are stateless apart from their settings, so one instance
 /// serves every worker.
+/// Where a kind takes directory people's ids: the person's key (`welink`, `wecom`, `workid`,
+/// as in `[people.ID]`) and the target field (`users`, `work_ids`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PeopleIds {
+    /// The person's key holding the id.
+    pub person_key: &'static str,
+    /// The target field the ids go in.
+    pub target_field: &'static str,
+}
+
 pub trait Channel: Send + Sync + std::fmt::Debug {
     /// The kind this adapter speaks.
     fn kind(&self) -> ChannelKind;
@@ -82,6 +92,21 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// Whether `outcome` means the token that made the call must go although upstream did not
     /// call it invalid (a refused token always goes).
     fn drops_token(&self, outcome: &Outcome) -> bool;
+
+    /// The native type an alert's message takes when its target names none: the one that
+    /// shows the title, the alert lines and a state without needing a link (WeLink's plain
+    /// `card`; the app card the adapter would pick for a message with fields drops the content
+    /// and needs a url). `None`: the adapter's own choice suits alerts.
+    fn alert_card_type(&self) -> Option<&'static str>;
+
+    /// Whether the message, as this channel sends it to `target`, has room for one more button
+    /// (the acknowledge link): WeLink app cards take 2 side by side or 3 stacked. `false`:
+    /// the link goes on a line of its own at the end of the content.
+    fn takes_link_button(&self, input: &notify_core::MessageInput, target: &TargetInput) -> bool;
+
+    /// How this kind addresses directory people (`/v1/people`): which of a person's ids it
+    /// takes and the target field they go in. `None`: it cannot address people.
+    fn people_ids(&self) -> Option<PeopleIds>;
 
     /// [`classify`](Self::classify) with the upstream's message and the token's fate: what the
     /// dispatcher settles a call with.

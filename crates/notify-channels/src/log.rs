@@ -109,6 +109,18 @@ impl Channel for LogChannel {
         false
     }
 
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn takes_link_button(&self, _input: &notify_core::MessageInput, _target: &TargetInput) -> bool {
+        false
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        None
+    }
+
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {
         tracing::info!(channel = %self.name, op = call.op.as_str(), body = %call.body, "log channel delivery");
         Some(Outcome::Sent {

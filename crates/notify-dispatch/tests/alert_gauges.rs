@@ -71,6 +71,8 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
             escalation_step: None,
             due_at: None,
             expires_at: None,
+            people: None,
+            fallback: None,
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(due + n).0,
                 seq: 0,

@@ -64,6 +64,15 @@ impl Channel for Scripted {
     fn drops_token(&self, _: &Outcome) -> bool {
         false
     }
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+    fn takes_link_button(&self, _: &notify_core::MessageInput, _: &TargetInput) -> bool {
+        false
+    }
+    fn people_ids(&self) -> Option<notify_channels::PeopleIds> {
+        None
+    }
     fn local_outcome(&self, call: &PartCall<'_>) -> Option<Outcome> {
         let chunk = call.body["chunk"].as_i64().unwrap_or(-1);
         self.calls.lock().push(chunk);
@@ -121,6 +130,8 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
             escalation_step: None,
             due_at: None,
             expires_at: None,
+            people: None,
+            fallback: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(T0).0,

@@ -39,6 +39,64 @@ pub struct Config {
     pub channels: BTreeMap<String, ChannelConfig>,
     /// `[hooks.NAME]`: alert sources (`POST /v1/hooks/NAME`).
     pub hooks: BTreeMap<String, HookConfig>,
+    /// `[people.ID]`: the directory's people, seeded at start-up into the tenants of the
+    /// configured callers (`Config::directory_seed_tenants`).
+    pub people: BTreeMap<String, PersonConfig>,
+    /// `[groups]`: group name = [person ids], seeded with the people.
+    pub groups: BTreeMap<String, Vec<String>>,
+}
+
+/// `[people.ID]`: a person's ids on the channel kinds (contract §7).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PersonConfig {
+    /// Display name.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name: Option<String>,
+    /// WeLink user id (also Xiaowei's).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub welink: Option<String>,
+    /// WeCom app user id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub wecom: Option<String>,
+    /// WeCom work ID.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub workid: Option<String>,
+}
+
+impl Config {
+    /// The tenants the config file's directory seeds: every tenant of a configured caller
+    /// (the file's people are the deployment's people), or `default` when none is configured.
+    pub fn directory_seed_tenants(&self) -> std::collections::BTreeSet<String> {
+        let mut tenants: std::collections::BTreeSet<String> =
+            self.auth.clients.iter().map(|c| c.tenant.clone()).collect();
+        if tenants.is_empty() {
+            tenants.insert("default".into());
+        }
+        tenants
+    }
+
+    /// The configured directory, as the store keeps it.
+    pub fn directory_seed(&self) -> notify_store::directory::Directory {
+        notify_store::directory::Directory {
+            people: self
+                .people
+                .iter()
+                .map(|(id, p)| {
+                    (
+                        id.clone(),
+                        notify_store::directory::Person {
+                            name: p.name.clone(),
+                            welink: p.welink.clone(),
+                            wecom: p.wecom.clone(),
+                            workid: p.workid.clone(),
+                        },
+                    )
+                })
+                .collect(),
+            groups: self.groups.clone(),
+        }
+    }
 }
 
 /// `[server]`.
@@ -363,6 +421,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
     }
     notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
     validate_hooks(c)?;
+    validate_directory(c)?;
     Ok(())
 }
 
@@ -394,6 +453,20 @@ pub fn check_hook_channels(c: &Config) -> Result<(), GatewayError> {
                 return Err(bad(format!(
                     "hooks.{name}.{at}.channel: no channel {:?} is configured",
                     t.channel
+                )));
+            }
+        }
+    }
+    Ok(())
+}
+
+/// A group naming someone `[people]` does not hold stops start-up, naming the key.
+fn validate_directory(c: &Config) -> Result<(), GatewayError> {
+    for (name, members) in &c.groups {
+        for (j, m) in members.iter().enumerate() {
+            if !c.people.contains_key(m) {
+                return Err(GatewayError::Config(format!(
+                    "groups.{name}[{j}]: no [people.{m}] is configured"
                 )));
             }
         }
@@ -445,6 +518,35 @@ mod tests {
             assert_eq!(c.server.listen, "127.0.0.1:8080");
             assert_eq!(c.database.url, "sqlite://data/notify.db");
             assert!(c.sandbox_on(&source));
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_directory_is_read_and_a_group_of_an_unknown_person_stops_start_up() {
+        figment::Jail::expect_with(|jail| {
+            let people = "[people.zhangsan]\nname = \"张三\"\nwelink = \"zhangsan@welink\"\n\
+                wecom = \"zhangsan\"\nworkid = \"ww0517\"\n[people.lisi]\nwelink = \"lisi@welink\"\n";
+            jail.create_file(
+                "ok.toml",
+                &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"lisi\"]\n"),
+            )?;
+            jail.create_file(
+                "bad.toml",
+                &format!("{people}[groups]\ndba-oncall = [\"zhangsan\", \"wangwu\"]\n"),
+            )?;
+            jail.create_file("typo.toml", "[people.zhangsan]\nwelnk = \"x\"\n")?;
+            let (c, _) = load(Some(Path::new("ok.toml"))).unwrap();
+            let seed = c.directory_seed();
+            assert_eq!(seed.people["zhangsan"].workid.as_deref(), Some("ww0517"));
+            assert_eq!(seed.groups["dba-oncall"], ["zhangsan", "lisi"]);
+            let e = load(Some(Path::new("bad.toml"))).unwrap_err().to_string();
+            assert!(
+                e.contains("groups.dba-oncall[1]") && e.contains("wangwu"),
+                "{e}"
+            );
+            let e = load(Some(Path::new("typo.toml"))).unwrap_err().to_string();
+            assert!(e.contains("welnk"), "{e}");
             Ok(())
         });
     }

@@ -167,6 +167,17 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         .collect::<Result<_, _>>()?;
 
     let store = open_store(&config).await?;
+    // The config file's directory replaces the same ids in each caller's tenant at every
+    // start; people and groups only the API made are kept (docs/people.md).
+    if !config.people.is_empty() || !config.groups.is_empty() {
+        let seed = config.directory_seed();
+        for tenant in config.directory_seed_tenants() {
+            store
+                .seed_directory(&tenant, &seed)
+                .await
+                .map_err(|e| GatewayError::store("people", e))?;
+        }
+    }
     // Bound before the API is built: acknowledge links start with the public URL, which
     // defaults to the address actually bound.
     let listener = tokio::net::TcpListener::bind(&config.server.listen)
@@ -221,7 +232,12 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         notify_api::background::digest::DIGEST_INTERVAL,
         stop_rx.clone(),
     ));
-    let workers = tokio::spawn(dispatcher.run(stop_rx));
+    let workers = tokio::spawn(dispatcher.run(stop_rx.clone()));
+    // Fallback deliveries are planned with the channel adapters, next to ingress.
+    let fallbacks = tokio::spawn(notify_api::background::fallback::run(
+        state.clone(),
+        stop_rx,
+    ));
 
     let sandbox_parent = sim
         .as_ref()
@@ -332,6 +348,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     tracing::info!("shutting down: draining in-flight calls");
     let _ = stop_tx.send(true);
     let _ = digests.await;
+    let _ = fallbacks.await;
     if tokio::time::timeout(grace, workers).await.is_err() {
         tracing::warn!(
             "drain exceeded shutdown_grace; parts still leased will be re-queued after their lease"

@@ -10,6 +10,7 @@
 pub mod activity;
 pub mod alerts;
 pub mod db_clock;
+pub mod directory;
 mod error;
 pub mod escalation;
 pub mod lanes;
@@ -37,6 +38,7 @@ pub use alerts::{AlertFilter, AlertMessage, AlertPosition, AlertView, DueDigest}
 pub use db_clock::DatabaseClock;
 pub use error::StoreError;
 pub use model::*;
+pub use outbox::fallback::{FallbackPlan, FallbackReason, PendingFallback};
 pub use wake::Wake;
 
 /// Which SQL database is behind the pool.
@@ -112,6 +114,8 @@ pub struct Store {
     pub(crate) dialect: Dialect,
     pub(crate) clock: Arc<dyn Clock>,
     pub(crate) wake: Wake,
+    /// Bumped after a commit that made a fallback due (the fallback loop waits on it).
+    pub(crate) fallback_wake: Wake,
     /// Lanes known to exist in the database: ingress skips registering them again (two
     /// statements per batch saved on the hot path).
     pub(crate) known_lanes: Arc<std::sync::Mutex<std::collections::HashSet<String>>>,
@@ -218,6 +222,7 @@ impl Store {
             dialect,
             clock,
             wake,
+            fallback_wake: Wake::new(),
             known_lanes: Arc::default(),
             schema,
             native_pg,
@@ -292,6 +297,11 @@ impl Store {
     /// Wake-ups for workers: bumped after every commit that adds or frees work.
     pub fn wake(&self) -> &Wake {
         &self.wake
+    }
+
+    /// Wake-ups for the fallback loop: bumped after every commit that made a fallback due.
+    pub fn fallback_wake(&self) -> &Wake {
+        &self.fallback_wake
     }
 
     /// The database URL the store was opened with.

@@ -103,6 +103,11 @@ pub struct NewDelivery {
     /// Its own deadline, when not the message's (an escalation step: `due_at` + the message's
     /// time to live).
     pub expires_at: Option<i64>,
+    /// Native recipient id → directory person id (JSON object) when the target named people or
+    /// groups, so a fallback can map the recipients that failed.
+    pub people: Option<String>,
+    /// The target's fallback, resolved at ingress (JSON of `FallbackPlan`).
+    pub fallback: Option<String>,
 }
 
 /// A part to insert.
@@ -320,6 +325,9 @@ pub struct DeliveryView {
     /// The escalation step this delivery sends; absent for the message's own targets.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub escalation: Option<StepView>,
+    /// The delivery this one stands in for (a fallback delivery).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fallback_of: Option<String>,
 }
 
 /// An escalation step's delivery, as `GET /v1/messages/{id}` shows it.

@@ -32,7 +32,7 @@ impl Store {
         }
         let drows = sqlx::query(
             "SELECT id, channel, kind, native_type, status, failed_recipients, truncated, last_error, context, \
-                    escalation_step, due_at, cancel_reason \
+                    escalation_step, due_at, cancel_reason, fallback_of \
              FROM deliveries WHERE message_id = $1 ORDER BY seq",
         )
         .bind(id)
@@ -133,6 +133,7 @@ impl Store {
                 attempts,
                 context: serde_json::from_str(&ctx).unwrap_or_default(),
                 escalation,
+                fallback_of: d.try_get(12)?,
             });
         }
         Ok(Some(m))

@@ -39,6 +39,8 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
             escalation_step: None,
             due_at: None,
             expires_at: None,
+            people: None,
+            fallback: None,
             parts: (0..parts)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(created_at).0,

@@ -41,6 +41,8 @@ fn message(n: i64, credential: &str, created_at: i64, not_before: Option<i64>) -
             escalation_step: None,
             due_at: None,
             expires_at: None,
+            people: None,
+            fallback: None,
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(created_at + n).0,
                 seq: 0,

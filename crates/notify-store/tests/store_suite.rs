@@ -50,6 +50,8 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
             escalation_step: None,
             due_at: None,
             expires_at: None,
+            people: None,
+            fallback: None,
             parts: (0..parts_per_delivery)
                 .map(|i| NewPart {
                     id: notify_core::PartId::new_at(now).0,

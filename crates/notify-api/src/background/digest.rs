@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::auth::{Caller, Scheme};
 use crate::error::ApiError;
-use crate::ingress::plan::{build_input, Extras};
+use crate::ingress::plan::{build_input, with_directory, Extras};
 use crate::state::AppState;
 
 /// How often the loop looks for due digests.
@@ -79,7 +79,9 @@ async fn insert_digest(state: &AppState, d: &DueDigest, now: i64) -> Result<bool
         scopes: Vec::new(),
         scheme: Scheme::Bearer,
     };
-    let mut accepted = build_input(state, &caller, input, Extras::default(), now)?;
+    // The digest is a new message: its people and groups are read from today's directory.
+    let extras = with_directory(state, &caller, &input, Extras::default()).await?;
+    let mut accepted = build_input(state, &caller, input, extras, now)?;
     accepted.message.digest_of = Some(d.key.clone());
     let outcome = state
         .store()

@@ -1,18 +1,19 @@
-//! Puts the acknowledge link into a message before its targets are planned: a button where the
-//! channel's card has room for one (WeLink app cards: 2 buttons side by side, 3 stacked), else a
-//! line at the end of the content. WeCom text cards have a single button, which is the card's
-//! own link, so they get the line.
+//! Puts the acknowledge link into a message before a target is planned: a button where the
+//! channel's message has room for one (`Channel::takes_link_button`: WeLink app cards, 2
+//! buttons side by side or 3 stacked), else a line at the end of the content. WeCom text cards
+//! have a single button, which is the card's own link, so they get the line.
 
-use notify_core::{Bilingual, Button, ButtonLayout, ChannelKind, MessageInput, Text};
+use notify_core::{Bilingual, Button, MessageInput, Text};
 
 /// The button's and the line's label.
 const LABEL_ZH: &str = "确认处理";
 const LABEL_EN: &str = "Acknowledge";
 
-/// `input` as `kind` sends it with the acknowledge `link`.
-pub fn with_ack_link(input: &MessageInput, kind: ChannelKind, link: &str) -> MessageInput {
+/// `input` with the acknowledge `link`: as one more button when `as_button` (the target's
+/// channel said it has room), else as the content's last line.
+pub fn with_ack_link(input: &MessageInput, as_button: bool, link: &str) -> MessageInput {
     let mut m = input.clone();
-    if kind == ChannelKind::Welink && is_app_card(&m) && has_button_room(&m) {
+    if as_button {
         m.buttons.get_or_insert_with(Vec::new).push(Button {
             title: Text::Bilingual(Bilingual {
                 zh: Some(LABEL_ZH.into()),
@@ -24,20 +25,6 @@ pub fn with_ack_link(input: &MessageInput, kind: ChannelKind, link: &str) -> Mes
         m.content = Some(append_line(m.content.take(), link));
     }
     m
-}
-
-/// A WeLink message becomes an app card when it has fields or buttons (`welink::body::Kind::pick`).
-fn is_app_card(m: &MessageInput) -> bool {
-    m.fields.as_ref().is_some_and(|f| !f.is_empty())
-        || m.buttons.as_ref().is_some_and(|b| !b.is_empty())
-}
-
-fn has_button_room(m: &MessageInput) -> bool {
-    let max = match m.button_layout.unwrap_or_default() {
-        ButtonLayout::Horizontal => 2,
-        ButtonLayout::Vertical => 3,
-    };
-    m.buttons.as_ref().map_or(0, Vec::len) < max
 }
 
 fn append_line(content: Option<Text>, link: &str) -> Text {
@@ -61,7 +48,8 @@ fn append_line(content: Option<Text>, link: &str) -> Text {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use notify_core::Field;
+    use notify_channels::registry::{build_channel, sandbox_channels};
+    use notify_core::{Field, TargetInput};
 
     const LINK: &str = "https://gw.example/ack/msg_1.tag";
 
@@ -73,6 +61,20 @@ mod tests {
         }
     }
 
+    /// Where the sandbox's channel of `kind` puts the link for `m` (a target naming no type).
+    fn placed(m: &MessageInput, kind: &str) -> MessageInput {
+        let (name, config) = sandbox_channels("http://127.0.0.1:9")
+            .into_iter()
+            .find(|(_, c)| c.kind.as_str() == kind)
+            .expect("a sandbox channel of the kind");
+        let handle = build_channel(name, &config).expect("channel");
+        let target = TargetInput {
+            channel: name.into(),
+            ..TargetInput::default()
+        };
+        with_ack_link(m, handle.adapter.takes_link_button(m, &target), LINK)
+    }
+
     #[test]
     fn a_welink_app_card_with_room_gets_a_button() {
         let mut m = card();
@@ -80,27 +82,30 @@ mod tests {
             key: "host".into(),
             value: "db-3".into(),
         }]);
-        let out = with_ack_link(&m, ChannelKind::Welink, LINK);
+        let out = placed(&m, "welink");
         assert_eq!(out.buttons.as_ref().map(Vec::len), Some(1));
         assert_eq!(out.buttons.unwrap()[0].url, LINK);
         assert_eq!(out.content, m.content, "no line when there is a button");
     }
 
     #[test]
-    fn a_full_card_and_other_channels_get_a_line() {
+    fn a_full_card_a_plain_card_and_other_channels_get_a_line() {
         let mut m = card();
         let b = Button {
             title: Text::Plain("open".into()),
             url: "https://x.example".into(),
         };
         m.buttons = Some(vec![b.clone(), b]);
-        let out = with_ack_link(&m, ChannelKind::Welink, LINK);
+        let out = placed(&m, "welink");
         assert_eq!(out.buttons.as_ref().map(Vec::len), Some(2));
         assert_eq!(
             out.content.unwrap().zh(),
             format!("db-3 at 95%\n确认处理 / Acknowledge: {LINK}")
         );
-        let out = with_ack_link(&card(), ChannelKind::WecomApp, LINK);
+        let out = placed(&card(), "welink");
+        assert!(out.buttons.is_none(), "a plain card has no buttons");
+        assert!(out.content.unwrap().zh().ends_with(LINK));
+        let out = placed(&card(), "wecom_app");
         assert!(out.buttons.is_none());
         assert!(out.content.unwrap().zh().ends_with(LINK));
     }
@@ -112,7 +117,7 @@ mod tests {
             zh: Some("磁盘满".into()),
             en: None,
         }));
-        let out = with_ack_link(&m, ChannelKind::Log, LINK).content.unwrap();
+        let out = with_ack_link(&m, false, LINK).content.unwrap();
         assert_eq!(out.zh(), format!("磁盘满\n确认处理: {LINK}"));
         assert_eq!(out.en(), format!("Acknowledge: {LINK}"));
     }

@@ -299,6 +299,7 @@ impl Hook {
             extras: Extras {
                 alert_fingerprint: Some(u.fingerprint),
                 template_error,
+                directory: None,
             },
         }
     }
@@ -329,19 +330,17 @@ impl Hook {
     }
 }
 
-/// WeLink targets that name no `type` get the plain `card`: it shows the title, the alerts'
-/// summaries (the content) and the state, needs no link, and ignores `fields` (which other
-/// channels show as lines). Left to itself the adapter would pick the app card for a message
-/// with fields, which drops the content and refuses a message without a link. A target that
-/// names its type (`app_card`: labels as lines, needs a url) keeps it. Escalation steps'
+/// Targets that name no `type` get their channel's alert card type
+/// (`Channel::alert_card_type`; WeLink's plain `card`: it shows the title, the alerts'
+/// summaries (the content) and the state, needs no link, and ignores `fields`, which other
+/// channels show as lines). Left to itself the WeLink adapter would pick the app card for a
+/// message with fields, which drops the content and refuses a message without a link. A target
+/// that names its type (`app_card`: labels as lines, needs a url) keeps it. Escalation steps'
 /// targets are treated the same.
-pub fn welink_cards(
-    input: &mut MessageInput,
-    kind_of: impl Fn(&str) -> Option<notify_core::ChannelKind>,
-) {
+pub fn welink_cards(input: &mut MessageInput, card_type_of: impl Fn(&str) -> Option<&'static str>) {
     let fit = |t: &mut TargetInput| {
-        if t.kind.is_none() && kind_of(&t.channel) == Some(notify_core::ChannelKind::Welink) {
-            t.kind = Some("card".into());
+        if t.kind.is_none() {
+            t.kind = card_type_of(&t.channel).map(str::to_string);
         }
     };
     input.targets.iter_mut().for_each(fit);

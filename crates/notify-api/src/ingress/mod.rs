@@ -2,6 +2,7 @@
 //! other requests' messages in one transaction.
 
 pub mod canonical;
+pub mod directory;
 pub mod group_commit;
 pub mod plan;
 pub mod resolve_state;

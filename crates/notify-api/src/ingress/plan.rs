@@ -5,12 +5,15 @@
 use notify_channels::ChannelHandle;
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::message::ParseError;
-use notify_core::validate::CheckedMessage;
 use notify_core::validate::{self, text_zh};
+use std::sync::Arc;
+
 use notify_core::{
-    DeliveryId, FieldError, MessageId, MessageInput, PartPlan, TargetInput, ValidationLimits,
+    CheckedMessage, DeliveryId, FieldError, MessageId, MessageInput, PartPlan, TargetInput,
+    ValidationLimits,
 };
-use notify_store::{NewAlert, NewDelivery, NewMessage, NewPart};
+use notify_store::directory::Directory;
+use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
 
 /// `alert.dedup_window` when the message gives none.
 pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
@@ -19,6 +22,7 @@ use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::escalation::{self, link, token};
 use crate::ingress::canonical::{canonical_json, hash_of};
+use crate::ingress::directory::{self, PersonMap};
 use crate::state::AppState;
 use crate::views::{AcceptedDelivery, AcceptedMessage};
 
@@ -32,7 +36,7 @@ pub struct Accepted {
 }
 
 /// Builds the message of a `POST /v1/messages` body.
-pub fn build(
+pub async fn build(
     state: &AppState,
     caller: &Caller,
     body: &[u8],
@@ -55,7 +59,8 @@ pub fn build(
             _ => input.idempotency_key = Some(key.to_string()),
         }
     }
-    build_input(state, caller, input, Extras::default(), now)
+    let extras = with_directory(state, caller, &input, Extras::default()).await?;
+    build_input(state, caller, input, extras, now)
 }
 
 /// What a message built by the gateway itself (a hook's notification) carries beside its
@@ -66,6 +71,24 @@ pub struct Extras {
     pub alert_fingerprint: Option<String>,
     /// Why the hook's template could not be rendered.
     pub template_error: Option<String>,
+    /// The caller's tenant's directory, read for a message that names people or groups
+    /// ([`with_directory`]); `None` when it names none.
+    pub directory: Option<Arc<Directory>>,
+}
+
+/// Reads the caller's directory into `extras` when `input` names directory people or groups
+/// (once per message, so a directory change affects only messages accepted after it).
+pub async fn with_directory(
+    state: &AppState,
+    caller: &Caller,
+    input: &MessageInput,
+    mut extras: Extras,
+) -> Result<Extras, ApiError> {
+    if extras.directory.is_none() && directory::needs_directory(input) {
+        let dir = state.store().directory(&caller.tenant).await?;
+        extras.directory = Some(Arc::new(dir));
+    }
+    Ok(extras)
 }
 
 /// Builds the message of an already parsed unified body: the checks, the plan per target and
@@ -87,6 +110,18 @@ pub fn build_input(
     let checked = validate::check(input, now, &limits, |name| state.channel(name).is_some())
         .map_err(|e| name_the_channels(e, state))?;
     let id = MessageId::new_at(now);
+    let empty = Directory::default();
+    let directory = match extras.directory.as_deref() {
+        Some(d) => d,
+        None if directory::needs_directory(&checked.input) => {
+            return Err(ApiError::Internal(
+                "the message names directory people but the directory was not read \
+                 (build it with plan::build or plan::with_directory)"
+                    .into(),
+            ))
+        }
+        None => &empty,
+    };
     let delays = match &checked.input.escalation {
         Some(steps) => escalation::step_delays(steps).map_err(ApiError::Invalid)?,
         None => Vec::new(),
@@ -104,6 +139,7 @@ pub fn build_input(
         state,
         checked: &checked,
         ack_url: ack_url.as_deref(),
+        directory,
         now,
         deliveries: Vec::new(),
         answers: Vec::new(),
@@ -201,6 +237,7 @@ struct Planner<'a> {
     state: &'a AppState,
     checked: &'a CheckedMessage,
     ack_url: Option<&'a str>,
+    directory: &'a Directory,
     now: i64,
     deliveries: Vec<NewDelivery>,
     answers: Vec<AcceptedDelivery>,
@@ -226,51 +263,54 @@ impl Planner<'_> {
                 state,
             ))
         })?;
+        // Directory people and groups become this kind's ids; the delivery remembers whom
+        // each id stands for, so a fallback can reach the same people elsewhere.
+        let (expanded, people) =
+            directory::expand(target, directory::Addressing::of(handle), self.directory)
+                .map_err(|e| ApiError::Invalid(e.under(path)))?;
+        let fallback = match &target.fallback {
+            Some(fb) => Some(
+                check_fallback(state, self.checked, fb, &people, self.directory, now)
+                    .map_err(|e| ApiError::Invalid(locate(e, path)))?,
+            ),
+            None => None,
+        };
         let linked;
         let message = match self.ack_url {
             Some(url) => {
                 linked = CheckedMessage {
-                    input: link::with_ack_link(&self.checked.input, handle.kind(), url),
+                    input: link::with_ack_link(
+                        &self.checked.input,
+                        handle
+                            .adapter
+                            .takes_link_button(&self.checked.input, target),
+                        url,
+                    ),
                     ..self.checked.clone()
                 };
                 &linked
             }
             None => self.checked,
         };
-        let plan = handle
-            .adapter
-            .plan(message, target, now)
-            .map_err(|e| ApiError::Invalid(locate(e, path)))?;
-        let status = if plan.awaiting_agent {
-            "awaiting_agent"
-        } else {
-            "queued"
-        };
-        let parts = plan
-            .parts
-            .iter()
-            .enumerate()
-            .map(|(seq, p)| new_part(handle, p, seq as i64, now))
-            .collect::<Vec<_>>();
-        let delivery = NewDelivery {
-            id: DeliveryId::new_at(now).0,
-            seq: self.deliveries.len() as i64,
-            channel: handle.name.clone(),
-            kind: handle.kind().as_str().to_string(),
-            native_type: plan.native_type.clone(),
-            status: status.to_string(),
-            truncated: plan.truncated,
-            context: plan.context.to_string(),
-            // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
-            chat_key: plan
-                .awaiting_agent
-                .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
-                .flatten(),
-            parts,
-            escalation_step: step.map(|s| s.step),
-            due_at: step.map(|s| s.due),
-            expires_at: step.map(|s| s.expires),
-        };
+        let mut delivery = plan_target(
+            handle,
+            message,
+            &expanded,
+            self.deliveries.len() as i64,
+            now,
+        )
+        .map_err(|e| ApiError::Invalid(locate(e, path)))?;
+        delivery.people = (!people.is_empty())
+            .then(|| serde_json::to_string(&people))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        delivery.fallback = fallback
+            .map(|f| serde_json::to_string(&f))
+            .transpose()
+            .map_err(|e| ApiError::Internal(e.to_string()))?;
+        delivery.escalation_step = step.map(|s| s.step);
+        delivery.due_at = step.map(|s| s.due);
+        delivery.expires_at = step.map(|s| s.expires);
         self.answers.push(AcceptedDelivery {
             id: delivery.id.clone(),
             channel: delivery.channel.clone(),
@@ -288,6 +328,82 @@ impl Planner<'_> {
         self.deliveries.push(delivery);
         Ok(())
     }
+}
+
+/// The configured channel named by a target's `channel` (error relative to the target).
+fn channel_of<'a>(state: &'a AppState, name: &str) -> Result<&'a ChannelHandle, FieldError> {
+    state
+        .channel(name)
+        .ok_or_else(|| FieldError::new("channel", "unknown_channel", "no such channel"))
+}
+
+/// Resolves a target's fallback through the directory and plans it once, so that a fallback
+/// that could never be sent is a 422 now rather than a silent loss later. Errors are relative
+/// to the target (`fallback.users`) or the message (`/title`).
+fn check_fallback(
+    state: &AppState,
+    checked: &CheckedMessage,
+    fallback: &TargetInput,
+    primary: &PersonMap,
+    directory: &Directory,
+    now: i64,
+) -> Result<FallbackPlan, FieldError> {
+    let handle = channel_of(state, &fallback.channel).map_err(|e| e.under("fallback"))?;
+    let plan = directory::resolve_fallback(
+        fallback,
+        directory::Addressing::of(handle),
+        primary,
+        directory,
+    )?;
+    plan_target(handle, checked, &plan.target, 0, now).map_err(|e| {
+        if e.field.starts_with('/') {
+            e
+        } else {
+            e.under("fallback")
+        }
+    })?;
+    Ok(plan)
+}
+
+/// Plans one target (its people and groups already expanded) with its channel's adapter: the
+/// delivery to store, number `seq` of its message. The fallback loop plans a fallback target
+/// with it too. Errors are relative to the target, or name a message field as `/title`.
+pub fn plan_target(
+    handle: &ChannelHandle,
+    checked: &CheckedMessage,
+    target: &TargetInput,
+    seq: i64,
+    now: i64,
+) -> Result<NewDelivery, FieldError> {
+    let plan = handle.adapter.plan(checked, target, now)?;
+    let status = if plan.awaiting_agent {
+        "awaiting_agent"
+    } else {
+        "queued"
+    };
+    let parts = plan
+        .parts
+        .iter()
+        .enumerate()
+        .map(|(seq, p)| new_part(handle, p, seq as i64, now))
+        .collect::<Vec<_>>();
+    Ok(NewDelivery {
+        id: DeliveryId::new_at(now).0,
+        seq,
+        channel: handle.name.clone(),
+        kind: handle.kind().as_str().to_string(),
+        native_type: plan.native_type.clone(),
+        status: status.to_string(),
+        truncated: plan.truncated,
+        context: plan.context.to_string(),
+        // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.
+        chat_key: plan
+            .awaiting_agent
+            .then(|| notify_channels::juzi::context::chat_key_of(&plan.context))
+            .flatten(),
+        parts,
+        ..NewDelivery::default()
+    })
 }
 
 /// An unknown channel's error also lists the names that are configured, so the caller can
@@ -315,7 +431,7 @@ fn name_the_channels(mut e: FieldError, state: &AppState) -> FieldError {
 /// Puts an adapter's field error where the caller wrote it: `targets[i].users`, or a message
 /// field (`/title` → `title`). `path` is where the target was written (`targets[2]`,
 /// `escalation[0].targets[1]`).
-fn locate(e: FieldError, path: &str) -> FieldError {
+pub fn locate(e: FieldError, path: &str) -> FieldError {
     if let Some(rest) = e.field.strip_prefix('/') {
         let rest = rest.to_string();
         FieldError { field: rest, ..e }

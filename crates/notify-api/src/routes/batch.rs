@@ -184,7 +184,7 @@ pub async fn create_batch(
             )));
             continue;
         }
-        match plan::build(&state, &caller, text.as_bytes(), None, now) {
+        match plan::build(&state, &caller, text.as_bytes(), None, now).await {
             Ok(mut a) => {
                 // Reading the alert's cards is a store read: an outage fails the request (503).
                 resolve_state::attach(&state, &mut a, now).await?;

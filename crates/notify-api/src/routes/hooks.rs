@@ -102,7 +102,7 @@ async fn receive_inner(
     let (bytes, _permit) = read_bytes(state, &parts.headers, body)
         .await
         .map_err(known)?;
-    let mut accepted = build(state, hook, &bytes).map_err(known)?;
+    let mut accepted = build(state, hook, &bytes).await.map_err(known)?;
     // A resolve turns the alert's WeLink cards green instead of sending new ones.
     for a in &mut accepted {
         let now = a.message.created_at;
@@ -126,17 +126,22 @@ async fn read_bytes(
 }
 
 /// Every message of a payload, built (checked and planned) but not stored.
-fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepted>, ApiError> {
+async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepted>, ApiError> {
     let drafts = hook.drafts(body)?;
     let caller = hook.caller();
     let now = state.store().now_ms();
-    drafts
-        .into_iter()
-        .map(|mut d| {
-            welink_cards(&mut d.input, |name| state.channel(name).map(|c| c.kind()));
-            plan::build_input(state, &caller, d.input, d.extras, now)
-        })
-        .collect()
+    let mut accepted = Vec::with_capacity(drafts.len());
+    for mut d in drafts {
+        welink_cards(&mut d.input, |name| {
+            state
+                .channel(name)
+                .and_then(|c| c.adapter.alert_card_type())
+        });
+        // A hook's targets may name directory people and groups.
+        let extras = plan::with_directory(state, &caller, &d.input, d.extras).await?;
+        accepted.push(plan::build_input(state, &caller, d.input, extras, now)?);
+    }
+    Ok(accepted)
 }
 
 /// Commits the messages: one through the group committer like `POST /v1/messages`, several
@@ -234,9 +239,14 @@ pub async fn preview(
     let now = state.store().now_ms();
     let mut messages = Vec::with_capacity(drafts.len());
     for mut d in drafts {
-        welink_cards(&mut d.input, |name| state.channel(name).map(|c| c.kind()));
+        welink_cards(&mut d.input, |name| {
+            state
+                .channel(name)
+                .and_then(|c| c.adapter.alert_card_type())
+        });
         let input = d.input.clone();
-        let accepted = plan::build_input(&state, &hook_caller, d.input, d.extras, now)?;
+        let extras = plan::with_directory(&state, &hook_caller, &d.input, d.extras).await?;
+        let accepted = plan::build_input(&state, &hook_caller, d.input, extras, now)?;
         messages.push(preview::of(input, &accepted));
     }
     Ok(Json(HookPreview { messages }))

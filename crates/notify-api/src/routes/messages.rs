@@ -56,7 +56,7 @@ pub async fn create(
         })
         .transpose()?;
     let now = state.store().now_ms();
-    let mut accepted = plan::build(&state, &caller, &body, header_key, now)?;
+    let mut accepted = plan::build(&state, &caller, &body, header_key, now).await?;
     resolve_state::attach(&state, &mut accepted, now).await?;
     tracing::Span::current().record("message", accepted.message.id.as_str());
     let deliveries: Vec<&str> = accepted

@@ -6,6 +6,7 @@ pub mod actions;
 pub mod admin;
 pub mod alerts;
 pub mod batch;
+pub mod directory;
 pub mod docs;
 pub mod hooks;
 pub mod messages;
@@ -17,7 +18,7 @@ use axum::extract::{DefaultBodyLimit, MatchedPath, Request};
 use axum::http::HeaderValue;
 use axum::middleware::{self, Next};
 use axum::response::Response;
-use axum::routing::{get, post};
+use axum::routing::{get, post, put};
 use axum::Router;
 use tower::ServiceBuilder;
 use tower_http::request_id::{
@@ -40,6 +41,14 @@ pub const ROUTES: &[(&str, &str)] = &[
     ("post", "/v1/deliveries/{id}/retry"),
     ("get", "/v1/alerts"),
     ("get", "/v1/alerts/{key}"),
+    ("put", "/v1/people/{id}"),
+    ("get", "/v1/people/{id}"),
+    ("delete", "/v1/people/{id}"),
+    ("get", "/v1/people"),
+    ("put", "/v1/groups/{name}"),
+    ("get", "/v1/groups/{name}"),
+    ("delete", "/v1/groups/{name}"),
+    ("get", "/v1/groups"),
     ("get", "/v1/channels"),
     ("get", "/v1/stats"),
     ("post", "/v1/hooks/{name}"),
@@ -93,6 +102,20 @@ pub fn router(state: AppState) -> Router {
         .route("/v1/deliveries/{id}/retry", post(actions::retry))
         .route("/v1/alerts", get(alerts::list))
         .route("/v1/alerts/{key}", get(alerts::get_one))
+        .route(
+            "/v1/people/{id}",
+            put(directory::put_person)
+                .get(directory::get_person)
+                .delete(directory::delete_person),
+        )
+        .route("/v1/people", get(directory::list_people))
+        .route(
+            "/v1/groups/{name}",
+            put(directory::put_group)
+                .get(directory::get_group)
+                .delete(directory::delete_group),
+        )
+        .route("/v1/groups", get(directory::list_groups))
         .route("/v1/channels", get(admin::channels))
         .route("/v1/stats", get(admin::stats))
         .route("/v1/hooks/{name}/preview", post(hooks::preview))

@@ -177,6 +177,18 @@ impl Channel for JuziChannel {
         false
     }
 
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn takes_link_button(&self, _input: &notify_core::MessageInput, _target: &TargetInput) -> bool {
+        false
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        None
+    }
+
     /// A Juzi plan has no parts; should one reach a worker, it fails without any HTTP.
     fn local_outcome(&self, _call: &PartCall<'_>) -> Option<Outcome> {
         Some(Outcome::Permanent {

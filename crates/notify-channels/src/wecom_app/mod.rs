@@ -212,6 +212,21 @@ impl Channel for WecomAppChannel {
         false
     }
 
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn takes_link_button(&self, _input: &notify_core::MessageInput, _target: &TargetInput) -> bool {
+        false
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        Some(crate::PeopleIds {
+            person_key: "wecom",
+            target_field: "users",
+        })
+    }
+
     /// `message/recall {msgid}`, for messages up to 24 h old (UPSTREAM-FACTS line 48).
     fn plan_recall(&self, upstream_id: &str, _context: &Value) -> RecallPlan {
         if upstream_id.trim().is_empty() {

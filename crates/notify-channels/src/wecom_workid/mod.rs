@@ -184,6 +184,21 @@ impl Channel for WorkIdChannel {
         false
     }
 
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn takes_link_button(&self, _input: &notify_core::MessageInput, _target: &TargetInput) -> bool {
+        false
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        Some(crate::PeopleIds {
+            person_key: "workid",
+            target_field: "work_ids",
+        })
+    }
+
     /// `recall {msgId, companyId}`: within 24 h of the send, repeating its `companyId`.
     fn plan_recall(&self, upstream_id: &str, context: &Value) -> RecallPlan {
         if upstream_id.trim().is_empty() {

@@ -206,6 +206,35 @@ impl Channel for WelinkChannel {
         crate::welink::codes::needs_new_token(outcome)
     }
 
+    /// Its plain card shows the alert and carries a state a resolve or acknowledgement updates.
+    fn alert_card_type(&self) -> Option<&'static str> {
+        Some("card")
+    }
+
+    /// App cards (picked for a message with fields or buttons, or named) take 2 buttons side
+    /// by side or 3 stacked; the plain card, image and news take none.
+    fn takes_link_button(&self, input: &notify_core::MessageInput, target: &TargetInput) -> bool {
+        let kind = target
+            .kind
+            .as_deref()
+            .and_then(Kind::parse)
+            .unwrap_or_else(|| Kind::pick(input));
+        let max = match input.button_layout.unwrap_or_default() {
+            notify_core::ButtonLayout::Horizontal => 2,
+            notify_core::ButtonLayout::Vertical => 3,
+        };
+        kind == Kind::AppCard
+            && target.raw.is_none()
+            && input.buttons.as_ref().map_or(0, Vec::len) < max
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        Some(crate::PeopleIds {
+            person_key: "welink",
+            target_field: "users",
+        })
+    }
+
     fn plan_recall(&self, upstream_id: &str, _context: &serde_json::Value) -> RecallPlan {
         state::plan_recall(upstream_id)
     }

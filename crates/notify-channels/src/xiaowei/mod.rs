@@ -195,6 +195,21 @@ impl Channel for XiaoweiChannel {
         crate::welink::codes::needs_new_token(outcome)
     }
 
+    fn alert_card_type(&self) -> Option<&'static str> {
+        None
+    }
+
+    fn takes_link_button(&self, _input: &notify_core::MessageInput, _target: &TargetInput) -> bool {
+        false
+    }
+
+    fn people_ids(&self) -> Option<crate::PeopleIds> {
+        Some(crate::PeopleIds {
+            person_key: "welink",
+            target_field: "users",
+        })
+    }
+
     /// The guide documents no recall for Xiaowei pushes (lines 1519–1640).
     fn plan_recall(&self, _upstream_id: &str, _context: &Value) -> RecallPlan {
         RecallPlan::NotRecallable("WeLink offers no recall for Xiaowei pushes".into())

@@ -6,7 +6,7 @@ use sqlx::Row;
 use sqlx::{Any, Transaction};
 
 use crate::model::{LaneInfo, NewPart};
-use crate::outbox::complete::roll_up;
+use crate::outbox::complete::{roll_up, roll_up_message};
 use crate::{Store, StoreError};
 
 /// Where a delivery stood when its recall was asked for.
@@ -214,6 +214,7 @@ impl Store {
         let now = self.now_ms();
         let status = if ok { "sent" } else { "failed" };
         let result = serde_json::json!({"ok": ok, "reason": reason, "at": now}).to_string();
+        let mut tx = self.begin_tx().await?;
         let changed = sqlx::query(
             "UPDATE deliveries SET status = $2, agent_result = $3, last_error = $4, updated_at = $5 \
              WHERE id = $1 AND status = 'awaiting_agent'",
@@ -223,15 +224,30 @@ impl Store {
         .bind(&result)
         .bind(reason)
         .bind(now)
-        .execute(&self.pool)
+        .execute(&mut *tx)
         .await?
         .rows_affected();
         let row = sqlx::query("SELECT status, message_id FROM deliveries WHERE id = $1")
             .bind(delivery_id)
-            .fetch_one(&self.pool)
+            .fetch_one(&mut *tx)
             .await?;
+        let mut fallback_due = false;
         if changed > 0 {
-            self.refresh_message(&row.try_get::<String, _>(1)?).await?;
+            // An agent's failed send is final: its fallback, if any, is due with it.
+            if !ok {
+                fallback_due = crate::outbox::fallback::note_final(
+                    &mut tx,
+                    delivery_id,
+                    notify_core::DeliveryStatus::Failed,
+                    now,
+                )
+                .await?;
+            }
+            roll_up_message(&mut tx, &row.try_get::<String, _>(1)?, now).await?;
+        }
+        tx.commit().await?;
+        if fallback_due {
+            self.fallback_wake.bump();
         }
         Ok(row.try_get(0)?)
     }

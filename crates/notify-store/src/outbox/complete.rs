@@ -4,6 +4,7 @@ use notify_core::{DeliveryStatus, FailedRecipient, MessageStatus, PartOp, PartSt
 use sqlx::{Any, Row, Transaction};
 
 use crate::model::{AttemptRecord, Completion, PartResult};
+use crate::outbox::fallback::note_final;
 use crate::{Store, StoreError};
 
 impl Store {
@@ -18,6 +19,7 @@ impl Store {
         let mut tx = self.begin_tx().await?;
         let mut touched = BTreeSet::new();
         let mut requeued = false;
+        let mut fallback_due = false;
         // Rows are locked in part-id order, the same order the sweeper takes, so a completion
         // batch and a sweep cannot deadlock each other; `applied` keeps the caller's order.
         let mut order: Vec<usize> = (0..batch.len()).collect();
@@ -156,16 +158,19 @@ impl Store {
                         |q| q.bind(error.clone()).bind(now),
                     )
                     .await?;
-                    expire_delivery(&mut tx, &delivery_id, error, now).await?;
+                    fallback_due |= expire_delivery(&mut tx, &delivery_id, error, now).await?;
                 }
             }
             touched.insert(delivery_id);
             applied_at[index] = true;
         }
-        roll_up(&mut tx, touched.iter(), now).await?;
+        fallback_due |= roll_up(&mut tx, touched.iter(), now).await?;
         tx.commit().await?;
         if requeued {
             self.wake.bump();
+        }
+        if fallback_due {
+            self.fallback_wake.bump();
         }
         Ok(applied_at)
     }
@@ -294,12 +299,14 @@ async fn reupload(
     Ok(())
 }
 
+/// Expires a delivery's unsent calls and the delivery. Returns true when this made a fallback
+/// due (see `outbox::fallback`).
 pub(crate) async fn expire_delivery(
     tx: &mut Transaction<'static, Any>,
     delivery_id: &str,
     error: &str,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     sqlx::query(
         "UPDATE parts SET status = 'cancelled', last_error = $2, updated_at = $3 \
          WHERE delivery_id = $1 AND status IN ('queued', 'blocked') AND op IN ('send', 'upload')",
@@ -309,7 +316,7 @@ pub(crate) async fn expire_delivery(
     .bind(now)
     .execute(&mut **tx)
     .await?;
-    sqlx::query(
+    let expired = sqlx::query(
         "UPDATE deliveries SET status = 'expired', last_error = $2, updated_at = $3 \
          WHERE id = $1 AND status IN ('queued', 'sending', 'awaiting_agent')",
     )
@@ -317,25 +324,32 @@ pub(crate) async fn expire_delivery(
     .bind(error)
     .bind(now)
     .execute(&mut **tx)
-    .await?;
-    Ok(())
+    .await?
+    .rows_affected();
+    if expired == 0 {
+        return Ok(false);
+    }
+    note_final(tx, delivery_id, DeliveryStatus::Expired, now).await
 }
 
 /// Recomputes the status of each delivery in `deliveries` from its parts, then of their
-/// messages from their deliveries.
+/// messages from their deliveries. Returns true when a delivery's new status made its fallback
+/// due (a pending-fallback row was written in `tx`).
 pub(crate) async fn roll_up<'a>(
     tx: &mut Transaction<'static, Any>,
     deliveries: impl Iterator<Item = &'a String>,
     now: i64,
-) -> Result<(), StoreError> {
+) -> Result<bool, StoreError> {
     let mut messages = BTreeSet::new();
+    let mut fallback_due = false;
     for d in deliveries {
-        let row = sqlx::query("SELECT status, message_id FROM deliveries WHERE id = $1")
+        let row = sqlx::query("SELECT status, message_id, fallback FROM deliveries WHERE id = $1")
             .bind(d)
             .fetch_one(&mut **tx)
             .await?;
         let current: String = row.try_get(0)?;
         let message_id: String = row.try_get(1)?;
+        let has_fallback = row.try_get::<Option<String>, _>(2)?.is_some();
         let current = DeliveryStatus::parse(&current)
             .ok_or_else(|| StoreError::Corrupt(format!("delivery status {current:?}")))?;
         let parts: Vec<(PartOp, PartStatus)> =
@@ -358,13 +372,16 @@ pub(crate) async fn roll_up<'a>(
                 .bind(now)
                 .execute(&mut **tx)
                 .await?;
+            if has_fallback {
+                fallback_due |= note_final(tx, d, next, now).await?;
+            }
         }
         messages.insert(message_id);
     }
     for m in messages {
         roll_up_message(tx, &m, now).await?;
     }
-    Ok(())
+    Ok(fallback_due)
 }
 
 pub(crate) async fn roll_up_message(
@@ -375,17 +392,40 @@ pub(crate) async fn roll_up_message(
     // An escalation step cancelled because the alert was acknowledged or resolved never had to
     // go out: it does not count (the message is `sent` when its own targets were). A step still
     // pending keeps the message `accepted` until it fires or is cancelled.
-    let statuses: Vec<DeliveryStatus> = sqlx::query_scalar::<_, String>(
-        "SELECT status FROM deliveries WHERE message_id = $1 \
-         AND NOT (escalation_step IS NOT NULL AND status = 'cancelled' AND cancel_reason IS NOT NULL)",
+    // A delivery waiting for its fallback is not final yet; one that failed or expired and has
+    // a fallback delivery counts through that delivery alone (it stands in for it).
+    let rows = sqlx::query(
+        "SELECT d.status, \
+                (SELECT COUNT(*) FROM pending_fallbacks p WHERE p.delivery_id = d.id), \
+                (SELECT COUNT(*) FROM deliveries f \
+                 WHERE f.message_id = d.message_id AND f.fallback_of = d.id) \
+         FROM deliveries d WHERE d.message_id = $1 \
+           AND NOT (d.escalation_step IS NOT NULL AND d.status = 'cancelled' \
+                    AND d.cancel_reason IS NOT NULL)",
     )
-            .bind(message_id)
-            .fetch_all(&mut **tx)
-            .await?
-            .iter()
-            .filter_map(|s| DeliveryStatus::parse(s))
-            .collect();
-    let status = MessageStatus::of(&statuses);
+    .bind(message_id)
+    .fetch_all(&mut **tx)
+    .await?;
+    let mut statuses = Vec::with_capacity(rows.len());
+    let mut waiting = false;
+    for r in &rows {
+        let status: String = r.try_get(0)?;
+        let pending: i64 = r.try_get(1)?;
+        let replaced: i64 = r.try_get(2)?;
+        let Some(status) = DeliveryStatus::parse(&status) else {
+            continue;
+        };
+        waiting |= pending > 0;
+        if replaced > 0 && matches!(status, DeliveryStatus::Failed | DeliveryStatus::Expired) {
+            continue;
+        }
+        statuses.push(status);
+    }
+    let status = if waiting {
+        MessageStatus::Accepted
+    } else {
+        MessageStatus::of(&statuses)
+    };
     sqlx::query("UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
         .bind(message_id)
         .bind(status.as_str())

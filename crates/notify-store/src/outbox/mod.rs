@@ -4,6 +4,7 @@
 pub(crate) mod actions;
 mod claim;
 pub(crate) mod complete;
+pub mod fallback;
 mod insert;
 mod sweep;
 

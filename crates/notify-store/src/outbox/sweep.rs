@@ -63,14 +63,19 @@ impl Store {
         .fetch_all(&mut *tx)
         .await?;
         let mut touched = BTreeSet::new();
+        let mut fallback_due = false;
         for d in due.iter().chain(waiting.iter()) {
-            expire_delivery(&mut tx, d, "expired before it could be sent", now).await?;
+            fallback_due |=
+                expire_delivery(&mut tx, d, "expired before it could be sent", now).await?;
             touched.insert(d.clone());
         }
-        roll_up(&mut tx, touched.iter(), now).await?;
+        fallback_due |= roll_up(&mut tx, touched.iter(), now).await?;
         tx.commit().await?;
         if rescued > 0 {
             self.wake.bump();
+        }
+        if fallback_due {
+            self.fallback_wake.bump();
         }
         Ok(SweepReport {
             rescued,
@@ -98,6 +103,7 @@ impl Store {
             format!("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
             // Through the deliveries, as for attempts: `parts` has no index on `message_id`.
             format!("DELETE FROM parts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
+            format!("DELETE FROM pending_fallbacks WHERE message_id IN ({list})"),
             format!("DELETE FROM deliveries WHERE message_id IN ({list})"),
             format!("DELETE FROM messages WHERE id IN ({list})"),
         ] {

@@ -374,6 +374,8 @@ mod tests {
                 escalation_step: None,
                 due_at: None,
                 expires_at: None,
+                people: None,
+                fallback: None,
                 parts: vec![NewPart {
                     id: "prt_1".into(),
                     seq: 0,

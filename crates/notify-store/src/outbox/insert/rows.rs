@@ -117,6 +117,8 @@ table_rows! {
         chat_key: Option<&'a str> => "text",
         escalation_step: Option<i64> => "bigint",
         due_at: Option<i64> => "bigint",
+        people: Option<&'a str> => "text",
+        fallback: Option<&'a str> => "text",
     }
 }
 
@@ -224,6 +226,8 @@ impl<'a> DeliveryRow<'a> {
             chat_key: d.chat_key.as_deref(),
             escalation_step: d.escalation_step,
             due_at: d.due_at,
+            people: d.people.as_deref(),
+            fallback: d.fallback.as_deref(),
         }
     }
 }

@@ -10,7 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use notify_api::hooks::HookConfig;
 use notify_api::ClientConfig;
-use notify_channels::ChannelConfig;
+use notify_channels::KindConfig;
 use serde::{Deserialize, Serialize};
 
 use crate::error::GatewayError;
@@ -36,7 +36,7 @@ pub struct Config {
     /// `[auth]`.
     pub auth: AuthConfig,
     /// `[channels.NAME]`.
-    pub channels: BTreeMap<String, ChannelConfig>,
+    pub channels: BTreeMap<String, KindConfig>,
     /// `[hooks.NAME]`: alert sources (`POST /v1/hooks/NAME`).
     pub hooks: BTreeMap<String, HookConfig>,
 }

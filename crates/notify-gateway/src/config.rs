@@ -666,14 +666,11 @@ mod tests {
             jail.set_env("NOTIFY__CHANNELS__WECOM__ALLOW_ALL", "true");
             let (c, _) =
                 load(Some(Path::new("c.toml"))).map_err(|e| figment::Error::from(e.to_string()))?;
-            let KindConfig::Welink(w) = &c.channels["welink"] else {
-                panic!("a welink channel: {:?}", c.channels["welink"]);
-            };
-            assert_eq!(w.client_id.as_deref(), Some("from-env"));
-            assert_eq!(
-                w.limits.map(|l| (l.per_second, l.per_minute)),
-                Some((20, 600))
-            );
+            let welink = notify_channels::build_channel("welink", &c.channels["welink"])
+                .map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(welink.adapter.credential(), "welink:from-env");
+            let limits = welink.rate_limits().map(|l| (l.per_second, l.per_minute));
+            assert_eq!(limits, Some((20, 600)));
             let app = c.channels["wecom"]
                 .as_wecom_app()
                 .expect("a wecom_app channel");

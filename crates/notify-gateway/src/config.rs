@@ -299,11 +299,9 @@ fn keyed(fig: &Figment, e: figment::Error) -> figment::Error {
     if matches!(e.kind, Kind::MissingField(_) | Kind::UnknownVariant(..)) {
         return e; // about `kind`, whose path figment knows
     }
-    let flat = match fig
-        .find_value(&format!("channels.{name}"))
-        .map(|v| ChannelConfig::deserialize(&v))
-    {
-        Ok(Err(mut flat)) if !flat.path.is_empty() => {
+    let table = fig.find_value(&format!("channels.{name}")).ok();
+    let flat = match table.map(|v| ChannelConfig::deserialize(&v).err()) {
+        Some(Some(mut flat)) if !flat.path.is_empty() => {
             flat.path.splice(0..0, [section.clone(), name.clone()]);
             Some(flat)
         }

@@ -1,9 +1,99 @@
-//! `[channels.NAME]` settings (contract §2). One flat table for every kind, so environment
-//! overrides (`NOTIFY__CHANNELS__WELINK__CLIENT_ID`) work the same everywhere; each adapter
-//! checks the keys its kind needs when it is built.
+//! `[channels.NAME]` settings (contract §2). A table parses into [`KindConfig`], one config
+//! type per kind, each defined (with its documented defaults) in its kind's folder
+//! (`welink/config.rs` …) and refusing any key its kind does not take, by name. Environment
+//! overrides (`NOTIFY__CHANNELS__WELINK__CLIENT_ID`) are the same keys. Each adapter checks the
+//! keys its kind requires when it is built.
+//!
+//! [`ChannelConfig`] is the flat form with every key of every kind: a builder for tests and
+//! the sandbox (`ChannelConfig::of_kind(kind)`, then set fields), turned into the kind's type
+//! by [`ChannelConfig::to_kind_config`] (refusing keys the kind does not take, as parsing does).
 
 use notify_core::{ChannelKind, Secret};
 use serde::{Deserialize, Serialize};
+
+pub use crate::juzi::config::JuziConfig;
+pub use crate::log::LogConfig;
+pub use crate::wecom_app::config::WecomAppConfig;
+pub use crate::wecom_workid::config::WorkIdConfig;
+pub use crate::welink::config::WelinkConfig;
+pub use crate::xiaowei::config::XiaoweiConfig;
+
+/// One `[channels.NAME]` table as parsed: `kind` selects the kind's own config type.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum KindConfig {
+    /// `kind = "welink"`.
+    Welink(WelinkConfig),
+    /// `kind = "xiaowei"`.
+    Xiaowei(XiaoweiConfig),
+    /// `kind = "wecom_workid"`.
+    WecomWorkid(WorkIdConfig),
+    /// `kind = "wecom_app"`.
+    WecomApp(WecomAppConfig),
+    /// `kind = "juzi"`.
+    Juzi(JuziConfig),
+    /// `kind = "log"`.
+    Log(LogConfig),
+}
+
+impl KindConfig {
+    /// The kind.
+    pub fn kind(&self) -> ChannelKind {
+        match self {
+            Self::Welink(_) => ChannelKind::Welink,
+            Self::Xiaowei(_) => ChannelKind::Xiaowei,
+            Self::WecomWorkid(_) => ChannelKind::WecomWorkid,
+            Self::WecomApp(_) => ChannelKind::WecomApp,
+            Self::Juzi(_) => ChannelKind::Juzi,
+            Self::Log(_) => ChannelKind::Log,
+        }
+    }
+
+    /// The configured per-interface caps (`limits`), for the kinds that take the key.
+    pub fn limits(&self) -> Option<RateLimits> {
+        match self {
+            Self::Welink(c) => c.limits,
+            Self::Xiaowei(c) => c.limits,
+            Self::WecomWorkid(c) => c.limits,
+            Self::WecomApp(c) => c.limits,
+            Self::Juzi(_) | Self::Log(_) => None,
+        }
+    }
+
+    /// A Juzi channel's settings (the sidebar reads them).
+    pub fn as_juzi(&self) -> Option<&JuziConfig> {
+        match self {
+            Self::Juzi(c) => Some(c),
+            _ => None,
+        }
+    }
+
+    /// A WeCom app channel's settings (the sidebar signs `ww.register` with its app).
+    pub fn as_wecom_app(&self) -> Option<&WecomAppConfig> {
+        match self {
+            Self::WecomApp(c) => Some(c),
+            _ => None,
+        }
+    }
+}
+
+/// What [`crate::build_channel`] builds from: a parsed table, or the flat test builder.
+pub trait ToKindConfig {
+    /// The table as its kind's config, or an error naming `channels.NAME.KEY`.
+    fn to_kind_config(&self, name: &str) -> Result<KindConfig, ConfigError>;
+}
+
+impl ToKindConfig for KindConfig {
+    fn to_kind_config(&self, _name: &str) -> Result<KindConfig, ConfigError> {
+        Ok(self.clone())
+    }
+}
+
+impl ToKindConfig for ChannelConfig {
+    fn to_kind_config(&self, name: &str) -> Result<KindConfig, ConfigError> {
+        ChannelConfig::to_kind_config(self, name)
+    }
+}
 
 /// Per-interface caps of one credential (WeLink: 40/s and 1500/min per client_id per interface).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -46,7 +136,9 @@ pub enum TokenAuth {
     Form,
 }
 
-/// One `[channels.NAME]` table.
+/// Every key of every kind in one flat table: the builder of tests and the sandbox, and the
+/// form the gateway re-reads a table in to name the key of a bad value. Turn it into the kind's
+/// type with [`to_kind_config`](Self::to_kind_config).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct ChannelConfig {
@@ -125,6 +217,17 @@ pub struct ChannelConfig {
     pub tenant: Option<String>,
 }
 
+/// `map[key] = value` when the value is set.
+fn put<T: Serialize>(
+    map: &mut serde_json::Map<String, serde_json::Value>,
+    key: &str,
+    v: Option<T>,
+) {
+    if let Some(v) = v {
+        map.insert(key.to_string(), serde_json::json!(v));
+    }
+}
+
 impl ChannelConfig {
     /// A config of `kind` with every optional key unset.
     pub fn of_kind(kind: ChannelKind) -> Self {
@@ -153,6 +256,58 @@ impl ChannelConfig {
             jssdk_channel: None,
             tenant: None,
         }
+    }
+
+    /// The keys that are set, as a table (secrets in clear, for [`KindConfig`] to read back).
+    fn table(&self) -> serde_json::Map<String, serde_json::Value> {
+        let mut m = serde_json::Map::new();
+        let secret = |s: &Option<Secret>| s.as_ref().map(|s| s.expose().to_string());
+        put(&mut m, "base_url", self.base_url.as_ref());
+        put(&mut m, "token_url", self.token_url.as_ref());
+        put(
+            &mut m,
+            "token_auth",
+            (self.token_auth != TokenAuth::default()).then_some(self.token_auth),
+        );
+        put(&mut m, "client_id", self.client_id.as_ref());
+        put(&mut m, "client_secret", secret(&self.client_secret));
+        put(&mut m, "public_acc_id", self.public_acc_id.as_ref());
+        put(&mut m, "limits", self.limits);
+        put(&mut m, "egress_group", self.egress_group.as_ref());
+        put(&mut m, "owner", self.owner.as_ref());
+        put(&mut m, "daily_quota", self.daily_quota);
+        put(&mut m, "enterprise", self.enterprise.as_ref());
+        put(&mut m, "company_id", self.company_id.as_ref());
+        put(&mut m, "member_limits", self.member_limits);
+        put(&mut m, "corp_id", self.corp_id.as_ref());
+        put(&mut m, "corp_secret", secret(&self.corp_secret));
+        put(&mut m, "agent_id", self.agent_id);
+        put(&mut m, "safe", self.safe);
+        put(&mut m, "markdown_max_bytes", self.markdown_max_bytes);
+        put(&mut m, "allow_all", self.allow_all.then_some(true));
+        put(&mut m, "auto_send", self.auto_send.then_some(true));
+        put(&mut m, "jssdk_channel", self.jssdk_channel.as_ref());
+        put(&mut m, "tenant", self.tenant.as_ref());
+        m
+    }
+
+    /// The table as its kind's config type. Keys the kind does not take are left out: a
+    /// builder may set every key (a fixture shared by kinds does); a configuration file may
+    /// not (parsing [`KindConfig`] refuses them by name).
+    pub fn to_kind_config(&self, name: &str) -> Result<KindConfig, ConfigError> {
+        let kind = serde_json::json!(self.kind);
+        let read = |mut table: serde_json::Map<String, serde_json::Value>| {
+            table.insert("kind".into(), kind.clone());
+            KindConfig::deserialize(serde_json::Value::Object(table))
+        };
+        let taken = self
+            .table()
+            .into_iter()
+            .filter(|(key, value)| {
+                read(serde_json::Map::from_iter([(key.clone(), value.clone())])).is_ok()
+            })
+            .collect();
+        read(taken).map_err(|e| ConfigError::new(name, "kind", e.to_string()))
     }
 
     /// A required string key, or an error naming `channels.NAME.KEY`.
@@ -188,5 +343,72 @@ impl ConfigError {
             key: key.to_string(),
             message: message.into(),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use serde_json::json;
+
+    fn parse(v: serde_json::Value) -> Result<KindConfig, String> {
+        KindConfig::deserialize(v).map_err(|e| e.to_string())
+    }
+
+    #[test]
+    fn a_table_parses_into_its_kinds_type() {
+        let c = parse(json!({
+            "kind": "wecom_app", "corp_id": "corp", "corp_secret": "s", "agent_id": 1000002,
+            "allow_all": true, "member_limits": {"per_minute": 10, "per_hour": 100}
+        }))
+        .unwrap();
+        assert_eq!(c.kind(), ChannelKind::WecomApp);
+        let app = c.as_wecom_app().unwrap();
+        assert_eq!(app.corp_secret.as_ref().map(Secret::expose), Some("s"));
+        assert!(app.allow_all);
+        assert_eq!(app.member_limits.map(|m| m.per_hour), Some(100));
+        let log = parse(json!({"kind": "log"})).unwrap();
+        assert_eq!(log, KindConfig::Log(LogConfig {}));
+    }
+
+    #[test]
+    fn a_key_the_kind_does_not_take_is_refused_by_name() {
+        for (kind, key, value) in [
+            ("wecom_workid", "allow_all", json!(true)),
+            ("xiaowei", "owner", json!("Ops")),
+            ("welink", "daily_quota", json!(5)),
+            ("juzi", "limits", json!({"per_second": 1, "per_minute": 60})),
+            ("log", "base_url", json!("http://x")),
+            ("wecom_app", "egress_group", json!("g")),
+        ] {
+            let e = parse(json!({"kind": kind, key: value})).unwrap_err();
+            assert!(e.contains(&format!("unknown field `{key}`")), "{kind}: {e}");
+        }
+        let e = parse(json!({"kind": "fax"})).unwrap_err();
+        assert!(e.contains("unknown variant `fax`"), "{e}");
+    }
+
+    #[test]
+    fn the_builder_gives_the_kinds_type_and_leaves_out_other_kinds_keys() {
+        let mut c = ChannelConfig::of_kind(ChannelKind::Xiaowei);
+        c.client_id = Some("app".into());
+        c.client_secret = Some(Secret::new("s3cret"));
+        c.daily_quota = Some(5);
+        c.owner = Some("Ops".into());
+        let KindConfig::Xiaowei(x) = c.to_kind_config("xw").unwrap() else {
+            panic!("a xiaowei config");
+        };
+        assert_eq!(x.client_id.as_deref(), Some("app"));
+        assert_eq!(x.client_secret.as_ref().map(Secret::expose), Some("s3cret"));
+        assert_eq!(x.daily_quota, Some(5));
+        assert_eq!(x.limits, None);
+
+        let mut c = ChannelConfig::of_kind(ChannelKind::WecomWorkid);
+        c.token_auth = TokenAuth::Form;
+        c.safe = Some(1);
+        let KindConfig::WecomWorkid(w) = c.to_kind_config("w").unwrap() else {
+            panic!("a work-ID config");
+        };
+        assert_eq!((w.token_auth, w.safe), (TokenAuth::Form, Some(1)));
     }
 }

@@ -19,7 +19,9 @@ pub mod wecom_workid;
 pub mod welink;
 pub mod xiaowei;
 
-pub use config::{ChannelConfig, ConfigError, DailyQuota, MemberLimits, RateLimits};
+pub use config::{
+    ChannelConfig, ConfigError, DailyQuota, KindConfig, MemberLimits, RateLimits, ToKindConfig,
+};
 pub use lane::{LanedPlan, RecallParts};
 pub use notify_core::LaneInfo;
 pub use registry::{build_channel, ChannelHandle};

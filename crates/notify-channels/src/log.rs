@@ -9,6 +9,11 @@ use serde_json::json;
 
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
+/// A `log` channel's table: it takes no key but `kind`.
+#[derive(Debug, Clone, Default, PartialEq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct LogConfig {}
+
 /// The interface name of the log channel's one lane.
 pub const INTERFACE: &str = "log";
 

@@ -1,7 +1,7 @@
 //! Keeps crates/notify-channels/README.md's "Adding a kind" list true: what an upstream kind is
 //! (its config, limits, lanes, answers, recall, sidebar context, JS-SDK ticket) lives in
-//! notify-channels, so no other crate's source names a `ChannelKind::` variant or matches on
-//! the kind. notify-core defines the enum; the simulator does not use it.
+//! notify-channels, so no other crate's source names a `ChannelKind::` or `KindConfig::`
+//! variant or matches on the kind. notify-core defines the enum; the simulator does not use it.
 
 use std::path::{Path, PathBuf};
 
@@ -22,7 +22,8 @@ fn rust_files(dir: &Path, out: &mut Vec<PathBuf>) {
     }
 }
 
-/// `file:line: text` of every line naming a `ChannelKind::` path outside a comment.
+/// `file:line: text` of every line naming a `ChannelKind::` or `KindConfig::` path (a kind's
+/// variant, or its config type's) outside a comment.
 fn offending_lines(crates: &Path) -> Vec<String> {
     let mut found = Vec::new();
     let mut dirs: Vec<_> = std::fs::read_dir(crates)
@@ -44,7 +45,7 @@ fn offending_lines(crates: &Path) -> Vec<String> {
             let text = std::fs::read_to_string(&f).unwrap();
             for (i, line) in text.lines().enumerate() {
                 let code = line.split("//").next().unwrap_or("");
-                if code.contains("ChannelKind::") {
+                if code.contains("ChannelKind::") || code.contains("KindConfig::") {
                     found.push(format!(
                         "{}:{}: {}",
                         f.strip_prefix(crates.parent().unwrap()).unwrap().display(),

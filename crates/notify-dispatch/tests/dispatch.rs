@@ -5,7 +5,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 
 use notify_channels::{
-    Channel, ChannelConfig, ChannelHandle, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer,
+    Channel, ChannelHandle, KindConfig, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer,
     UpstreamRequest,
 };
 use notify_core::{
@@ -97,7 +97,7 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
     let channel = Arc::new(Scripted::default());
     let handle = ChannelHandle {
         name: "scripted".into(),
-        config: ChannelConfig::of_kind(ChannelKind::Log),
+        config: KindConfig::Log(Default::default()),
         adapter: channel.clone(),
     };
     let dispatcher =
@@ -238,7 +238,7 @@ async fn attempts_run_out_into_failed(store: Store, clock: ManualClock) {
     cfg.policy.max_attempts = 2;
     let handle = ChannelHandle {
         name: "scripted".into(),
-        config: ChannelConfig::of_kind(ChannelKind::Log),
+        config: KindConfig::Log(Default::default()),
         adapter: channel.clone(),
     };
     let dispatcher = Dispatcher::new(store.clone(), vec![handle], cfg).unwrap();

@@ -10,7 +10,7 @@ use figment::providers::{Env, Format, Serialized, Toml};
 use figment::Figment;
 use notify_api::hooks::HookConfig;
 use notify_api::ClientConfig;
-use notify_channels::ChannelConfig;
+use notify_channels::{ChannelConfig, KindConfig};
 use serde::{Deserialize, Serialize};
 
 use crate::error::GatewayError;
@@ -36,7 +36,7 @@ pub struct Config {
     /// `[auth]`.
     pub auth: AuthConfig,
     /// `[channels.NAME]`.
-    pub channels: BTreeMap<String, ChannelConfig>,
+    pub channels: BTreeMap<String, KindConfig>,
     /// `[hooks.NAME]`: alert sources (`POST /v1/hooks/NAME`).
     pub hooks: BTreeMap<String, HookConfig>,
     /// `[people.ID]`: the directory's people, seeded at start-up into the tenants of the
@@ -329,6 +329,7 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
     }
     fig = fig.merge(Env::prefixed("NOTIFY__").split("__"));
     let config: Config = fig.extract().map_err(|e| {
+        let e = keyed(&fig, e);
         let key = e.path.join(".");
         let msg = describe(&e.kind, e.path.last().map(String::as_str));
         GatewayError::Config(if key.is_empty() {
@@ -339,6 +340,44 @@ pub fn load(path: Option<&Path>) -> Result<(Config, Source), GatewayError> {
     })?;
     validate(&config)?;
     Ok((config, source))
+}
+
+/// The error with the key at fault in its path. A `[channels.NAME]` table is read whole before
+/// its kind's type reads its keys, so figment's path stops at `channels.NAME`: an unknown key is
+/// added back from the error, and a bad value is found by reading the table again as the flat
+/// [`ChannelConfig`] (every key of every kind), whose keys figment reads one by one.
+fn keyed(fig: &Figment, e: figment::Error) -> figment::Error {
+    use figment::error::Kind;
+    let [section, name] = e.path.as_slice() else {
+        return e;
+    };
+    if section != "channels" {
+        return e;
+    }
+    if matches!(e.kind, Kind::MissingField(_) | Kind::UnknownVariant(..)) {
+        return e; // about `kind`, whose path figment knows
+    }
+    let table = fig.find_value(&format!("channels.{name}")).ok();
+    let flat = match table.map(|v| ChannelConfig::deserialize(&v).err()) {
+        Some(Some(mut flat)) if !flat.path.is_empty() => {
+            flat.path.splice(0..0, [section.clone(), name.clone()]);
+            Some(flat)
+        }
+        _ => None,
+    };
+    match (&e.kind, flat) {
+        // Inside a key's value (`limits.per_minit`): the flat table's path goes down to it.
+        (Kind::UnknownField(..), Some(flat)) if flat.path.len() > 3 => flat,
+        // A key of the table: the kind's own list of keys, not every kind's.
+        (Kind::UnknownField(found, _), _) => {
+            let found = found.clone();
+            let mut e = e;
+            e.path.push(found);
+            e
+        }
+        (_, Some(flat)) => flat,
+        (_, None) => e,
+    }
 }
 
 /// A figment error in plain words. Its own text for an unknown key nests backticks
@@ -660,6 +699,113 @@ mod tests {
             );
             Ok(())
         });
+    }
+
+    #[test]
+    fn a_channel_key_is_named_by_its_path() {
+        figment::Jail::expect_with(|jail| {
+            let xw =
+                "[channels.xw]\nkind = \"xiaowei\"\nclient_id = \"a\"\nclient_secret = \"s\"\n";
+            let err = |jail: &mut figment::Jail, toml: &str| {
+                jail.create_file("c.toml", toml).expect("write");
+                let e = load(Some(Path::new("c.toml"))).unwrap_err();
+                assert!(matches!(e, GatewayError::Config(_)), "exit 78: {e}");
+                e.to_string()
+            };
+            // A key of another kind: refused, by its path, with the keys the kind takes.
+            let e = err(jail, &format!("{xw}owner = \"Ops\"\n"));
+            assert!(
+                e.contains("channels.xw.owner: unknown key: expected `base_url`"),
+                "{e}"
+            );
+            assert!(
+                e.contains("`daily_quota`") && !e.contains("`public_acc_id`"),
+                "{e}"
+            );
+            // A typo: the key meant.
+            let e = err(jail, &format!("{xw}daily_qouta = 5\n"));
+            assert!(
+                e.contains("channels.xw.daily_qouta: unknown key: did you mean `daily_quota`?"),
+                "{e}"
+            );
+            // A bad value: its key.
+            let e = err(jail, &format!("{xw}daily_quota = \"many\"\n"));
+            assert!(e.starts_with("config: channels.xw.daily_quota: "), "{e}");
+            let e = err(
+                jail,
+                &format!("{xw}limits = {{ per_second = 1, per_minit = 60 }}\n"),
+            );
+            assert!(
+                e.contains("channels.xw.limits.per_minit: unknown key"),
+                "{e}"
+            );
+            // An unknown kind, or none.
+            let e = err(jail, "[channels.x]\nkind = \"fax\"\n");
+            assert!(e.contains("channels.x.kind: unknown value `fax`"), "{e}");
+            let e = err(jail, "[channels.x]\nbase_url = \"http://h\"\n");
+            assert!(e.contains("channels.x: missing field `kind`"), "{e}");
+            Ok(())
+        });
+    }
+
+    #[test]
+    fn the_environment_sets_channel_keys_of_the_kinds_type() {
+        figment::Jail::expect_with(|jail| {
+            jail.create_file(
+                "c.toml",
+                "[channels.welink]\nkind = \"welink\"\nclient_secret = \"s\"\n",
+            )?;
+            jail.set_env("NOTIFY__CHANNELS__WELINK__CLIENT_ID", "from-env");
+            jail.set_env("NOTIFY__CHANNELS__WELINK__LIMITS__PER_SECOND", "20");
+            jail.set_env("NOTIFY__CHANNELS__WELINK__LIMITS__PER_MINUTE", "600");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__KIND", "wecom_app");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__CORP_ID", "corp");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__CORP_SECRET", "s");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__AGENT_ID", "1000002");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__SAFE", "1");
+            jail.set_env("NOTIFY__CHANNELS__WECOM__ALLOW_ALL", "true");
+            let (c, _) =
+                load(Some(Path::new("c.toml"))).map_err(|e| figment::Error::from(e.to_string()))?;
+            let welink = notify_channels::build_channel("welink", &c.channels["welink"])
+                .map_err(|e| figment::Error::from(e.to_string()))?;
+            assert_eq!(welink.adapter.credential(), "welink:from-env");
+            let limits = welink.rate_limits().map(|l| (l.per_second, l.per_minute));
+            assert_eq!(limits, Some((20, 600)));
+            let app = c.channels["wecom"]
+                .as_wecom_app()
+                .expect("a wecom_app channel");
+            assert_eq!(
+                (app.agent_id, app.safe, app.allow_all),
+                (Some(1000002), Some(1), true)
+            );
+            Ok(())
+        });
+    }
+
+    /// Every example configuration loads through the real loader (the kinds' types refuse any
+    /// key their kind does not take, so a key in the wrong table would fail here).
+    #[test]
+    fn the_example_configurations_load() {
+        let root = Path::new(env!("CARGO_MANIFEST_DIR")).join("../..");
+        let mut files = vec![root.join("config/production.example.toml")];
+        for entry in std::fs::read_dir(root.join("config/channels")).expect("config/channels") {
+            files.push(entry.expect("entry").path());
+        }
+        figment::Jail::expect_with(|jail| {
+            for file in &files {
+                let text = std::fs::read_to_string(file).expect("read");
+                for var in text.split("\"env:").skip(1) {
+                    let name: String = var.chars().take_while(|c| *c != '"').collect();
+                    // Long enough for a session secret.
+                    jail.set_env(name, "example-secret-".repeat(3));
+                }
+                let (c, _) = load(Some(file))
+                    .map_err(|e| figment::Error::from(format!("{}: {e}", file.display())))?;
+                assert!(!c.channels.is_empty(), "{}", file.display());
+            }
+            Ok(())
+        });
+        assert!(files.len() >= 6);
     }
 
     #[test]

@@ -73,9 +73,10 @@ pub(crate) async fn session(
 ) -> Result<Json<Value>, SidebarError> {
     let (sess, channel) = authorize(&s, &headers)?;
     let native = channel.jssdk.as_ref().map(|app| {
+        let wecom = app.config.as_wecom_app();
         json!({
-            "corp_id": app.config.corp_id,
-            "agent_id": app.config.agent_id,
+            "corp_id": wecom.and_then(|c| c.corp_id.as_deref()),
+            "agent_id": wecom.and_then(|c| c.agent_id),
         })
     });
     Ok(Json(json!({
@@ -261,9 +262,10 @@ pub(crate) async fn jsapi_signature(
     let timestamp = s.inner.store.now_ms() / 1000;
     let config: JsapiSignature = sign(&corp_ticket, &session::random_alnum(16), timestamp, &url);
     let agent: JsapiSignature = sign(&agent_ticket, &session::random_alnum(16), timestamp, &url);
+    let wecom = app.config.as_wecom_app();
     Ok(Json(json!({
-        "corpId": app.config.corp_id,
-        "agentId": app.config.agent_id,
+        "corpId": wecom.and_then(|c| c.corp_id.as_deref()),
+        "agentId": wecom.and_then(|c| c.agent_id),
         "url": url,
         "config": config,
         "agentConfig": agent,

@@ -173,7 +173,13 @@ impl TicketCache {
                     SidebarError::Unavailable(format!("no access token for {} yet: {m}", app.name))
                 }
             })?;
-            let request = ticket_request(app.config.base_url.as_deref(), kind, &token);
+            let request = ticket_request(
+                app.config
+                    .as_wecom_app()
+                    .and_then(|c| c.base_url.as_deref()),
+                kind,
+                &token,
+            );
             let body = self
                 .http
                 .get(&request.url)

@@ -118,8 +118,11 @@ impl SidebarState {
         config: SidebarConfig,
     ) -> Result<Option<Self>, String> {
         let mut juzi = Vec::new();
-        for h in channels.iter().filter(|h| h.uses_sidebar()) {
-            let jssdk = match h.config.jssdk_channel.as_deref().map(str::trim) {
+        for (h, settings) in channels
+            .iter()
+            .filter_map(|h| h.config.as_juzi().map(|settings| (h, settings)))
+        {
+            let jssdk = match settings.jssdk_channel.as_deref().map(str::trim) {
                 None | Some("") => None,
                 Some(name) => Some(
                     channels
@@ -136,16 +139,15 @@ impl SidebarState {
             };
             juzi.push(SidebarChannel {
                 name: h.name.clone(),
-                base_url: h
-                    .config
+                base_url: settings
                     .base_url
                     .clone()
                     .unwrap_or_default()
                     .trim_end_matches('/')
                     .to_string(),
-                auto_send: h.config.auto_send,
-                tenant: nonblank(&h.config.tenant),
-                corp_id: nonblank(&h.config.corp_id),
+                auto_send: settings.auto_send,
+                tenant: nonblank(&settings.tenant),
+                corp_id: nonblank(&settings.corp_id),
                 jssdk,
             });
         }

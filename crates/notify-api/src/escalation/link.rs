@@ -65,7 +65,7 @@ mod tests {
     fn placed(m: &MessageInput, kind: &str) -> MessageInput {
         let (name, config) = sandbox_channels("http://127.0.0.1:9")
             .into_iter()
-            .find(|(_, c)| c.kind.as_str() == kind)
+            .find(|(_, c)| c.kind().as_str() == kind)
             .expect("a sandbox channel of the kind");
         let handle = build_channel(name, &config).expect("channel");
         let target = TargetInput {

@@ -248,7 +248,7 @@ mod tests {
     fn on(kind: &'static str) -> Addressing<'static> {
         let (name, config) = sandbox_channels("http://127.0.0.1:9")
             .into_iter()
-            .find(|(_, c)| c.kind.as_str() == kind)
+            .find(|(_, c)| c.kind().as_str() == kind)
             .expect("a sandbox channel of the kind");
         let handle = build_channel(name, &config).expect("channel");
         Addressing {

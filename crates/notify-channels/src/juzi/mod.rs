@@ -3,14 +3,16 @@
 //! `wx.invoke('sendChatMessage', …)` and reports back.
 
 pub mod body;
+pub mod config;
 pub mod context;
 
 use notify_core::{ChannelKind, CheckedMessage, FieldError, Outcome, Plan, TargetInput};
 use serde_json::{Map, Value};
 
 use crate::support::target::{known_type, only};
+use crate::ConfigError;
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
-use crate::{ChannelConfig, ConfigError};
+pub use config::JuziConfig;
 
 /// Why the dispatcher never sends a Juzi message itself.
 const SIDEBAR_ONLY: &str = "Juzi messages are sent by an agent's sidebar, not by the dispatcher";
@@ -26,7 +28,7 @@ pub struct JuziChannel {
 
 impl JuziChannel {
     /// The adapter of `[channels.NAME]` of kind `juzi`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(name: &str, config: &JuziConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             name: name.to_string(),
             base_url: crate::support::settings::required(name, "base_url", &config.base_url)?,

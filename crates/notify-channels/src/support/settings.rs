@@ -13,11 +13,6 @@ pub fn non_blank(v: &Option<String>) -> Option<String> {
         .map(str::to_string)
 }
 
-/// The configured `base_url`, else the official `default`.
-pub fn base_url(config: &ChannelConfig, default: &str) -> String {
-    non_blank(&config.base_url).unwrap_or_else(|| default.to_string())
-}
-
 /// A required secret.
 pub fn secret(name: &str, key: &str, value: &Option<Secret>) -> Result<Secret, ConfigError> {
     match value {

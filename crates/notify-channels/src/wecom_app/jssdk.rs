@@ -5,7 +5,7 @@
 
 use serde::Deserialize;
 
-use crate::registry::WECOM_BASE_URL;
+use crate::wecom_app::config::BASE_URL as WECOM_BASE_URL;
 use crate::UpstreamRequest;
 
 /// A ticket's lifetime when the answer gives none (7200 s, UPSTREAM-FACTS).

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod config;
 pub mod jssdk;
 pub mod token;
 
@@ -11,15 +12,15 @@ use notify_core::{
 };
 use serde_json::{json, Value};
 
-use crate::registry::WECOM_BASE_URL;
 use crate::support::fit::Fitter;
 use crate::support::join_url;
-use crate::support::settings::{base_url, required, safe, secret};
+use crate::support::settings::{non_blank, required, safe, secret};
 use crate::support::target::{all_members, ids, known_type, no_separator, only, raw_object};
 use crate::support::wecom::{WecomType, MARKDOWN_MAX, MEMBER_LIMITS};
+use crate::ConfigError;
 use crate::{Body, Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
-use crate::{ChannelConfig, ConfigError};
 use body::AppSettings;
+pub use config::WecomAppConfig;
 
 /// The WeCom app adapter.
 #[derive(Debug, Clone)]
@@ -41,10 +42,11 @@ pub struct WecomAppChannel {
 
 impl WecomAppChannel {
     /// The adapter of `[channels.NAME]` of kind `wecom_app`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(name: &str, config: &WecomAppConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             credentials: token::AppCredentials {
-                base_url: base_url(config, WECOM_BASE_URL),
+                base_url: non_blank(&config.base_url)
+                    .unwrap_or_else(|| config::BASE_URL.to_string()),
                 corp_id: required(name, "corp_id", &config.corp_id)?,
                 corp_secret: secret(name, "corp_secret", &config.corp_secret)?,
             },

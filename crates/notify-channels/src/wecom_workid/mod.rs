@@ -2,6 +2,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod config;
 pub mod token;
 
 use notify_core::{
@@ -16,8 +17,9 @@ use crate::support::target::{
     all_members, chunks, ids, known_type, no_separator, only, raw_object,
 };
 use crate::support::wecom::{WecomType, MEMBER_LIMITS};
+use crate::ConfigError;
 use crate::{Channel, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest};
-use crate::{ChannelConfig, ConfigError};
+pub use config::WorkIdConfig;
 
 /// The work-ID adapter.
 #[derive(Debug, Clone)]
@@ -36,7 +38,7 @@ pub struct WorkIdChannel {
 
 impl WorkIdChannel {
     /// The adapter of `[channels.NAME]` of kind `wecom_workid`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(name: &str, config: &WorkIdConfig) -> Result<Self, ConfigError> {
         Ok(Self {
             base_url: required(name, "base_url", &config.base_url)?,
             client: token::Client {

@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod config;
 pub mod state;
 pub mod token;
 
@@ -14,30 +15,35 @@ use crate::support::fit::Fitter;
 use crate::support::join_url;
 use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
+use crate::ConfigError;
 use crate::{
     Channel, PartCall, RateLimits, RecallPlan, StateUpdate, TokenAnswer, UpstreamAnswer,
     UpstreamRequest,
 };
-use crate::{ChannelConfig, ConfigError};
 use body::{Defaults, Kind, Range};
+pub use config::{WelinkConfig, DEFAULT_EGRESS_GROUP};
 
 impl WelinkChannel {
     /// The adapter of `[channels.NAME]` of kind `welink`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(name: &str, config: &WelinkConfig) -> Result<Self, ConfigError> {
         Ok(Self {
-            credentials: token::Credentials::from_config(name, config)?,
+            credentials: token::Credentials::from_keys(
+                name,
+                &config.base_url,
+                &config.client_id,
+                &config.client_secret,
+            )?,
             public_acc_id: non_blank(&config.public_acc_id),
             owner: non_blank(&config.owner),
-            egress_group: egress_group(config),
+            egress_group: egress_group(&config.egress_group),
         })
     }
 }
 
 /// The egress group of a WeLink-host channel: its `egress_group`, else
 /// [`DEFAULT_EGRESS_GROUP`].
-pub fn egress_group(config: &ChannelConfig) -> String {
-    config
-        .egress_group
+pub fn egress_group(configured: &Option<String>) -> String {
+    configured
         .clone()
         .unwrap_or_else(|| DEFAULT_EGRESS_GROUP.into())
 }
@@ -64,9 +70,6 @@ pub const RATE_LIMITS: RateLimits = RateLimits {
     per_second: 40,
     per_minute: 1500,
 };
-
-/// The egress group of a WeLink-host channel whose `egress_group` is unset.
-pub const DEFAULT_EGRESS_GROUP: &str = "default";
 
 /// The request of a WeLink-host call: `{base_url}{interface}` with the token header.
 pub fn host_request(base_url: &str, call: &PartCall<'_>) -> UpstreamRequest {

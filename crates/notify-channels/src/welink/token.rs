@@ -4,12 +4,12 @@
 use notify_core::Secret;
 use serde_json::json;
 
-use crate::registry::WELINK_BASE_URL;
 use crate::support::answer::{excerpt, issued, str_of};
 use crate::support::classes::{lookup, rule, Class, Rule};
 use crate::support::join_url;
-use crate::support::settings::{base_url, required, secret};
-use crate::{ChannelConfig, ConfigError};
+use crate::support::settings::{non_blank, required, secret};
+use crate::welink::config::BASE_URL;
+use crate::ConfigError;
 use crate::{TokenAnswer, UpstreamAnswer, UpstreamRequest};
 
 /// `POST /auth/v2/tickets` (line 440).
@@ -65,11 +65,16 @@ pub struct Credentials {
 impl Credentials {
     /// The credential of a WeLink-host channel (`welink`, `xiaowei`): `base_url` (WeLink's
     /// official root unset), `client_id`, `client_secret`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_keys(
+        name: &str,
+        base_url: &Option<String>,
+        client_id: &Option<String>,
+        client_secret: &Option<Secret>,
+    ) -> Result<Self, ConfigError> {
         Ok(Self {
-            base_url: base_url(config, WELINK_BASE_URL),
-            client_id: required(name, "client_id", &config.client_id)?,
-            client_secret: secret(name, "client_secret", &config.client_secret)?,
+            base_url: non_blank(base_url).unwrap_or_else(|| BASE_URL.to_string()),
+            client_id: required(name, "client_id", client_id)?,
+            client_secret: secret(name, "client_secret", client_secret)?,
         })
     }
 }

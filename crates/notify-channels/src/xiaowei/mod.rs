@@ -3,6 +3,7 @@
 
 pub mod body;
 pub mod codes;
+pub mod config;
 
 use notify_core::{
     ChannelKind, CheckedMessage, FieldError, Outcome, PartOp, PartPlan, Plan, TargetInput,
@@ -13,10 +14,11 @@ use crate::support::fit::Fitter;
 use crate::support::settings::non_blank;
 use crate::support::target::{chunks, ids, known_type, only, raw_object};
 use crate::welink::{host_request, token};
+use crate::ConfigError;
 use crate::{
     Channel, DailyQuota, PartCall, RecallPlan, TokenAnswer, UpstreamAnswer, UpstreamRequest,
 };
-use crate::{ChannelConfig, ConfigError};
+pub use config::{XiaoweiConfig, DAILY_QUOTA};
 
 /// A caller's `raw` body may name its own `endDate`; a push that goes out after that day would
 /// carry a past date, which upstream refuses (line 1559, `58601`) after the day's quota slot is
@@ -66,10 +68,15 @@ pub struct XiaoweiChannel {
 
 impl XiaoweiChannel {
     /// The adapter of `[channels.NAME]` of kind `xiaowei`.
-    pub fn from_config(name: &str, config: &ChannelConfig) -> Result<Self, ConfigError> {
+    pub fn from_config(name: &str, config: &XiaoweiConfig) -> Result<Self, ConfigError> {
         Ok(Self {
-            credentials: token::Credentials::from_config(name, config)?,
-            egress_group: crate::welink::egress_group(config),
+            credentials: token::Credentials::from_keys(
+                name,
+                &config.base_url,
+                &config.client_id,
+                &config.client_secret,
+            )?,
+            egress_group: crate::welink::egress_group(&config.egress_group),
             quota: DailyQuota {
                 per_day: config.daily_quota.unwrap_or(DAILY_QUOTA),
                 key: quota_key(
@@ -81,9 +88,6 @@ impl XiaoweiChannel {
         })
     }
 }
-
-/// Xiaowei's documented quota: 100 pushes per enterprise per day (000_… lines 750 and 1523).
-pub const DAILY_QUOTA: u32 = 100;
 
 /// The key of the quota days of `enterprise`: one per WeLink enterprise (000_… lines 750 and
 /// 1523: "每个企业每天" — each enterprise, each day), so two apps of one enterprise share it.

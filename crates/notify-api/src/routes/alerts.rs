@@ -98,19 +98,7 @@ pub async fn list(
     ApiQuery(p): ApiQuery<AlertListParams>,
 ) -> Result<Json<AlertPage>, ApiError> {
     caller.require("read")?;
-    let limit = match p.limit.as_deref() {
-        None | Some("") => 50,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=500).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    "invalid",
-                    "limit takes 1 to 500",
-                ))
-            }
-        },
-    };
+    let limit = super::page_size(p.limit.as_deref())?;
     let status = p.status.clone().filter(|s| !s.is_empty());
     if let Some(s) = &status {
         if !STATUSES.contains(&s.as_str()) {

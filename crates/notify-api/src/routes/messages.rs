@@ -197,19 +197,7 @@ pub async fn list(
     ApiQuery(p): ApiQuery<ListParams>,
 ) -> Result<Json<MessagePage>, ApiError> {
     caller.require("read")?;
-    let limit = match p.limit.as_deref() {
-        None | Some("") => 50,
-        Some(s) => match s.parse::<i64>() {
-            Ok(n) if (1..=500).contains(&n) => n,
-            _ => {
-                return Err(ApiError::invalid(
-                    "limit",
-                    "invalid",
-                    "limit takes 1 to 500",
-                ))
-            }
-        },
-    };
+    let limit = super::page_size(p.limit.as_deref())?;
     if let Some(s) = &p.status {
         if MessageStatus::parse(s).is_none() {
             return Err(ApiError::invalid(

@@ -63,6 +63,21 @@ pub const ROUTES: &[(&str, &str)] = &[
 ];
 
 /// The routes for operators: `/metrics`, `/openapi.json` and `/docs`.
+/// A list route's `limit`: 1 to 500, 50 when absent or empty (a 422 naming `limit` else).
+pub(crate) fn page_size(limit: Option<&str>) -> Result<i64, crate::error::ApiError> {
+    match limit {
+        None | Some("") => Ok(50),
+        Some(s) => match s.parse::<i64>() {
+            Ok(n) if (1..=500).contains(&n) => Ok(n),
+            _ => Err(crate::error::ApiError::invalid(
+                "limit",
+                "invalid",
+                "limit takes 1 to 500",
+            )),
+        },
+    }
+}
+
 fn operator_routes() -> Router<AppState> {
     Router::new()
         .route("/metrics", get(system::metrics))

@@ -3,11 +3,16 @@
 // plays every upstream). Signs in with the demo admin key (a wrong one is refused), finds a
 // message sent in the sandbox, opens its timeline, recalls it and sees the status change, sees
 // a lane's chart after 300 sends, checks that a change without the CSRF header is refused and
-// that no request leaves for another host.
+// that no request leaves for another host. The Alerts view shows an alert made in the sandbox
+// (a lead and two suppressed repeats) and opens it; a person added in the People view is
+// listed, and a group naming an unknown person shows the API's 422 beside its members; the
+// Acknowledge button on a message with an escalation step acknowledges it as the signed-in
+// admin and the page shows who, with the step cancelled.
 //
 // Env: GATEWAY (http://127.0.0.1:PORT), DEMO_SECRET (the secret of access key "demo", an admin),
 // ARTIFACTS (folder for the screenshots: console-signin.png, console-now.png,
-// console-now-phone.png, console-now-zh.png, console-messages.png, console-message.png).
+// console-now-phone.png, console-now-zh.png, console-messages.png, console-message.png,
+// console-alerts.png, console-alert.png, console-people.png, console-ack.png).
 // Prints "N passed, N failed"; exits 1 on failure.
 
 import assert from 'node:assert/strict';
@@ -28,6 +33,10 @@ if (!GATEWAY || !SECRET) {
 const WAIT = { timeout: 20000 };
 const TITLE = `Console check ${Date.now()}: disk almost full`;
 const LANE = 'welink:sandbox-welink|/messages/v2/card/common';
+const RUN = Date.now();
+const ALERT_KEY = `console-${RUN}/db-3 disk`;
+const PERSON = `console-zhangsan-${RUN}`;
+const GROUP = `console-oncall-${RUN}`;
 
 const rest = restAs(GATEWAY, SECRET);
 
@@ -66,8 +75,10 @@ try {
   });
   const page = context.pages()[0] || await context.newPage();
   page.on('pageerror', (e) => pageErrors.push(String(e)));
-  page.on('console', (m) => { if (m.type() === 'error' && !/status of 40[13]/.test(m.text())) pageErrors.push(m.text()); });
-  page.on('dialog', (d) => d.accept());
+  // 401/403 (sign-in and CSRF checks) and 422 (the group form's check) are expected answers.
+  page.on('console', (m) => { if (m.type() === 'error' && !/status of (40[13]|422)/.test(m.text())) pageErrors.push(m.text()); });
+  // Confirmations are accepted; the acknowledge prompt with the name it offers.
+  page.on('dialog', (d) => (d.type() === 'prompt' ? d.accept(d.defaultValue()) : d.accept()));
 
   const sent = await rest('POST', '/v1/messages', {
     title: TITLE, content: 'db-3 /var at 95%', targets: [{ channel: 'welink', users: ['zhangsan@welink'] }],
@@ -142,6 +153,79 @@ try {
     assert.equal((await rest('GET', `/v1/messages/${sent.id}`)).status, 'recalled');
   });
   await page.screenshot({ path: path.join(ARTIFACTS, 'console-message.png'), fullPage: true });
+
+  await check('the Alerts view lists an alert made in the sandbox with its suppressed repeats, and opens it', async () => {
+    // One after another: the first leads, the two repeats inside the window are suppressed.
+    const ids = [];
+    for (let i = 0; i < 3; i++) {
+      const m = await rest('POST', '/v1/messages', {
+        title: `Disk almost full (${i})`, content: 'db-3 /var at 95%',
+        targets: [{ channel: 'log', users: ['oncall'] }],
+        alert: { key: ALERT_KEY, status: 'firing' },
+      });
+      ids.push(m.id);
+    }
+    await page.click('#tab-alerts');
+    const row = page.locator(`#alert-list tr[data-key="${ALERT_KEY}"]`);
+    await row.waitFor(WAIT);
+    assert.equal(await row.locator('td.n-suppressed').textContent(), '2');
+    assert.match(await row.textContent(), /firing/);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-alerts.png'), fullPage: true });
+    await row.click();
+    await page.locator('#alert-status').waitFor(WAIT);
+    assert.equal(await page.locator('#alert-suppressed').textContent(), '2');
+    assert.equal(await page.locator('#alert-messages tr.row').count(), 3);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-alert.png'), fullPage: true });
+    // A suppressed message's page says which message went out in its place.
+    await page.locator(`#alert-messages tr[data-id="${ids[2]}"]`).click();
+    await page.locator('#suppressed-into').waitFor(WAIT);
+    assert.equal(await page.locator('#message-status').textContent(), 'suppressed');
+    assert.match(await page.locator('#suppressed-into').textContent(), new RegExp(ids[0]));
+  });
+
+  await check('a person added in the People view is listed; a group shows the API\'s 422 by field', async () => {
+    await page.click('#tab-people');
+    await page.locator('#person-form').waitFor(WAIT);
+    await page.fill('#p-id', PERSON);
+    await page.fill('#p-name', 'Zhang San');
+    await page.fill('#p-welink', 'zhangsan@welink');
+    await page.click('#person-save');
+    const row = page.locator(`#people-list tr[data-person="${PERSON}"]`);
+    await row.waitFor(WAIT);
+    assert.match(await row.textContent(), /zhangsan@welink/);
+    assert.equal((await rest('GET', `/v1/people/${PERSON}`)).welink, 'zhangsan@welink');
+    // A member the directory does not hold: the 422 shows beside the members.
+    await page.fill('#g-name', GROUP);
+    await page.fill('#g-members', `${PERSON}, ghost-${RUN}`);
+    await page.click('#group-save');
+    const err = page.locator('#group-form .field-error[data-field="members"]');
+    await err.waitFor({ state: 'visible', ...WAIT });
+    assert.match(await err.textContent(), /members\[1\].*unknown_person/);
+    await page.fill('#g-members', PERSON);
+    await page.click('#group-save');
+    await page.locator(`#group-list tr[data-group="${GROUP}"]`).waitFor(WAIT);
+    assert.equal(await err.isVisible(), false);
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-people.png'), fullPage: true });
+  });
+
+  await check('Acknowledge on a message with an escalation step shows who acknowledged', async () => {
+    // The step is an hour away: pending until the acknowledgement cancels it.
+    const m = await rest('POST', '/v1/messages', {
+      title: `Console ack ${RUN}: db-3 down`, content: 'primary unreachable',
+      targets: [{ channel: 'log', users: ['oncall'] }],
+      escalation: [{ after: '1h', targets: [{ channel: 'log', users: ['boss'] }] }],
+    });
+    await page.evaluate((id) => { location.hash = '#message/' + encodeURIComponent(id); }, m.id);
+    await page.locator('.delivery .escalation[data-state="pending"]').waitFor(WAIT);
+    await page.click('#ack');
+    await page.locator('#action-result').waitFor({ state: 'visible', ...WAIT });
+    assert.match(await page.locator('#action-result').textContent(), /Done.*demo/);
+    await page.locator('#acknowledged-by').waitFor(WAIT);
+    assert.equal(await page.locator('#acknowledged-by').textContent(), 'demo');
+    await page.locator('.delivery .escalation[data-state="cancelled"]').waitFor(WAIT);
+    assert.equal((await rest('GET', `/v1/messages/${m.id}`)).acknowledged_by, 'demo');
+    await page.screenshot({ path: path.join(ARTIFACTS, 'console-ack.png'), fullPage: true });
+  });
 
   await check("a lane's chart shows 300 sends against its cap", async () => {
     for (let i = 0; i < 300; i += 30) {

@@ -12,7 +12,7 @@ const LABELS = {
     signInTitle: "Sign in", signInHelp: "An admin caller's access key and secret ([[auth.clients]] with the admin scope).",
     accessKey: "Access key", secretKey: "Secret", signIn: "Sign in", lastHour: "Last hour",
     accepted: "accepted", sent: "sent", failed: "failed", open: "in progress",
-    suppressedNote: "Deliveries accepted in the last hour, by status now. Suppressed: not shown, there are no alert sources yet.",
+    suppressed: "suppressed", tilesNote: "Deliveries accepted in the last hour, by status now; suppressed: messages of an alert held back inside its dedup window.",
     id: "Id", title: "Title", channel: "Channel", status: "Status", tenant: "Tenant", since: "Since", until: "Until",
     search: "Search", created: "Created", more: "More", back: "← Messages", updated: "updated",
     credentialsInError: "Credentials in error", noCredentialErrors: "No credential in error.",
@@ -25,13 +25,25 @@ const LABELS = {
     noAttempts: "No upstream call yet.", noMessages: "No message matches.", signInFailed: "Sign-in refused: wrong access key or secret, or not an admin.",
     confirmRecall: "Recall this message?", done: "Done", refused: "Refused", lastError: "last error",
     token: "token", upstreamIds: "upstream ids", ms: "ms",
+    alerts: "Alerts", peopleAndGroups: "People and groups", people: "People", groups: "Groups",
+    firing: "firing", acknowledged: "acknowledged", resolved: "resolved", all: "all",
+    alertKey: "Key", firstSeen: "First seen", lastSeen: "Last seen", sentCount: "Sent",
+    pendingSteps: "Pending escalation steps", acknowledgedBy: "Acknowledged by", acknowledgedAt: "Acknowledged at",
+    backAlerts: "← Alerts", alertStatus: "Alert status", suppressedInto: "Suppressed into", noAlerts: "No alert matches.",
+    alert: "Alert", acknowledge: "Acknowledge", askAckName: "Acknowledge as (your name):",
+    escalationStep: "escalation step", due: "due", fallbackOf: "fallback of", cancelledSteps: "cancelled steps",
+    alreadyAcknowledged: "already acknowledged", personId: "Id", name: "Name", workid: "Work id",
+    groupName: "Name", members: "Members", membersHelp: "Members (person ids, separated by commas)",
+    addOrEditPerson: "Add or edit a person", addOrEditGroup: "Add or edit a group", save: "Save",
+    edit: "Edit", delete: "Delete", confirmDelete: "Delete {0}?", noPeople: "No person yet.", noGroups: "No group yet.",
+    saved: "Saved", deleted: "Deleted",
   },
   zh: {
     brand: "notify-gateway 管理台", now: "实时", messages: "消息", signOut: "退出",
     signInTitle: "登录", signInHelp: "使用管理员调用方的 Access Key 和密钥（[[auth.clients]] 中含 admin 权限）。",
     accessKey: "Access Key", secretKey: "密钥", signIn: "登录", lastHour: "最近一小时",
     accepted: "已接收", sent: "已发送", failed: "失败", open: "处理中",
-    suppressedNote: "最近一小时接收的投递，按当前状态统计。已抑制：暂不显示，尚无告警来源。",
+    suppressed: "已抑制", tilesNote: "最近一小时接收的投递，按当前状态统计；已抑制：告警在去重窗口内被压下的消息。",
     id: "ID", title: "标题", channel: "渠道", status: "状态", tenant: "租户", since: "起始", until: "截止",
     search: "搜索", created: "创建时间", more: "更多", back: "← 消息", updated: "更新于",
     credentialsInError: "异常凭据", noCredentialErrors: "没有异常凭据。",
@@ -44,6 +56,18 @@ const LABELS = {
     noAttempts: "尚无上游调用。", noMessages: "没有匹配的消息。", signInFailed: "登录被拒绝：Access Key 或密钥错误，或不是管理员。",
     confirmRecall: "确定撤回这条消息？", done: "完成", refused: "被拒绝", lastError: "最后错误",
     token: "令牌", upstreamIds: "上游 ID", ms: "毫秒",
+    alerts: "告警", peopleAndGroups: "人员与群组", people: "人员", groups: "群组",
+    firing: "告警中", acknowledged: "已确认", resolved: "已恢复", all: "全部",
+    alertKey: "告警键", firstSeen: "首次出现", lastSeen: "最近出现", sentCount: "已发送",
+    pendingSteps: "待升级步骤", acknowledgedBy: "确认人", acknowledgedAt: "确认时间",
+    backAlerts: "← 告警", alertStatus: "告警状态", suppressedInto: "并入", noAlerts: "没有匹配的告警。",
+    alert: "告警", acknowledge: "确认", askAckName: "以此名字确认（你的名字）：",
+    escalationStep: "升级步骤", due: "到期", fallbackOf: "兜底自", cancelledSteps: "已取消的步骤",
+    alreadyAcknowledged: "此前已确认", personId: "ID", name: "姓名", workid: "工号",
+    groupName: "名称", members: "成员", membersHelp: "成员（人员 ID，用逗号分隔）",
+    addOrEditPerson: "添加或修改人员", addOrEditGroup: "添加或修改群组", save: "保存",
+    edit: "修改", delete: "删除", confirmDelete: "确定删除 {0}？", noPeople: "还没有人员。", noGroups: "还没有群组。",
+    saved: "已保存", deleted: "已删除",
   },
 };
 
@@ -51,6 +75,9 @@ let lang = localStorage.getItem("console-lang") === "zh" ? "zh" : "en";
 let csrf = "";
 let timer = null;
 let listCursor = null;
+let alertCursor = null;
+let me = "";
+const VIEWS = ["now", "messages", "message", "alerts", "alert", "people"];
 
 const $ = (id) => document.getElementById(id);
 const t = (k) => (LABELS[lang][k] || LABELS.en[k] || k);
@@ -103,13 +130,14 @@ function errorText(r) {
 function showSignIn() {
   csrf = "";
   stopTimer();
-  for (const id of ["now", "messages", "message"]) $(id).hidden = true;
+  for (const id of VIEWS) $(id).hidden = true;
   $("nav").hidden = true; $("who").hidden = true; $("sign-out").hidden = true;
   $("signin").hidden = false;
 }
 
 function signedIn(s) {
   csrf = s.csrf;
+  me = s.name;
   $("signin").hidden = true;
   $("nav").hidden = false;
   $("who").hidden = false; $("who").textContent = s.name + " (" + s.access_key + ")";
@@ -141,11 +169,25 @@ function route() {
   if (!csrf) return;
   stopTimer();
   const h = location.hash || "#now";
-  for (const id of ["now", "messages", "message"]) $(id).hidden = true;
-  $("tab-now").classList.toggle("active", h === "#now");
-  $("tab-messages").classList.toggle("active", h !== "#now");
+  for (const id of VIEWS) $(id).hidden = true;
+  const tab = h.startsWith("#message") ? "messages" : h.startsWith("#alert") ? "alerts" : h === "#people" ? "people" : "now";
+  for (const name of ["now", "messages", "alerts", "people"]) $("tab-" + name).classList.toggle("active", tab === name);
   let refresh;
-  if (h.startsWith("#message/")) {
+  // The directory does not refresh by itself: it changes only when someone edits it, and a
+  // redraw would not help whoever is typing into its forms.
+  let every = REFRESH_MS;
+  if (h.startsWith("#alert/")) {
+    const key = decodeURIComponent(h.slice("#alert/".length));
+    $("alert").hidden = false;
+    refresh = () => loadAlert(key);
+  } else if (h === "#alerts") {
+    $("alerts").hidden = false;
+    refresh = () => listAlerts(false);
+  } else if (h === "#people") {
+    $("people").hidden = false;
+    refresh = loadDirectory;
+    every = 0;
+  } else if (h.startsWith("#message/")) {
     const id = decodeURIComponent(h.slice("#message/".length));
     $("message").hidden = false;
     refresh = () => loadMessage(id);
@@ -157,7 +199,7 @@ function route() {
     refresh = loadNow;
   }
   refresh();
-  timer = setInterval(refresh, REFRESH_MS);
+  if (every) timer = setInterval(refresh, every);
 }
 
 function stamp() {
@@ -184,6 +226,7 @@ async function loadNow() {
   $("n-sent").textContent = sent;
   $("n-failed").textContent = failed;
   $("n-open").textContent = stats.data.total - sent - failed;
+  $("n-suppressed").textContent = activity.data.suppressed;
   drawCredentials(channels.data.channels);
   drawChannels(channels.data.channels, activity.data);
   stamp();
@@ -351,6 +394,11 @@ function showResult(ok, text) {
 
 // What an action answered, in a line: each delivery's new status (recall), or the answer.
 function summary(data) {
+  if (data && data.acknowledged_by) {
+    return t("acknowledgedBy") + " " + data.acknowledged_by + " · " + new Date(data.acknowledged_at).toLocaleString() +
+      (data.already_acknowledged ? " (" + t("alreadyAcknowledged") + ")" : "") +
+      " · " + t("cancelledSteps") + " " + (data.cancelled_steps || []).length;
+  }
   if (data && Array.isArray(data.deliveries)) {
     return data.deliveries.map((d) => d.channel + " → " + d.status).join(", ");
   }
@@ -358,9 +406,9 @@ function summary(data) {
   return JSON.stringify(data);
 }
 
-async function act(path, confirmText, after) {
+async function act(path, confirmText, after, body) {
   if (confirmText && !window.confirm(confirmText)) return;
-  const r = await api("POST", path);
+  const r = await api("POST", path, body);
   showResult(r.ok, r.ok ? summary(r.data) : errorText(r));
   after();
 }
@@ -375,12 +423,25 @@ async function loadMessage(id) {
   const m = r.data;
   const recall = el("button", { type: "button", id: "recall", class: "danger", text: t("recall") });
   recall.addEventListener("click", () => act("v1/messages/" + encodeURIComponent(m.id) + "/recall", t("confirmRecall"), () => loadMessage(id)));
+  const ack = el("button", { type: "button", id: "ack", text: t("acknowledge") });
+  ack.addEventListener("click", () => {
+    const by = window.prompt(t("askAckName"), me);
+    if (by === null) return;
+    act("v1/messages/" + encodeURIComponent(m.id) + "/ack", null, () => loadMessage(id), { by: by.trim() || me });
+  });
+  const link = (hash, text) => el("a", { href: hash, class: "mono", text });
   $("message-head").replaceChildren(
     el("h1", {}, m.title + " ", el("span", { class: "status " + m.status, id: "message-status", text: m.status })),
     el("div", { class: "facts" },
       el("span", { class: "mono", text: m.id }), el("span", { text: t("tenant") + " " + m.tenant }),
-      el("span", { text: new Date(m.created_at).toLocaleString() })),
-    el("p", {}, recall));
+      el("span", { text: new Date(m.created_at).toLocaleString() }),
+      m.alert ? el("span", {}, t("alert") + " ", link("#alert/" + encodeURIComponent(m.alert.key), m.alert.key), " · " + m.alert.status) : null,
+      m.suppressed_into ? el("span", { id: "suppressed-into" }, t("suppressedInto") + " ",
+        link("#message/" + encodeURIComponent(m.suppressed_into), m.suppressed_into)) : null,
+      m.acknowledged_by ? el("span", { id: "acknowledged" }, t("acknowledgedBy") + " ", el("b", { id: "acknowledged-by", text: m.acknowledged_by }),
+        " · " + new Date(m.acknowledged_at).toLocaleString()) : null,
+      m.template_error ? el("span", { class: "error", text: m.template_error }) : null),
+    el("p", {}, recall, " ", ack));
   $("deliveries").replaceChildren(el("h2", { text: t("deliveries") }), ...m.deliveries.map((d) => drawDelivery(d, id)));
   stamp();
 }
@@ -408,15 +469,167 @@ function drawDelivery(d, messageId) {
       el("td", { class: "mono", text: p.last_error || "" })))));
   const failed = d.failed_recipients.length ? el("div", {}, el("h3", { text: t("failedRecipients") }),
     el("ul", {}, d.failed_recipients.map((f) => el("li", { class: "mono", text: JSON.stringify(f) })))) : null;
+  const step = d.escalation ? el("span", { class: "escalation", "data-state": d.escalation.state },
+    t("escalationStep") + " " + d.escalation.step + " · ", el("span", { class: "status " + d.escalation.state, text: d.escalation.state }),
+    " · " + t("due") + " " + new Date(d.escalation.due_at).toLocaleString() + (d.escalation.reason ? " · " + d.escalation.reason : "")) : null;
+  const fallback = d.fallback_of ? el("span", { class: "fallback" }, t("fallbackOf") + " ", el("span", { class: "mono", text: d.fallback_of })) : null;
   return el("div", { class: "card delivery", "data-delivery": d.id },
     el("h3", {}, d.channel + " · " + (d.type || d.kind) + " ", el("span", { class: "status " + d.status, text: d.status }),
       d.truncated ? el("span", { class: "badge", text: t("truncated") }) : null),
-    el("div", { class: "facts" }, el("span", { class: "mono", text: d.id }),
+    el("div", { class: "facts" }, el("span", { class: "mono", text: d.id }), step, fallback,
       d.upstream_ids.length ? el("span", { class: "mono", text: t("upstreamIds") + " " + d.upstream_ids.join(", ") }) : null,
       d.last_error ? el("span", { class: "error", text: t("lastError") + ": " + d.last_error }) : null),
     el("p", {}, retry), failed,
     el("h3", { text: t("parts") }), parts,
     el("h3", { text: t("attempts") }), attempts);
+}
+
+// --- Alerts --------------------------------------------------------------------------------
+
+const when = (v) => (v ? new Date(v).toLocaleString() : "");
+
+async function listAlerts(more) {
+  const p = new URLSearchParams();
+  const status = $("a-status").value;
+  if (status) p.set("status", status);
+  if (more && alertCursor) p.set("cursor", alertCursor);
+  const r = await api("GET", "v1/alerts?" + p.toString());
+  $("alerts-error").hidden = r.ok;
+  if (!r.ok) { $("alerts-error").textContent = errorText(r); return; }
+  const body = $("alert-list").tBodies[0];
+  const rows = r.data.alerts.map((a) => {
+    const tr = el("tr", { class: "row", "data-key": a.key },
+      el("td", { class: "mono", text: a.key }),
+      el("td", {}, el("span", { class: "status " + a.status, text: a.status })),
+      el("td", { text: when(a.first_seen) }), el("td", { text: when(a.last_seen) }),
+      el("td", { text: a.sent }), el("td", { class: "n-suppressed", text: a.suppressed }),
+      el("td", { text: a.pending_escalation_steps }), el("td", { text: a.acknowledged_by || "" }));
+    tr.addEventListener("click", () => { location.hash = "#alert/" + encodeURIComponent(a.key); });
+    return tr;
+  });
+  if (more) body.append(...rows);
+  else body.replaceChildren(...(rows.length ? rows : [el("tr", {}, el("td", { colspan: "8", class: "muted", text: t("noAlerts") }))]));
+  alertCursor = r.data.next_cursor;
+  $("alerts-more").hidden = !alertCursor;
+  stamp();
+}
+
+async function loadAlert(key) {
+  const r = await api("GET", "v1/alerts/" + encodeURIComponent(key));
+  const body = $("alert-messages").tBodies[0];
+  if (!r.ok) {
+    $("alert-head").replaceChildren(el("p", { class: "error", text: errorText(r) }));
+    body.replaceChildren();
+    return;
+  }
+  const a = r.data;
+  $("alert-head").replaceChildren(
+    el("h1", {}, el("span", { class: "mono", text: a.key }), " ", el("span", { class: "status " + a.status, id: "alert-status", text: a.status })),
+    el("div", { class: "facts" },
+      el("span", { text: t("firstSeen") + " " + when(a.first_seen) }), el("span", { text: t("lastSeen") + " " + when(a.last_seen) }),
+      el("span", {}, t("sentCount") + " ", el("b", { text: a.sent })),
+      el("span", {}, t("suppressed") + " ", el("b", { id: "alert-suppressed", text: a.suppressed })),
+      el("span", {}, t("pendingSteps") + " ", el("b", { text: a.pending_escalation_steps })),
+      a.acknowledged_by ? el("span", {}, t("acknowledgedBy") + " ", el("b", { text: a.acknowledged_by }), " · " + when(a.acknowledged_at)) : null));
+  body.replaceChildren(...(a.messages || []).map((m) => {
+    const tr = el("tr", { class: "row", "data-id": m.id },
+      el("td", { class: "mono", text: m.id }), el("td", { text: m.alert_status }),
+      el("td", {}, el("span", { class: "status " + m.status, text: m.status })),
+      el("td", { class: "mono", text: m.suppressed_into || "" }));
+    tr.addEventListener("click", () => { location.hash = "#message/" + encodeURIComponent(m.id); });
+    return tr;
+  }));
+  stamp();
+}
+
+// --- People and groups ---------------------------------------------------------------------
+
+const PERSON_FIELDS = ["name", "welink", "wecom", "workid"];
+
+function directoryResult(ok, text) {
+  const e = $("directory-result");
+  e.hidden = false;
+  e.className = ok ? "ok" : "bad";
+  e.textContent = (ok ? "" : t("refused") + ": ") + text;
+}
+
+// Clears a form's errors, or shows the API's: a 422 beside the field it names (`members[2]`
+// beside members), anything else under the form.
+function formErrors(form, r) {
+  for (const e of form.querySelectorAll(".field-error")) { e.hidden = true; e.textContent = ""; }
+  const general = form.querySelector(".form-error");
+  general.hidden = true;
+  if (!r || r.ok) return;
+  const err = r.data && r.data.error;
+  const field = err && err.field ? err.field.split(/[.[]/)[0] : "";
+  const slot = field && form.querySelector(`.field-error[data-field="${field}"]`);
+  const text = err ? (err.field ? err.field + ": " : "") + (err.code ? err.code + " — " : "") + (err.message || "") : errorText(r);
+  const target = slot || general;
+  target.textContent = slot ? text : r.status + " " + text;
+  target.hidden = false;
+}
+
+function editButtons(what, id, onEdit) {
+  const edit = el("button", { type: "button", class: "link edit", text: t("edit") });
+  edit.addEventListener("click", onEdit);
+  const del = el("button", { type: "button", class: "link delete", text: t("delete") });
+  del.addEventListener("click", async () => {
+    if (!window.confirm(t("confirmDelete").replace("{0}", id))) return;
+    const r = await api("DELETE", "v1/" + what + "/" + encodeURIComponent(id));
+    directoryResult(r.ok, r.ok ? t("deleted") + " " + id : errorText(r));
+    loadDirectory();
+  });
+  return el("td", { class: "actions" }, edit, del);
+}
+
+async function loadDirectory() {
+  const [people, groups] = await Promise.all([api("GET", "v1/people"), api("GET", "v1/groups")]);
+  if (!people.ok || !groups.ok) { directoryResult(false, errorText(people.ok ? groups : people)); return; }
+  const prows = people.data.people.map((p) => el("tr", { "data-person": p.id },
+    el("td", { class: "mono", text: p.id }), ...PERSON_FIELDS.map((f) => el("td", { class: f === "name" ? "" : "mono", text: p[f] || "" })),
+    editButtons("people", p.id, () => {
+      $("p-id").value = p.id;
+      for (const f of PERSON_FIELDS) $("p-" + f).value = p[f] || "";
+      $("p-id").focus();
+    })));
+  $("people-list").tBodies[0].replaceChildren(...(prows.length ? prows : [el("tr", {}, el("td", { colspan: "6", class: "muted", text: t("noPeople") }))]));
+  const grows = groups.data.groups.map((g) => el("tr", { "data-group": g.name },
+    el("td", { class: "mono", text: g.name }), el("td", { class: "mono", text: g.members.join(", ") }),
+    editButtons("groups", g.name, () => {
+      $("g-name").value = g.name;
+      $("g-members").value = g.members.join(", ");
+      $("g-name").focus();
+    })));
+  $("group-list").tBodies[0].replaceChildren(...(grows.length ? grows : [el("tr", {}, el("td", { colspan: "3", class: "muted", text: t("noGroups") }))]));
+  stamp();
+}
+
+async function savePerson(ev) {
+  ev.preventDefault();
+  const form = $("person-form");
+  const id = $("p-id").value.trim();
+  const body = {};
+  // An empty box leaves the field out (the API refuses blank ids).
+  for (const f of PERSON_FIELDS) { const v = $("p-" + f).value.trim(); if (v) body[f] = v; }
+  const r = await api("PUT", "v1/people/" + encodeURIComponent(id), body);
+  formErrors(form, r);
+  if (!r.ok) return;
+  directoryResult(true, t("saved") + " " + id);
+  form.reset();
+  loadDirectory();
+}
+
+async function saveGroup(ev) {
+  ev.preventDefault();
+  const form = $("group-form");
+  const name = $("g-name").value.trim();
+  const members = $("g-members").value.split(/[,\s]+/).map((m) => m.trim()).filter(Boolean);
+  const r = await api("PUT", "v1/groups/" + encodeURIComponent(name), { members });
+  formErrors(form, r);
+  if (!r.ok) return;
+  directoryResult(true, t("saved") + " " + name);
+  form.reset();
+  loadDirectory();
 }
 
 // --- start ---------------------------------------------------------------------------------
@@ -433,7 +646,12 @@ document.addEventListener("DOMContentLoaded", async () => {
   $("sign-out").addEventListener("click", signOut);
   $("search").addEventListener("submit", (ev) => { ev.preventDefault(); listCursor = null; searchMessages(false); });
   $("more").addEventListener("click", () => searchMessages(true));
-  window.addEventListener("hashchange", () => { $("action-result").hidden = true; route(); });
+  $("a-status").addEventListener("change", () => { alertCursor = null; listAlerts(false); });
+  $("alert-filter").addEventListener("submit", (ev) => { ev.preventDefault(); listAlerts(false); });
+  $("alerts-more").addEventListener("click", () => listAlerts(true));
+  $("person-form").addEventListener("submit", savePerson);
+  $("group-form").addEventListener("submit", saveGroup);
+  window.addEventListener("hashchange", () => { $("action-result").hidden = true; $("directory-result").hidden = true; route(); });
   const r = await api("GET", "session");
   if (r.ok) signedIn(r.data); else showSignIn();
 });

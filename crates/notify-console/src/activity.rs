@@ -1,7 +1,9 @@
 //! `GET /console/api/activity[?minutes=60]`: what the Now view draws that `GET /v1/channels`
 //! and `GET /v1/stats` do not give: per lane and minute, the calls, their per-second peak and
-//! the rate-limit answers; per lane, the age of the oldest queued part. From the store (every
-//! replica answers the same), at a cost of the window's calls and the open queue only.
+//! the rate-limit answers; per lane, the age of the oldest queued part; the messages storm
+//! control suppressed in the window (they have no deliveries, so `GET /v1/stats`, which counts
+//! deliveries, cannot show them). From the store (every replica answers the same), at a cost
+//! of the window's calls and messages and the open queue only.
 
 use axum::extract::{Query, State};
 use axum::http::HeaderMap;
@@ -42,6 +44,8 @@ pub struct ActivityAnswer {
     pub minutes: Vec<LaneMinute>,
     /// Lanes with queued parts.
     pub oldest_queued: Vec<OldestQueued>,
+    /// Messages accepted since `since_ms` with status `suppressed` (every tenant).
+    pub suppressed: i64,
 }
 
 /// Parses `minutes`, naming the field when it is wrong.
@@ -72,6 +76,7 @@ pub(crate) async fn activity(
     // The current minute and the `minutes - 1` before it.
     let since = (now.div_euclid(60_000) - (minutes - 1)) * 60_000;
     let rows = store.lane_minutes(since).await?;
+    let suppressed = store.suppressed_since(since).await?;
     let oldest = store
         .oldest_queued()
         .await?
@@ -87,6 +92,7 @@ pub(crate) async fn activity(
         since_ms: since,
         minutes: rows,
         oldest_queued: oldest,
+        suppressed,
     }))
 }
 

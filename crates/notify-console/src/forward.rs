@@ -4,11 +4,16 @@
 //! for a change, its CSRF token) is handed to the API's router as `/v1/...` with the admin
 //! caller's current secret as a bearer token, so the API's handlers, scopes, rate limits,
 //! request ids, logs and metrics apply exactly as for a caller using its key. The secret never
-//! leaves the process: the browser holds only the signed cookie. Only reads (`GET`) and the two
-//! changes the console offers (recall, retry) are passed on.
+//! leaves the process: the browser holds only the signed cookie. Only the reads (`GET`) and the
+//! changes the console's views make (recall, retry, acknowledge; writing and removing people
+//! and groups) are passed on; every change carries the session's CSRF token
+//! ([`crate::session::check`]).
+//!
+//! The route is matched on the request's raw (still percent-encoded) path, so an alert key or
+//! person id holding `/` stays one segment and reaches the API encoded as the browser sent it.
 
 use axum::body::Body;
-use axum::extract::{Path, Request, State};
+use axum::extract::{Request, State};
 use axum::http::{header, HeaderValue, Method};
 use axum::response::{IntoResponse, Response};
 use tower::ServiceExt;
@@ -16,30 +21,54 @@ use tower::ServiceExt;
 use crate::session::check;
 use crate::{ConsoleError, ConsoleState};
 
-/// True for the API routes the console may call with `method`.
+/// Where the forwarded routes start in the console's path space.
+const PREFIX: &str = "/console/api/v1/";
+
+/// True for the API routes the console may call with `method`; `rest` is the path after
+/// `/v1/`, still percent-encoded. No segment may be empty.
 fn allowed(method: &Method, rest: &str) -> bool {
     let segments: Vec<&str> = rest.split('/').collect();
+    if segments.iter().any(|s| s.is_empty()) {
+        return false;
+    }
     match *method {
         Method::GET => matches!(
             segments.as_slice(),
-            ["messages"] | ["messages", _] | ["channels"] | ["stats"]
+            ["messages"]
+                | ["messages", _]
+                | ["channels"]
+                | ["stats"]
+                | ["alerts"]
+                | ["alerts", _]
+                | ["people"]
+                | ["people", _]
+                | ["groups"]
+                | ["groups", _]
         ),
         Method::POST => matches!(
             segments.as_slice(),
-            ["messages", _, "recall"] | ["deliveries", _, "retry"]
+            ["messages", _, "recall"] | ["deliveries", _, "retry"] | ["messages", _, "ack"]
         ),
+        Method::PUT | Method::DELETE => {
+            matches!(segments.as_slice(), ["people", _] | ["groups", _])
+        }
         _ => false,
     }
 }
 
-/// `GET|POST /console/api/v1/{*rest}`.
+/// `GET|POST|PUT|DELETE /console/api/v1/{*rest}`.
 pub(crate) async fn forward(
     State(s): State<ConsoleState>,
-    Path(rest): Path<String>,
     req: Request,
 ) -> Result<Response, ConsoleError> {
     let (parts, body) = req.into_parts();
     let (_, client) = check(&s, &parts.method, &parts.headers)?;
+    let rest = parts
+        .uri
+        .path()
+        .strip_prefix(PREFIX)
+        .unwrap_or_default()
+        .to_string();
     if !allowed(&parts.method, &rest) {
         return Err(ConsoleError::NotFound(format!(
             "{} /v1/{rest}",
@@ -80,7 +109,7 @@ mod tests {
     use super::*;
 
     #[test]
-    fn only_reads_recall_and_retry_are_passed_on() {
+    fn only_the_reads_and_changes_the_console_makes_are_passed_on() {
         assert!(allowed(&Method::GET, "messages"));
         assert!(allowed(&Method::GET, "messages/m1"));
         assert!(allowed(&Method::GET, "channels"));
@@ -92,5 +121,32 @@ mod tests {
         assert!(!allowed(&Method::POST, "messages/m1/state"));
         assert!(!allowed(&Method::GET, "messages/m1/recall"));
         assert!(!allowed(&Method::DELETE, "messages/m1"));
+        // Alerts, people and groups.
+        for read in [
+            "alerts",
+            "alerts/disk%2Fdb-3",
+            "people",
+            "people/zhangsan",
+            "groups",
+            "groups/oncall",
+        ] {
+            assert!(allowed(&Method::GET, read), "{read}");
+        }
+        assert!(allowed(&Method::POST, "messages/m1/ack"));
+        for method in [Method::PUT, Method::DELETE] {
+            assert!(allowed(&method, "people/zhangsan"));
+            assert!(allowed(&method, "groups/oncall"));
+            assert!(!allowed(&method, "people"));
+            assert!(!allowed(&method, "groups"));
+            assert!(!allowed(&method, "alerts/k"));
+            assert!(!allowed(&method, "people/a/b"));
+        }
+        assert!(!allowed(&Method::POST, "people/zhangsan"));
+        assert!(!allowed(&Method::POST, "alerts/k"));
+        assert!(!allowed(&Method::GET, "messages/m1/ack"));
+        assert!(!allowed(&Method::PUT, "people/"));
+        assert!(!allowed(&Method::GET, "alerts/"));
+        assert!(!allowed(&Method::PATCH, "people/zhangsan"));
+        assert!(!allowed(&Method::POST, "hooks/alertmanager"));
     }
 }

@@ -4,9 +4,11 @@
 //! - sign-in with an admin caller's access key and secret, which opens a signed, HttpOnly,
 //!   `SameSite=Strict` session cookie for `/console` ([`session`]),
 //! - `/console/api/activity`: the store reads of the **Now** view that the API does not give
-//!   (calls per lane and minute, oldest queued part per lane) ([`activity`]),
+//!   (calls per lane and minute, oldest queued part per lane, suppressed messages)
+//!   ([`activity`]),
 //! - `/console/api/v1/...`: the API's own routes, called as the signed-in admin caller
-//!   ([`forward`]); reads and the two changes the console makes (recall, retry).
+//!   ([`forward`]); reads and the changes the console makes (recall, retry, acknowledge,
+//!   the directory's people and groups).
 //!
 //! The binary merges [`router`] into its main router.
 
@@ -110,7 +112,10 @@ pub fn router(state: ConsoleState) -> Router {
         .route("/console/api/activity", get(activity::activity))
         .route(
             "/console/api/v1/{*rest}",
-            get(forward::forward).post(forward::forward),
+            get(forward::forward)
+                .post(forward::forward)
+                .put(forward::forward)
+                .delete(forward::forward),
         )
         .layer(axum::middleware::from_fn(page::security_headers))
         .with_state(state)

@@ -1,5 +1,6 @@
 //! The console over HTTP (in-process, the gateway's routers): sign-in, the session cookie, CSRF,
-//! the security headers and the API calls made as the signed-in admin.
+//! the security headers and the API calls made as the signed-in admin (reads, recall, retry,
+//! acknowledge, the directory's people and groups).
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -102,6 +103,39 @@ impl Console {
         let set = headers[header::SET_COOKIE].to_str().unwrap();
         let pair = set.split(';').next().unwrap().to_string();
         (pair, body["csrf"].as_str().unwrap().to_string())
+    }
+
+    /// Stores messages of alert `key` accepted at each of `at` (no deliveries: the console's
+    /// gateway has no channels), as ingress would: the first leads, repeats inside the 5-minute
+    /// window are suppressed. Their ids, in order.
+    async fn alert_messages(&self, key: &str, at: &[i64]) -> Vec<String> {
+        let store = &self.scratch.as_ref().unwrap().store;
+        let mut ids = Vec::new();
+        for (n, &t) in at.iter().enumerate() {
+            let id = notify_core::MessageId::new_at(t).0;
+            let m = notify_store::NewMessage {
+                id: id.clone(),
+                tenant: "default".into(),
+                caller: "ops".into(),
+                body_hash: format!("h{n}"),
+                priority: 2,
+                title: format!("{key} {n}"),
+                body: "{}".into(),
+                response: format!("{{\"id\":\"{id}\"}}"),
+                created_at: t,
+                expires_at: t + 3_600_000,
+                alert: Some(notify_store::NewAlert {
+                    key: key.into(),
+                    status: notify_core::AlertStatus::Firing,
+                    dedup_window_ms: 300_000,
+                    fingerprint: None,
+                }),
+                ..Default::default()
+            };
+            store.insert_messages(&[m]).await.unwrap();
+            ids.push(id);
+        }
+        ids
     }
 
     async fn stop(mut self) {
@@ -444,6 +478,22 @@ async fn activity_answers_the_window_and_checks_it() {
     assert_eq!(body["now_ms"], T0);
     assert_eq!(body["since_ms"], T0 - 59 * 60_000);
     assert_eq!(body["minutes"], json!([]));
+    assert_eq!(body["suppressed"], 0);
+    // A lead and two repeats inside its window: two suppressed in the last hour; a repeat two
+    // hours ago is outside the window asked for.
+    c.alert_messages("old", &[T0 - 7_200_000, T0 - 7_199_000])
+        .await;
+    c.alert_messages("disk", &[T0 - 3_000, T0 - 2_000, T0 - 1_000])
+        .await;
+    let (_, _, body) = c
+        .call(
+            Method::GET,
+            "/console/api/activity",
+            &[("cookie", &cookie)],
+            None,
+        )
+        .await;
+    assert_eq!(body["suppressed"], 2, "{body}");
     let (status, _, body) = c
         .call(
             Method::GET,
@@ -457,5 +507,174 @@ async fn activity_answers_the_window_and_checks_it() {
         .as_str()
         .unwrap()
         .starts_with("minutes:"));
+    c.stop().await;
+}
+
+#[tokio::test]
+async fn directory_changes_and_acknowledge_go_through_only_with_the_csrf_token() {
+    let c = Console::start("http://127.0.0.1:8080", clients()).await;
+    let (cookie, csrf) = c.sign_in("ops-key", "ops-secret").await;
+    let ids = c
+        .alert_messages("disk/db-3", &[T0 - 3_000, T0 - 2_000])
+        .await;
+    let changes = [
+        (
+            Method::PUT,
+            "people/zhangsan".to_string(),
+            json!({"name": "Zhang San", "welink": "zhangsan@welink"}),
+        ),
+        (Method::DELETE, "people/zhangsan".into(), json!({})),
+        (Method::PUT, "groups/oncall".into(), json!({"members": []})),
+        (Method::DELETE, "groups/oncall".into(), json!({})),
+        (
+            Method::POST,
+            format!("messages/{}/ack", ids[0]),
+            json!({"by": "ops"}),
+        ),
+    ];
+    for (method, path, body) in &changes {
+        for headers in [
+            vec![("cookie", cookie.as_str())],
+            vec![("cookie", cookie.as_str()), ("x-console-csrf", "guess")],
+        ] {
+            let (status, _, answer) = c
+                .call(
+                    method.clone(),
+                    &format!("/console/api/v1/{path}"),
+                    &headers,
+                    Some(body.clone()),
+                )
+                .await;
+            assert_eq!(status, StatusCode::FORBIDDEN, "{method} {path}: {answer}");
+            assert_eq!(answer["error"]["code"], "csrf");
+        }
+    }
+    let with = [
+        ("cookie", cookie.as_str()),
+        ("x-console-csrf", csrf.as_str()),
+    ];
+    let v1 = |path: &str| format!("/console/api/v1/{path}");
+    // Nothing was written or acknowledged without the token.
+    let (status, _, body) = c.call(Method::GET, &v1("people"), &with, None).await;
+    assert_eq!(
+        (status, body["people"].clone()),
+        (StatusCode::OK, json!([]))
+    );
+    let (_, _, body) = c
+        .call(
+            Method::GET,
+            &v1(&format!("messages/{}", ids[0])),
+            &with,
+            None,
+        )
+        .await;
+    assert!(body.get("acknowledged_by").is_none(), "{body}");
+
+    // People and groups, with the API's 422s naming the field.
+    let (status, _, body) = c
+        .call(
+            Method::PUT,
+            &v1("people/zhangsan"),
+            &with,
+            Some(json!({"name": "Zhang San", "welink": "zhangsan@welink"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    let (status, _, body) = c
+        .call(
+            Method::PUT,
+            &v1("people/lisi"),
+            &with,
+            Some(json!({"welink": " "})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "welink");
+    let (status, _, body) = c
+        .call(
+            Method::PUT,
+            &v1("groups/oncall"),
+            &with,
+            Some(json!({"members": ["zhangsan", "ghost"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{body}");
+    assert_eq!(body["error"]["field"], "members[1]");
+    let (status, _, body) = c
+        .call(
+            Method::PUT,
+            &v1("groups/oncall"),
+            &with,
+            Some(json!({"members": ["zhangsan"]})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+    for (path, key) in [
+        ("people", "people"),
+        ("groups", "groups"),
+        ("people/zhangsan", "welink"),
+        ("groups/oncall", "members"),
+    ] {
+        let (status, _, body) = c.call(Method::GET, &v1(path), &with, None).await;
+        assert_eq!(status, StatusCode::OK, "{path}: {body}");
+        assert!(!body[key].is_null(), "{path}: {body}");
+    }
+    let (status, _, _) = c
+        .call(Method::DELETE, &v1("people/zhangsan"), &with, None)
+        .await;
+    assert_eq!(status, StatusCode::CONFLICT, "still in a group");
+    for path in ["groups/oncall", "people/zhangsan"] {
+        let (status, _, body) = c.call(Method::DELETE, &v1(path), &with, None).await;
+        assert_eq!(status, StatusCode::NO_CONTENT, "{path}: {body}");
+    }
+
+    // Alerts: the key travels percent-encoded, `/` and all, as one segment.
+    let (status, _, body) = c
+        .call(Method::GET, &v1("alerts?status=firing"), &with, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["alerts"][0]["key"], "disk/db-3");
+    assert_eq!(body["alerts"][0]["suppressed"], 1);
+    let (status, _, body) = c
+        .call(Method::GET, &v1("alerts/disk%2Fdb-3"), &with, None)
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["messages"][0]["suppressed_into"], json!(ids[0]));
+
+    // Acknowledge, as the name the page asks for.
+    let (status, _, body) = c
+        .call(
+            Method::POST,
+            &v1(&format!("messages/{}/ack", ids[0])),
+            &with,
+            Some(json!({"by": "ops on call"})),
+        )
+        .await;
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert_eq!(body["acknowledged_by"], "ops on call");
+    let (_, _, body) = c
+        .call(
+            Method::GET,
+            &v1(&format!("messages/{}", ids[0])),
+            &with,
+            None,
+        )
+        .await;
+    assert_eq!(body["acknowledged_by"], "ops on call");
+
+    // Around them, nothing else: no writes to lists, alerts or other verbs.
+    for (method, path) in [
+        (Method::PUT, "people"),
+        (Method::DELETE, "groups"),
+        (Method::POST, "people/zhangsan"),
+        (Method::PUT, "alerts/disk%2Fdb-3"),
+        (Method::DELETE, "messages/m1"),
+        (Method::PUT, "people/a/b"),
+    ] {
+        let (status, _, _) = c
+            .call(method.clone(), &v1(path), &with, Some(json!({})))
+            .await;
+        assert_eq!(status, StatusCode::NOT_FOUND, "{method} {path}");
+    }
     c.stop().await;
 }

@@ -5,7 +5,9 @@
 //! the calls come from `attempts` through its `attempts_at` index (migration 0007), a range
 //! scan of the window's rows joined to `parts` by primary key; the oldest queued part comes
 //! from the queued parts only, which the partial `parts_claim_tenant` index (queued only)
-//! serves. The plans are in `docs/console.md`.
+//! serves. The count of suppressed messages reads the window's messages only, by primary key
+//! (a message's id carries its accept time), like `stats` reads the window's deliveries. The
+//! plans are in `docs/console.md`.
 
 use serde::Serialize;
 use sqlx::Row;
@@ -83,5 +85,16 @@ impl Store {
                 })
             })
             .collect()
+    }
+
+    /// Messages accepted at or after `since_ms` that storm control stored as `suppressed`
+    /// (they have no deliveries, so delivery counts never show them), by every tenant.
+    pub async fn suppressed_since(&self, since_ms: i64) -> Result<i64, StoreError> {
+        let row =
+            sqlx::query("SELECT COUNT(*) FROM messages WHERE id >= $1 AND status = 'suppressed'")
+                .bind(notify_core::MessageId::first_at(since_ms).0)
+                .fetch_one(&self.pool)
+                .await?;
+        Ok(row.try_get(0)?)
     }
 }

@@ -88,6 +88,7 @@ fn completion(p: &ClaimedPart, at: i64, outcome: &str) -> Completion {
 on_both_backends!(
     calls_are_counted_per_lane_and_minute_with_peak_and_rate_limits,
     the_oldest_queued_part_of_each_lane_is_found,
+    suppressed_messages_are_counted_from_a_time_on,
 );
 
 async fn calls_are_counted_per_lane_and_minute_with_peak_and_rate_limits(
@@ -173,4 +174,41 @@ async fn the_oldest_queued_part_of_each_lane_is_found(store: Store, _clock: Manu
         store.oldest_queued().await.unwrap(),
         vec![oldest("a", T0 - 40_000)]
     );
+}
+
+async fn suppressed_messages_are_counted_from_a_time_on(store: Store, _clock: ManualClock) {
+    let alert = |n: usize, at: i64| NewMessage {
+        alert: Some(NewAlert {
+            key: "disk".into(),
+            status: notify_core::AlertStatus::Firing,
+            dedup_window_ms: 300_000,
+            fingerprint: None,
+        }),
+        ..message(n, "a", 1, at)
+    };
+    assert_eq!(store.suppressed_since(0).await.unwrap(), 0);
+    // Two hours ago: a lead and one repeat; ten minutes ago: a new lead and two repeats.
+    let two_hours = T0 - 7_200_000;
+    let ten_minutes = T0 - 600_000;
+    for (n, at) in [
+        (0, two_hours),
+        (1, two_hours + 1_000),
+        (2, ten_minutes),
+        (3, ten_minutes + 1_000),
+        (4, ten_minutes + 2_000),
+    ] {
+        store.insert_messages(&[alert(n, at)]).await.unwrap();
+    }
+    // A plain message is never counted.
+    store
+        .insert_messages(&[message(5, "a", 1, T0 - 1_000)])
+        .await
+        .unwrap();
+    assert_eq!(store.suppressed_since(T0 - 3_600_000).await.unwrap(), 2);
+    assert_eq!(store.suppressed_since(0).await.unwrap(), 3);
+    assert_eq!(
+        store.suppressed_since(ten_minutes + 1_500).await.unwrap(),
+        1
+    );
+    assert_eq!(store.suppressed_since(T0).await.unwrap(), 0);
 }

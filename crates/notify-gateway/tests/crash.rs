@@ -6,10 +6,9 @@ mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, Gateway};
+use common::{get_message, start};
 use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
@@ -58,15 +57,6 @@ owner = "Ops"
     )
     .unwrap();
     path
-}
-
-async fn start(config: &std::path::Path, port: u16) -> Gateway {
-    let gw = Gateway {
-        child: serve(config, "warn", Stdio::null()),
-        dir: None,
-    };
-    wait_ready(&format!("http://127.0.0.1:{port}")).await;
-    gw
 }
 
 async fn statuses(client: &reqwest::Client, port: u16, ids: &[String]) -> Vec<String> {

@@ -5,9 +5,8 @@
 mod common;
 
 use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, Caller, Gateway};
+use common::{await_some, get_message, serve, wait_ready, Caller, Gateway};
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::{Clock, SystemClock};
 use notify_testkit::{free_port, scratch_dir};
@@ -69,19 +68,15 @@ async fn the_config_directory_is_served_and_an_expired_delivery_falls_back() {
     let answer: Value = r.json().await.unwrap();
     assert_eq!(status, 202, "{answer}");
     let id = answer["id"].as_str().unwrap().to_string();
-    // Across a process boundary there is no event to await: poll until the fallback is sent.
-    let deadline = Instant::now() + Duration::from_secs(60);
-    loop {
+    let m = await_some(60, "the fallback to be sent", || async {
         let m = get_message(&client, &base, SECRET, &id).await;
         let ds = m["deliveries"].as_array().cloned().unwrap_or_default();
-        if ds.len() == 2 && ds[1]["status"] == "sent" {
-            assert_eq!(ds[0]["status"], "expired", "{m}");
-            assert_eq!(ds[1]["channel"], "log");
-            assert_eq!(ds[1]["fallback_of"], ds[0]["id"]);
-            assert_eq!(m["status"], "sent", "{m}");
-            break;
-        }
-        assert!(Instant::now() < deadline, "no fallback: {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (ds.len() == 2 && ds[1]["status"] == "sent").then_some(m)
+    })
+    .await;
+    let ds = m["deliveries"].as_array().cloned().unwrap_or_default();
+    assert_eq!(ds[0]["status"], "expired", "{m}");
+    assert_eq!(ds[1]["channel"], "log");
+    assert_eq!(ds[1]["fallback_of"], ds[0]["id"]);
+    assert_eq!(m["status"], "sent", "{m}");
 }

@@ -7,10 +7,9 @@
 
 mod common;
 
-use std::process::{Command, Stdio};
-use std::time::{Duration, Instant};
+use std::process::Command;
 
-use common::{get_message, serve, wait_ready, Gateway};
+use common::{await_some, get_message, start};
 use notify_testkit::{free_port, pg_url, scratch_dir};
 use serde_json::{json, Value};
 
@@ -80,15 +79,6 @@ impl Drop for Scratch {
     }
 }
 
-async fn start(config: &std::path::Path, port: u16) -> Gateway {
-    let gw = Gateway {
-        child: serve(config, "warn", Stdio::null()),
-        dir: None,
-    };
-    wait_ready(&format!("http://127.0.0.1:{port}")).await;
-    gw
-}
-
 /// Posts a message to `logch` with one step `after` later; returns its id and acknowledge link.
 async fn post(client: &reqwest::Client, port: u16, after: &str) -> (String, String) {
     let body = json!({
@@ -112,18 +102,14 @@ async fn post(client: &reqwest::Client, port: u16, after: &str) -> (String, Stri
     )
 }
 
-/// Polls the message until its step has fired and ended; fails after `within`.
-async fn await_step_sent(client: &reqwest::Client, port: u16, id: &str, within: Duration) -> Value {
+/// Polls the message until its step has fired and ended; fails after `within_secs`.
+async fn await_step_sent(client: &reqwest::Client, port: u16, id: &str, within_secs: u64) -> Value {
     let base = format!("http://127.0.0.1:{port}");
-    let deadline = Instant::now() + within;
-    loop {
+    await_some(within_secs, "the step to be sent", || async {
         let v = get_message(client, &base, SECRET, id).await;
-        if v["status"] == "sent" {
-            return v;
-        }
-        assert!(Instant::now() < deadline, "the step was not sent: {v}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        (v["status"] == "sent").then_some(v)
+    })
+    .await
 }
 
 /// The step's delivery was sent with one call, tried once.
@@ -151,7 +137,7 @@ async fn a_step_survives_kill_9_and_fires_once() {
     gw.child.wait().unwrap();
     let port2 = free_port();
     let _gw2 = start(&scratch.config(port2), port2).await;
-    let v = await_step_sent(&client, port2, &id, Duration::from_secs(30)).await;
+    let v = await_step_sent(&client, port2, &id, 30).await;
     sent_once(&v);
 }
 
@@ -167,7 +153,7 @@ async fn two_replicas_send_a_step_once() {
         post(&client, port_b, "2s").await,
     ];
     for (id, _) in &posted {
-        let v = await_step_sent(&client, port_a, id, Duration::from_secs(30)).await;
+        let v = await_step_sent(&client, port_a, id, 30).await;
         sent_once(&v);
     }
     // The replicas share the secret: a link one made opens on the other.

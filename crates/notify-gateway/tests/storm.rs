@@ -9,10 +9,8 @@ mod common;
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::Stdio;
-use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Gateway};
+use common::{await_some, start};
 use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
@@ -59,15 +57,6 @@ owner = "Ops"
     path
 }
 
-async fn start(config: &std::path::Path, port: u16) -> Gateway {
-    let gw = Gateway {
-        child: serve(config, "warn", Stdio::null()),
-        dir: None,
-    };
-    wait_ready(&format!("http://127.0.0.1:{port}")).await;
-    gw
-}
-
 fn firing(i: usize) -> Value {
     json!({
         "title": {"zh": "磁盘将满", "en": "Disk almost full"},
@@ -86,19 +75,6 @@ async fn get(http: &reqwest::Client, port: u16, path: &str) -> Value {
         .json()
         .await
         .unwrap()
-}
-
-/// Polls `what` every 100 ms until it holds; fails after `secs`.
-async fn await_until<F, Fut>(secs: u64, what: &str, mut check: F)
-where
-    F: FnMut() -> Fut,
-    Fut: std::future::Future<Output = bool>,
-{
-    let deadline = Instant::now() + Duration::from_secs(secs);
-    while !check().await {
-        assert!(Instant::now() < deadline, "timed out waiting for {what}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
 }
 
 async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
@@ -147,8 +123,9 @@ async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
         );
     }
     // The lead's card has left; the window is still open: kill -9.
-    await_until(30, "the lead's card", || async {
-        get(&http, port_a, &format!("/v1/messages/{lead_id}")).await["status"] == "sent"
+    await_some(30, "the lead's card", || async {
+        (get(&http, port_a, &format!("/v1/messages/{lead_id}")).await["status"] == "sent")
+            .then_some(())
     })
     .await;
     a.child.kill().unwrap();
@@ -156,12 +133,15 @@ async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
 
     let port_b = free_port();
     let _b = start(&write_config(&dir, &db, sim_addr, port_b), port_b).await;
-    await_until(120, "the digest's card", || async {
+    await_some(120, "the digest's card", || async {
         let alert = get(&http, port_b, "/v1/alerts/db-3%2FDiskFull").await;
-        alert["messages"].as_array().is_some_and(|m| {
-            m.iter()
-                .any(|m| m["alert_status"] == "digest" && m["status"] == "sent")
-        })
+        alert["messages"]
+            .as_array()
+            .is_some_and(|m| {
+                m.iter()
+                    .any(|m| m["alert_status"] == "digest" && m["status"] == "sent")
+            })
+            .then_some(())
     })
     .await;
     let alert = get(&http, port_b, "/v1/alerts/db-3%2FDiskFull").await;

@@ -55,6 +55,34 @@ pub async fn wait_ready(base: &str) {
     }
 }
 
+/// Starts `notify-gateway serve --config CONFIG` (log level warn, stdout discarded) and waits
+/// until it answers on 127.0.0.1:`port`.
+pub async fn start(config: &std::path::Path, port: u16) -> Gateway {
+    let gw = Gateway {
+        child: serve(config, "warn", Stdio::null()),
+        dir: None,
+    };
+    wait_ready(&format!("http://127.0.0.1:{port}")).await;
+    gw
+}
+
+/// Polls `check` every 100 ms until it gives `Some` (across a process boundary there is no
+/// event to await); fails the test after `secs`, naming `what`.
+pub async fn await_some<T, F, Fut>(secs: u64, what: &str, mut check: F) -> T
+where
+    F: FnMut() -> Fut,
+    Fut: std::future::Future<Output = Option<T>>,
+{
+    let deadline = Instant::now() + Duration::from_secs(secs);
+    loop {
+        if let Some(v) = check().await {
+            return v;
+        }
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+}
+
 /// `GET {base}/v1/messages/{id}` as the caller with bearer `secret`, as JSON.
 pub async fn get_message(
     client: &reqwest::Client,

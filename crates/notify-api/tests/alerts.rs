@@ -45,6 +45,7 @@ on_both_backends!(
     a_storm_is_one_send_and_one_digest,
     alerts_are_read_under_the_tenant_rules,
     a_resolve_through_the_api_cancels_the_unsent_lead,
+    alert_keys_of_1_to_200_characters_are_taken_and_others_refused,
 );
 
 async fn a_storm_is_one_send_and_one_digest(app: TestApp) {
@@ -252,6 +253,41 @@ async fn a_resolve_through_the_api_cancels_the_unsent_lead(app: TestApp) {
         .bearer(SENDER, "GET", "/v1/alerts?status=resolved", b"")
         .await;
     assert_eq!(a.body["alerts"][0]["key"], KEY);
+}
+
+fn keyed(key: &str) -> Value {
+    let mut m = alert("#0", "firing");
+    m["alert"]["key"] = json!(key);
+    m
+}
+
+async fn alert_keys_of_1_to_200_characters_are_taken_and_others_refused(app: TestApp) {
+    // Characters, not bytes: 200 Chinese characters are 600 bytes and still a key.
+    for ok in ["k".to_string(), "键".repeat(200)] {
+        let a = app.post(&keyed(&ok)).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    }
+    for bad in [String::new(), "k".repeat(201)] {
+        let a = app.post(&keyed(&bad)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+        assert_eq!(
+            (a.field(), a.code()),
+            ("alert.key", "bad_length"),
+            "{}",
+            a.text
+        );
+        let b = app
+            .bearer(
+                SENDER,
+                "POST",
+                "/v1/messages/batch",
+                json!({"messages": [keyed(&bad)]}).to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(b.status, StatusCode::OK, "{}", b.text);
+        assert_eq!(b.body["results"][0]["status"], "invalid", "{}", b.text);
+        assert_eq!(b.body["results"][0]["error"]["field"], "alert.key");
+    }
 }
 
 notify_testkit::on_both_backends!(crate::common::with_every_channel, 2; a_resolve_turns_the_sent_welink_card_green);

@@ -767,3 +767,36 @@ fn generic_status_ok_or_resolved_is_resolved_and_a_missing_title_falls_back() {
         "no key pointer value: the hook's name"
     );
 }
+
+#[test]
+fn generic_keys_stay_within_1_to_200_characters_and_long_hook_names_are_refused() {
+    let key_of = |id: Value| {
+        drafts("generic", &json!({"alert": {"id": id, "name": "x"}}))[0]
+            .input
+            .alert
+            .clone()
+            .unwrap()
+            .key
+    };
+    assert_eq!(
+        key_of(json!("")),
+        "generic",
+        "an empty key: the hook's name"
+    );
+    assert_eq!(
+        key_of(json!("k".repeat(192))),
+        format!("generic/{}", "k".repeat(192))
+    );
+    // Longer than alert.key takes: its hash, as stable.
+    let long = key_of(json!("k".repeat(201)));
+    assert!(long.starts_with("generic/sha256:"), "{long}");
+    assert!(long.chars().count() <= 200);
+    // A name too long to begin a key stops start-up instead of refusing every alert.
+    let name = "h".repeat(201);
+    let text = format!(
+        "[{name}]\nformat = \"alertmanager\"\ntoken = \"t\"\ntargets = [{{ channel = \"log\" }}]\n"
+    );
+    let cfg: BTreeMap<String, HookConfig> = toml::from_str(&text).unwrap();
+    let e = Hooks::new(&cfg).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("hooks.{name}:")), "{e}");
+}

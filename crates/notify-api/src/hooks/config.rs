@@ -132,18 +132,26 @@ impl Route {
 /// Longest template source accepted, so that the configuration cannot hide a huge program.
 const TEMPLATE_MAX_BYTES: usize = 16 * 1024;
 
+/// Longest hook name: its alerts' keys (`NAME/…`, at most 200 characters) keep room for the
+/// source's key or its hash.
+const NAME_MAX_CHARS: usize = 64;
+
 /// Checks one hook's table; the error names the key under `hooks.NAME`.
 pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
     let at = |key: &str| format!("hooks.{name}.{key}");
     let bad = |key: String, why: String| HookError::Config(format!("{key}: {why}"));
     if name.is_empty()
+        || name.len() > NAME_MAX_CHARS
         || !name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
     {
         return Err(bad(
             format!("hooks.{name}"),
-            "a hook's name takes letters, digits, '-' and '_' (it is a URL path segment)".into(),
+            format!(
+                "a hook's name takes 1 to {NAME_MAX_CHARS} letters, digits, '-' and '_' \
+                 (it is a URL path segment and begins its alerts' keys)"
+            ),
         ));
     }
     if c.token.is_empty() {
@@ -153,7 +161,7 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
         return Err(bad(at("tenant"), "must not be empty".into()));
     }
     if let Some(w) = &c.dedup_window {
-        notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
+        crate::ingress::alert::dedup_window_ms(w)
             .map_err(|e| bad(at("dedup_window"), e.message))?;
     }
     let generic_keys = [

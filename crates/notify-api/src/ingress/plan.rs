@@ -15,12 +15,10 @@ use notify_core::{
 use notify_store::directory::Directory;
 use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
 
-/// `alert.dedup_window` when the message gives none.
-pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
-
 use crate::auth::Caller;
 use crate::error::ApiError;
 use crate::escalation::{self, link, token};
+use crate::ingress::alert;
 use crate::ingress::canonical::{canonical_json, hash_of};
 use crate::ingress::directory::{self, PersonMap};
 use crate::state::AppState;
@@ -203,11 +201,7 @@ pub fn build_input(
             .alert
             .as_ref()
             .map(|a| -> Result<NewAlert, ApiError> {
-                let window = match &a.dedup_window {
-                    Some(w) => notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
-                        .map_err(|e| ApiError::Invalid(e.under("alert.dedup_window")))?,
-                    None => DEFAULT_DEDUP_WINDOW_MS,
-                };
+                let window = alert::check(a).map_err(ApiError::Invalid)?;
                 Ok(NewAlert {
                     key: a.key.clone(),
                     status: a.status,

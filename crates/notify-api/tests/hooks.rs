@@ -739,6 +739,34 @@ fn a_bad_hook_table_is_refused_by_key() {
     assert!(e.starts_with("hooks.h.template.title:"), "{e}");
     let e = table("title = \"/a\"\n").err().unwrap();
     assert!(e.starts_with("hooks.h.title:"), "{e}");
+    // A route's escalation passes exactly the checks a message's escalation passes at ingress.
+    let escalation = |steps: &str| {
+        table(&format!(
+            "[[h.routes]]\ntargets = [{{ channel = \"log\" }}]\nescalation = [{steps}]\n"
+        ))
+        .err()
+        .unwrap_or_default()
+    };
+    let step =
+        |after: &str| format!("{{ after = \"{after}\", targets = [{{ channel = \"log\" }}] }}");
+    assert_eq!(escalation(&step("5m")), "");
+    for (steps, key) in [
+        (String::new(), "hooks.h.routes[0].escalation:"),
+        (
+            vec![step("1m"); 11].join(", "),
+            "hooks.h.routes[0].escalation:",
+        ),
+        (step("0s"), "hooks.h.routes[0].escalation[0].after:"),
+        (step("500ms"), "hooks.h.routes[0].escalation[0].after:"),
+        (step("8d"), "hooks.h.routes[0].escalation[0].after:"),
+        (
+            format!("{}, {{ after = \"9m\", targets = [] }}", step("1m")),
+            "hooks.h.routes[0].escalation[1].targets:",
+        ),
+    ] {
+        let e = escalation(&steps);
+        assert!(e.starts_with(key), "{steps}: {e}");
+    }
     let text = "[h]\nformat = \"alertmanager\"\ntoken = \"\"\ntargets = [{ channel = \"log\" }]\n";
     let cfg: BTreeMap<String, HookConfig> = toml::from_str(text).unwrap();
     assert!(Hooks::new(&cfg)

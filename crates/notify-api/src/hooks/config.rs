@@ -98,6 +98,40 @@ pub struct TemplateConfig {
     pub content: Option<String>,
 }
 
+impl HookConfig {
+    /// Every channel the hook's targets name, with the key it is written at under
+    /// `hooks.NAME` (`routes[0].escalation[1].targets[0].channel`): its own targets, each
+    /// route's and each route's escalation steps', and their fallbacks. The gateway checks them
+    /// against `[channels]` at start-up.
+    pub fn channel_refs(&self) -> Vec<(String, &str)> {
+        fn add<'a>(out: &mut Vec<(String, &'a str)>, at: String, t: &'a TargetInput) {
+            out.push((format!("{at}.channel"), t.channel.as_str()));
+            if let Some(fb) = &t.fallback {
+                add(out, format!("{at}.fallback"), fb);
+            }
+        }
+        let mut out = Vec::new();
+        for (j, t) in self.targets.iter().enumerate() {
+            add(&mut out, format!("targets[{j}]"), t);
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            for (j, t) in r.targets.iter().enumerate() {
+                add(&mut out, format!("routes[{i}].targets[{j}]"), t);
+            }
+            for (k, step) in r.escalation.iter().flatten().enumerate() {
+                for (j, t) in step.targets.iter().enumerate() {
+                    add(
+                        &mut out,
+                        format!("routes[{i}].escalation[{k}].targets[{j}]"),
+                        t,
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
 fn default_tenant() -> String {
     "default".into()
 }
@@ -236,12 +270,10 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
             })?;
             match_re.push((label.clone(), re));
         }
+        // Ingress's own check, so that a route start-up accepts is one ingress accepts.
         if let Some(steps) = &r.escalation {
-            for (j, s) in steps.iter().enumerate() {
-                notify_core::duration::parse_ms(&s.after, 0, 7 * 24 * 3_600_000).map_err(|e| {
-                    bad(at(&format!("routes[{i}].escalation[{j}].after")), e.message)
-                })?;
-            }
+            crate::escalation::step_delays(steps)
+                .map_err(|e| bad(at(&format!("routes[{i}].{}", e.field)), e.message))?;
         }
         routes.push(Route {
             match_eq: r.match_eq.clone(),

@@ -74,6 +74,12 @@ tenant = "t1"
 targets = [{{ channel = "log", users = ["ops"] }}]
 template = {{ title = "{{{{ commonLabels.alertname }}}} on {{{{ commonLabels.instance }}}}", content = "{{{{ alerts|length }}}} alert(s), first: {{{{ alerts[0].annotations.summary }}}}" }}
 
+[people]
+format = "alertmanager"
+token = "people-token"
+tenant = "t1"
+targets = [{{ channel = "welink", people = ["zhangsan"] }}]
+
 [broken]
 format = "alertmanager"
 token = "broken-token"
@@ -522,6 +528,21 @@ async fn a_closed_store_is_503_so_the_source_retries(app: TestApp) {
         "{}",
         split.text
     );
+    // Reading the directory for a hook whose targets name people is a store read too.
+    let people = post_hook(
+        &app,
+        "people",
+        "people-token",
+        &payload("alertmanager-v4.json"),
+    )
+    .await;
+    assert_eq!(
+        people.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        people.text
+    );
+    assert_eq!(people.headers["retry-after"], "1");
 }
 
 notify_testkit::on_both_backends!(crate::with_hooks, 2;

@@ -16,7 +16,7 @@ use tokio::sync::watch;
 
 use crate::auth::{Caller, Scheme};
 use crate::error::ApiError;
-use crate::ingress::plan::{build_input, with_directory, Extras};
+use crate::ingress::plan::{build_input, Extras, RequestDirectory};
 use crate::state::AppState;
 
 /// How often the loop looks for due digests.
@@ -80,7 +80,12 @@ async fn insert_digest(state: &AppState, d: &DueDigest, now: i64) -> Result<bool
         scheme: Scheme::Bearer,
     };
     // The digest is a new message: its people and groups are read from today's directory.
-    let extras = with_directory(state, &caller, &input, Extras::default()).await?;
+    let extras = Extras {
+        directory: RequestDirectory::default()
+            .for_input(state, &caller.tenant, &input)
+            .await?,
+        ..Extras::default()
+    };
     let mut accepted = build_input(state, &caller, input, extras, now)?;
     accepted.message.digest_of = Some(d.key.clone());
     let outcome = state

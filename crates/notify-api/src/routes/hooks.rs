@@ -131,6 +131,7 @@ async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepte
     let caller = hook.caller();
     let now = state.store().now_ms();
     let mut accepted = Vec::with_capacity(drafts.len());
+    let mut directory = plan::RequestDirectory::default();
     for mut d in drafts {
         welink_cards(&mut d.input, |name| {
             state
@@ -138,8 +139,8 @@ async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepte
                 .and_then(|c| c.adapter.alert_card_type())
         });
         // A hook's targets may name directory people and groups.
-        let extras = plan::with_directory(state, &caller, &d.input, d.extras).await?;
-        accepted.push(plan::build_input(state, &caller, d.input, extras, now)?);
+        d.extras.directory = directory.for_input(state, &caller.tenant, &d.input).await?;
+        accepted.push(plan::build_input(state, &caller, d.input, d.extras, now)?);
     }
     Ok(accepted)
 }
@@ -238,6 +239,7 @@ pub async fn preview(
     let hook_caller = hook.caller();
     let now = state.store().now_ms();
     let mut messages = Vec::with_capacity(drafts.len());
+    let mut directory = plan::RequestDirectory::default();
     for mut d in drafts {
         welink_cards(&mut d.input, |name| {
             state
@@ -245,8 +247,10 @@ pub async fn preview(
                 .and_then(|c| c.adapter.alert_card_type())
         });
         let input = d.input.clone();
-        let extras = plan::with_directory(&state, &hook_caller, &d.input, d.extras).await?;
-        let accepted = plan::build_input(&state, &hook_caller, d.input, extras, now)?;
+        d.extras.directory = directory
+            .for_input(&state, &hook_caller.tenant, &d.input)
+            .await?;
+        let accepted = plan::build_input(&state, &hook_caller, d.input, d.extras, now)?;
         messages.push(preview::of(input, &accepted));
     }
     Ok(Json(HookPreview { messages }))

@@ -292,33 +292,6 @@ async fn alert_keys_of_1_to_200_characters_are_taken_and_others_refused(app: Tes
 
 notify_testkit::on_both_backends!(crate::common::with_every_channel, 2; a_resolve_turns_the_sent_welink_card_green);
 
-/// Sends (as a worker would) every queued part of the channel's lanes.
-async fn send_everything(app: &TestApp, channel: &str) {
-    for lane in app.store.lanes().await.unwrap() {
-        if lane.info.channel != channel {
-            continue;
-        }
-        let claimed = app
-            .store
-            .claim(&lane.info.lane, "w", 100, 30_000)
-            .await
-            .unwrap();
-        let done: Vec<notify_store::Completion> = claimed
-            .iter()
-            .map(|p| notify_store::Completion {
-                part_id: p.id.clone(),
-                lease_token: p.lease_token.clone(),
-                result: notify_store::PartResult::Done {
-                    upstream_id: Some(format!("item-{}", p.id)),
-                    failed_recipients: vec![],
-                },
-                attempt: None,
-            })
-            .collect();
-        app.store.complete(&done).await.unwrap();
-    }
-}
-
 async fn a_resolve_turns_the_sent_welink_card_green(app: TestApp) {
     let card = |status: &str| {
         json!({

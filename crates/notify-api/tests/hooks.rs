@@ -553,8 +553,62 @@ notify_testkit::on_both_backends!(crate::with_hooks, 2;
     split_sends_one_message_per_alert_and_drops_resolved,
     generic_payloads_map_with_pointers,
     preview_answers_bodies_and_stores_nothing,
+    a_resolves_preview_shows_the_state_update_ingress_stores,
     a_failing_template_still_delivers
 );
+
+/// The example payload with `severity` off the routes' matches: it goes to the hook's own
+/// WeLink target, as a card with a state.
+fn to_welink(status: &str) -> Value {
+    let mut p = payload("alertmanager-v4.json");
+    p["status"] = json!(status);
+    p["alerts"][0]["status"] = json!(status);
+    p["alerts"][0]["labels"]["severity"] = json!("info");
+    p["commonLabels"]["severity"] = json!("info");
+    p
+}
+
+async fn a_resolves_preview_shows_the_state_update_ingress_stores(app: TestApp) {
+    let view = |id: &str| {
+        let path = format!("/v1/messages/{id}");
+        let app = &app;
+        async move { app.bearer(ADMIN, "GET", &path, b"").await.body }
+    };
+    let firing = post_hook(&app, "prom", PROM_TOKEN, &to_welink("firing")).await;
+    assert_eq!(firing.status, StatusCode::OK, "{}", firing.text);
+    let lead = firing.body["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    common::send_everything(&app, "welink").await;
+    let card = view(&lead).await["deliveries"][0]["id"].clone();
+
+    let resolved = to_welink("resolved").to_string();
+    let p = app
+        .signed(ADMIN, "POST", "/v1/hooks/prom/preview", resolved.as_bytes())
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let m = &p.body["messages"][0];
+    assert_eq!(m["targets"][0]["type"], "state_update", "{}", p.text);
+    assert_eq!(m["targets"][0]["parts"], json!([]));
+    assert_eq!(m["state_updates"][0]["delivery_id"], card, "{}", p.text);
+    assert_eq!(m["state_updates"][0]["parts"][0]["op"], "state");
+    assert_eq!(m["message"]["alert"]["status"], "resolved");
+
+    // Ingress stores what the preview showed.
+    let r = post_hook(&app, "prom", PROM_TOKEN, &to_welink("resolved")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let stored = view(r.body["messages"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(stored["deliveries"][0]["type"], "state_update", "{stored}");
+    let lead = view(&lead).await;
+    let ops: Vec<&Value> = lead["deliveries"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["op"])
+        .collect();
+    assert!(ops.contains(&&json!("state")), "{lead}");
+}
 
 // ---- The mapping, without a store ----
 

@@ -71,6 +71,27 @@ impl Caller {
         }
     }
 
+    /// The tenant whose `what` (`messages`, `alerts`) a listing reads, from its `?tenant=`:
+    /// the caller's own, or for an admin the one named (`None`: every tenant). 403 when
+    /// another caller names another tenant.
+    pub fn tenant_to_read(
+        &self,
+        asked: Option<&str>,
+        what: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let asked = asked.filter(|t| !t.is_empty());
+        match (self.tenant_filter(), asked) {
+            (None, asked) => Ok(asked.map(str::to_string)),
+            (Some(own), Some(other)) if other != own => {
+                tracing::warn!(access_key = %self.access_key, tenant = other, "refused: another tenant's {what}");
+                Err(ApiError::Forbidden(format!(
+                    "tenant: only an admin reads another tenant's {what}"
+                )))
+            }
+            (Some(own), _) => Ok(Some(own.to_string())),
+        }
+    }
+
     /// True when the caller may act on a row of `tenant`.
     pub fn may_see(&self, tenant: &str) -> bool {
         self.is_admin() || self.tenant == tenant

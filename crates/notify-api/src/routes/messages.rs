@@ -237,17 +237,7 @@ pub async fn list(
         .as_deref()
         .map(|s| parse_instant(s, "until"))
         .transpose()?;
-    let asked = p.tenant.as_deref().filter(|t| !t.is_empty());
-    let tenant = match (caller.tenant_filter(), asked) {
-        (None, asked) => asked.map(str::to_string),
-        (Some(own), Some(other)) if other != own => {
-            tracing::warn!(access_key = %caller.access_key, tenant = other, "refused: another tenant's messages");
-            return Err(ApiError::Forbidden(
-                "tenant: only an admin lists another tenant's messages".into(),
-            ));
-        }
-        (Some(own), _) => Some(own.to_string()),
-    };
+    let tenant = caller.tenant_to_read(p.tenant.as_deref(), "messages")?;
     let filter = MessageFilter {
         tenant,
         status: p.status.clone(),

@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use config::{HookConfig, HookFormat, RouteConfig, TemplateConfig};
 
-use crate::auth::{Caller, Scheme};
+use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::ingress::plan::Extras;
 use config::Route;
@@ -84,6 +84,8 @@ pub struct Hook {
     pub name: String,
     /// Its table.
     pub config: HookConfig,
+    /// `hook:NAME`, the caller its messages are stored under.
+    caller_name: String,
     routes: Vec<Route>,
 }
 
@@ -104,6 +106,7 @@ impl Hooks {
                 Hook {
                     name: name.clone(),
                     config: c.clone(),
+                    caller_name: format!("hook:{name}"),
                     routes,
                 },
             );
@@ -128,14 +131,11 @@ struct Unit {
 }
 
 impl Hook {
-    /// The caller a hook's messages are stored under: `hook:NAME` in the hook's tenant.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            name: format!("hook:{}", self.name),
-            access_key: format!("hook:{}", self.name),
-            tenant: self.config.tenant.clone(),
-            scopes: vec!["send".into()],
-            scheme: Scheme::HookToken,
+    /// Whose a hook's messages are: `hook:NAME` in the hook's tenant.
+    pub fn owner(&self) -> Owner<'_> {
+        Owner {
+            tenant: &self.config.tenant,
+            name: &self.caller_name,
         }
     }
 

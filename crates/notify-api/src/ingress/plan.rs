@@ -15,7 +15,7 @@ use notify_core::{
 use notify_store::directory::Directory;
 use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
 
-use crate::auth::Caller;
+use crate::auth::{Caller, Owner};
 use crate::error::ApiError;
 use crate::escalation::{self, link, token};
 use crate::ingress::alert;
@@ -49,7 +49,7 @@ pub async fn build(
         directory,
         ..Extras::default()
     };
-    build_input(state, caller, input, extras, now)
+    build_input(state, caller.owner(), input, extras, now)
 }
 
 /// Parses a `POST /v1/messages` body (400 malformed, 422 naming the field) and merges the
@@ -118,7 +118,7 @@ impl RequestDirectory {
 /// the 202 answer, exactly as for `POST /v1/messages`.
 pub fn build_input(
     state: &AppState,
-    caller: &Caller,
+    owner: Owner<'_>,
     input: MessageInput,
     extras: Extras,
     now: i64,
@@ -206,8 +206,8 @@ pub fn build_input(
     let response = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
     let message = NewMessage {
         id: id.0,
-        tenant: caller.tenant.clone(),
-        caller: caller.name.clone(),
+        tenant: owner.tenant.to_string(),
+        caller: owner.name.to_string(),
         idempotency_key: checked.input.idempotency_key.clone(),
         body_hash,
         priority: checked.input.priority.rank(),

@@ -197,7 +197,7 @@ pub async fn create_batch(
             directory: directory.for_input(&state, &caller.tenant, &input).await?,
             ..plan::Extras::default()
         };
-        match plan::build_input(&state, &caller, input, extras, now) {
+        match plan::build_input(&state, caller.owner(), input, extras, now) {
             Ok(mut a) => {
                 // Reading the alert's cards is a store read: an outage fails the request (503).
                 resolve_state::attach(&state, &mut a, now).await?;

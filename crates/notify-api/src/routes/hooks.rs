@@ -125,7 +125,7 @@ async fn read_bytes(
 /// shows them.
 async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepted>, ApiError> {
     let drafts = hook.drafts(body)?;
-    let caller = hook.caller();
+    let owner = hook.owner();
     let now = state.store().now_ms();
     let mut accepted = Vec::with_capacity(drafts.len());
     let mut directory = plan::RequestDirectory::default();
@@ -136,8 +136,8 @@ async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepte
                 .and_then(|c| c.adapter.alert_card_type())
         });
         // A hook's targets may name directory people and groups.
-        d.extras.directory = directory.for_input(state, &caller.tenant, &d.input).await?;
-        let mut a = plan::build_input(state, &caller, d.input, d.extras, now)?;
+        d.extras.directory = directory.for_input(state, owner.tenant, &d.input).await?;
+        let mut a = plan::build_input(state, owner, d.input, d.extras, now)?;
         // A resolve turns the alert's WeLink cards green instead of sending new ones.
         resolve_state::attach(state, &mut a, now).await?;
         accepted.push(a);

@@ -140,25 +140,19 @@ fn yes() -> bool {
     true
 }
 
-/// A route ready to match.
+/// The compiled regular expressions of one route (the rest of it is its [`RouteConfig`]).
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// Equality matchers.
-    pub match_eq: BTreeMap<String, String>,
-    /// Anchored regular expressions.
-    pub match_re: Vec<(String, Regex)>,
-    /// The route's targets.
-    pub targets: Vec<TargetInput>,
-    /// The route's escalation.
-    pub escalation: Option<Vec<EscalationStep>>,
+    /// Anchored regular expressions, by label.
+    match_re: Vec<(String, Regex)>,
 }
 
 impl Route {
-    /// True when every matcher holds for `labels` (a missing label is the empty string, as in
-    /// Alertmanager).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// True when every matcher of `config` (this route's table) holds for `labels` (a missing
+    /// label is the empty string, as in Alertmanager).
+    pub fn matches(&self, config: &RouteConfig, labels: &BTreeMap<String, String>) -> bool {
         let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or("");
-        self.match_eq.iter().all(|(k, v)| get(k) == v)
+        config.match_eq.iter().all(|(k, v)| get(k) == v)
             && self.match_re.iter().all(|(k, re)| re.is_match(get(k)))
     }
 }
@@ -170,7 +164,8 @@ const TEMPLATE_MAX_BYTES: usize = 16 * 1024;
 /// source's key or its hash.
 const NAME_MAX_CHARS: usize = 64;
 
-/// Checks one hook's table; the error names the key under `hooks.NAME`.
+/// Checks one hook's table and compiles its routes (one per `routes[i]`, in order); the error
+/// names the key under `hooks.NAME`.
 pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
     let at = |key: &str| format!("hooks.{name}.{key}");
     let bad = |key: String, why: String| HookError::Config(format!("{key}: {why}"));
@@ -275,12 +270,7 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
             crate::escalation::step_delays(steps)
                 .map_err(|e| bad(at(&format!("routes[{i}].{}", e.field)), e.message))?;
         }
-        routes.push(Route {
-            match_eq: r.match_eq.clone(),
-            match_re,
-            targets: r.targets.clone(),
-            escalation: r.escalation.clone(),
-        });
+        routes.push(Route { match_re });
     }
     Ok(routes)
 }

@@ -86,6 +86,7 @@ pub struct Hook {
     pub config: HookConfig,
     /// `hook:NAME`, the caller its messages are stored under.
     caller_name: String,
+    /// The compiled matchers of `config.routes`, in the same order.
     routes: Vec<Route>,
 }
 
@@ -142,8 +143,12 @@ impl Hook {
     /// The targets and escalation for a notification with `labels`: the first route that
     /// matches, else the hook's own targets.
     pub fn select(&self, labels: &Labels) -> (Vec<TargetInput>, Option<Vec<EscalationStep>>) {
-        match self.routes.iter().find(|r| r.matches(labels)) {
-            Some(r) => (r.targets.clone(), r.escalation.clone()),
+        let configs = self.config.routes.iter();
+        match configs
+            .zip(&self.routes)
+            .find(|(c, r)| r.matches(c, labels))
+        {
+            Some((c, _)) => (c.targets.clone(), c.escalation.clone()),
             None => (self.config.targets.clone(), None),
         }
     }

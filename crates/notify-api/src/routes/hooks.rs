@@ -169,34 +169,25 @@ async fn commit(state: &AppState, accepted: Vec<Accepted>) -> Result<HookAnswer,
             .collect::<Result<Vec<_>, _>>()?,
     };
     for (id, outcome) in ids.into_iter().zip(outcomes) {
-        answers.push(match outcome {
+        let (id, status) = match outcome {
             InsertOutcome::Inserted => {
                 metrics::counter!("notify_messages_accepted_total").increment(1);
-                HookMessage {
-                    id,
-                    status: "accepted".into(),
-                }
-            }
-            InsertOutcome::Replayed { response } => {
-                metrics::counter!("notify_messages_replayed_total").increment(1);
-                HookMessage {
-                    id: serde_json::from_str::<FirstAnswer>(&response)
-                        .map(|a| a.id)
-                        .unwrap_or(id),
-                    status: "replayed".into(),
-                }
+                (id, "accepted")
             }
             InsertOutcome::Suppressed { .. } => {
                 metrics::counter!("notify_messages_accepted_total").increment(1);
-                HookMessage {
-                    id,
-                    status: "suppressed".into(),
-                }
+                (id, "suppressed")
             }
-            InsertOutcome::Conflict { existing_id } => HookMessage {
-                id: existing_id,
-                status: "replayed".into(),
-            },
+            InsertOutcome::Replayed { response } => {
+                metrics::counter!("notify_messages_replayed_total").increment(1);
+                let first = serde_json::from_str::<FirstAnswer>(&response).map(|a| a.id);
+                (first.unwrap_or(id), "replayed")
+            }
+            InsertOutcome::Conflict { existing_id } => (existing_id, "replayed"),
+        };
+        answers.push(HookMessage {
+            id,
+            status: status.into(),
         });
     }
     Ok(HookAnswer { messages: answers })

@@ -77,38 +77,35 @@ pub async fn create(
         }
         InsertOutcome::Suppressed { response } => {
             metrics::counter!("notify_messages_accepted_total").increment(1);
-            Ok((
-                StatusCode::ACCEPTED,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                response,
-            )
-                .into_response())
+            Ok(stored_answer(StatusCode::ACCEPTED, response))
         }
         InsertOutcome::Replayed { response } => {
             metrics::counter!("notify_messages_replayed_total").increment(1);
-            Ok((
-                StatusCode::OK,
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    ),
-                    (
-                        header::HeaderName::from_static("idempotent-replayed"),
-                        HeaderValue::from_static("true"),
-                    ),
-                ],
-                response,
-            )
-                .into_response())
+            let mut resp = stored_answer(StatusCode::OK, response);
+            resp.headers_mut().insert(
+                header::HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            Ok(resp)
         }
         InsertOutcome::Conflict { existing_id } => {
             Err(ApiError::IdempotencyConflict { existing_id })
         }
     }
+}
+
+/// An answer the store holds (a suppressed message's, or the first answer of a replay), passed
+/// through as the JSON it is.
+fn stored_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One message with its deliveries, parts, attempts and failed recipients.

@@ -95,6 +95,7 @@ use crate::views::{AcceptedDelivery, AcceptedMessage, ActionAnswer, DeliveryActi
         crate::hooks::preview::HookPreview,
         crate::hooks::preview::PreviewMessage,
         crate::hooks::preview::PreviewTarget,
+        crate::hooks::preview::PreviewStateUpdate,
         crate::hooks::preview::PreviewPart,
     )),
     modifiers(&Security, &TargetsPerKind, &ErrorCodes),

@@ -45,6 +45,7 @@ on_both_backends!(
     a_storm_is_one_send_and_one_digest,
     alerts_are_read_under_the_tenant_rules,
     a_resolve_through_the_api_cancels_the_unsent_lead,
+    alert_keys_of_1_to_200_characters_are_taken_and_others_refused,
 );
 
 async fn a_storm_is_one_send_and_one_digest(app: TestApp) {
@@ -254,34 +255,42 @@ async fn a_resolve_through_the_api_cancels_the_unsent_lead(app: TestApp) {
     assert_eq!(a.body["alerts"][0]["key"], KEY);
 }
 
-notify_testkit::on_both_backends!(crate::common::with_every_channel, 2; a_resolve_turns_the_sent_welink_card_green);
+fn keyed(key: &str) -> Value {
+    let mut m = alert("#0", "firing");
+    m["alert"]["key"] = json!(key);
+    m
+}
 
-/// Sends (as a worker would) every queued part of the channel's lanes.
-async fn send_everything(app: &TestApp, channel: &str) {
-    for lane in app.store.lanes().await.unwrap() {
-        if lane.info.channel != channel {
-            continue;
-        }
-        let claimed = app
-            .store
-            .claim(&lane.info.lane, "w", 100, 30_000)
-            .await
-            .unwrap();
-        let done: Vec<notify_store::Completion> = claimed
-            .iter()
-            .map(|p| notify_store::Completion {
-                part_id: p.id.clone(),
-                lease_token: p.lease_token.clone(),
-                result: notify_store::PartResult::Done {
-                    upstream_id: Some(format!("item-{}", p.id)),
-                    failed_recipients: vec![],
-                },
-                attempt: None,
-            })
-            .collect();
-        app.store.complete(&done).await.unwrap();
+async fn alert_keys_of_1_to_200_characters_are_taken_and_others_refused(app: TestApp) {
+    // Characters, not bytes: 200 Chinese characters are 600 bytes and still a key.
+    for ok in ["k".to_string(), "键".repeat(200)] {
+        let a = app.post(&keyed(&ok)).await;
+        assert_eq!(a.status, StatusCode::ACCEPTED, "{}", a.text);
+    }
+    for bad in [String::new(), "k".repeat(201)] {
+        let a = app.post(&keyed(&bad)).await;
+        assert_eq!(a.status, StatusCode::UNPROCESSABLE_ENTITY, "{}", a.text);
+        assert_eq!(
+            (a.field(), a.code()),
+            ("alert.key", "bad_length"),
+            "{}",
+            a.text
+        );
+        let b = app
+            .bearer(
+                SENDER,
+                "POST",
+                "/v1/messages/batch",
+                json!({"messages": [keyed(&bad)]}).to_string().as_bytes(),
+            )
+            .await;
+        assert_eq!(b.status, StatusCode::OK, "{}", b.text);
+        assert_eq!(b.body["results"][0]["status"], "invalid", "{}", b.text);
+        assert_eq!(b.body["results"][0]["error"]["field"], "alert.key");
     }
 }
+
+notify_testkit::on_both_backends!(crate::common::with_every_channel, 2; a_resolve_turns_the_sent_welink_card_green);
 
 async fn a_resolve_turns_the_sent_welink_card_green(app: TestApp) {
     let card = |status: &str| {

@@ -48,6 +48,7 @@ on_both!(
     a_directory_change_does_not_touch_an_accepted_message,
     a_failed_delivery_falls_back_to_the_same_people_elsewhere,
     refused_directory_people_get_a_fallback_for_them_alone,
+    a_store_outage_while_reading_the_directory_is_503,
 );
 
 async fn admin(app: &TestApp, method: &str, path: &str, body: Value) -> Answer {
@@ -441,4 +442,25 @@ async fn refused_directory_people_get_a_fallback_for_them_alone(app: TestApp, st
     let m = app.store.get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.deliveries[0].status, "sent");
     assert_eq!(m.deliveries[1].kind, "wecom_workid");
+}
+
+async fn a_store_outage_while_reading_the_directory_is_503(app: TestApp, _state: AppState) {
+    app.store.close().await;
+    let people = post_body(json!([{"channel": "welink", "people": ["zhangsan"]}]));
+    let one = app.post(&people).await;
+    // A batch is refused whole, as for any outage: none of it was read or stored, so the
+    // same request may be sent again.
+    let batch = app
+        .bearer(
+            SENDER,
+            "POST",
+            "/v1/messages/batch",
+            json!({"messages": [people, people]}).to_string().as_bytes(),
+        )
+        .await;
+    for a in [one, batch] {
+        assert_eq!(a.status, StatusCode::SERVICE_UNAVAILABLE, "{}", a.text);
+        assert_eq!(a.code(), "unavailable", "{}", a.text);
+        assert_eq!(a.headers["retry-after"], "1");
+    }
 }

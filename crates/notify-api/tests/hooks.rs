@@ -74,6 +74,12 @@ tenant = "t1"
 targets = [{{ channel = "log", users = ["ops"] }}]
 template = {{ title = "{{{{ commonLabels.alertname }}}} on {{{{ commonLabels.instance }}}}", content = "{{{{ alerts|length }}}} alert(s), first: {{{{ alerts[0].annotations.summary }}}}" }}
 
+[people]
+format = "alertmanager"
+token = "people-token"
+tenant = "t1"
+targets = [{{ channel = "welink", people = ["zhangsan"] }}]
+
 [broken]
 format = "alertmanager"
 token = "broken-token"
@@ -522,6 +528,21 @@ async fn a_closed_store_is_503_so_the_source_retries(app: TestApp) {
         "{}",
         split.text
     );
+    // Reading the directory for a hook whose targets name people is a store read too.
+    let people = post_hook(
+        &app,
+        "people",
+        "people-token",
+        &payload("alertmanager-v4.json"),
+    )
+    .await;
+    assert_eq!(
+        people.status,
+        StatusCode::SERVICE_UNAVAILABLE,
+        "{}",
+        people.text
+    );
+    assert_eq!(people.headers["retry-after"], "1");
 }
 
 notify_testkit::on_both_backends!(crate::with_hooks, 2;
@@ -532,8 +553,62 @@ notify_testkit::on_both_backends!(crate::with_hooks, 2;
     split_sends_one_message_per_alert_and_drops_resolved,
     generic_payloads_map_with_pointers,
     preview_answers_bodies_and_stores_nothing,
+    a_resolves_preview_shows_the_state_update_ingress_stores,
     a_failing_template_still_delivers
 );
+
+/// The example payload with `severity` off the routes' matches: it goes to the hook's own
+/// WeLink target, as a card with a state.
+fn to_welink(status: &str) -> Value {
+    let mut p = payload("alertmanager-v4.json");
+    p["status"] = json!(status);
+    p["alerts"][0]["status"] = json!(status);
+    p["alerts"][0]["labels"]["severity"] = json!("info");
+    p["commonLabels"]["severity"] = json!("info");
+    p
+}
+
+async fn a_resolves_preview_shows_the_state_update_ingress_stores(app: TestApp) {
+    let view = |id: &str| {
+        let path = format!("/v1/messages/{id}");
+        let app = &app;
+        async move { app.bearer(ADMIN, "GET", &path, b"").await.body }
+    };
+    let firing = post_hook(&app, "prom", PROM_TOKEN, &to_welink("firing")).await;
+    assert_eq!(firing.status, StatusCode::OK, "{}", firing.text);
+    let lead = firing.body["messages"][0]["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    common::send_everything(&app, "welink").await;
+    let card = view(&lead).await["deliveries"][0]["id"].clone();
+
+    let resolved = to_welink("resolved").to_string();
+    let p = app
+        .signed(ADMIN, "POST", "/v1/hooks/prom/preview", resolved.as_bytes())
+        .await;
+    assert_eq!(p.status, StatusCode::OK, "{}", p.text);
+    let m = &p.body["messages"][0];
+    assert_eq!(m["targets"][0]["type"], "state_update", "{}", p.text);
+    assert_eq!(m["targets"][0]["parts"], json!([]));
+    assert_eq!(m["state_updates"][0]["delivery_id"], card, "{}", p.text);
+    assert_eq!(m["state_updates"][0]["parts"][0]["op"], "state");
+    assert_eq!(m["message"]["alert"]["status"], "resolved");
+
+    // Ingress stores what the preview showed.
+    let r = post_hook(&app, "prom", PROM_TOKEN, &to_welink("resolved")).await;
+    assert_eq!(r.status, StatusCode::OK, "{}", r.text);
+    let stored = view(r.body["messages"][0]["id"].as_str().unwrap()).await;
+    assert_eq!(stored["deliveries"][0]["type"], "state_update", "{stored}");
+    let lead = view(&lead).await;
+    let ops: Vec<&Value> = lead["deliveries"][0]["parts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| &p["op"])
+        .collect();
+    assert!(ops.contains(&&json!("state")), "{lead}");
+}
 
 // ---- The mapping, without a store ----
 
@@ -739,6 +814,34 @@ fn a_bad_hook_table_is_refused_by_key() {
     assert!(e.starts_with("hooks.h.template.title:"), "{e}");
     let e = table("title = \"/a\"\n").err().unwrap();
     assert!(e.starts_with("hooks.h.title:"), "{e}");
+    // A route's escalation passes exactly the checks a message's escalation passes at ingress.
+    let escalation = |steps: &str| {
+        table(&format!(
+            "[[h.routes]]\ntargets = [{{ channel = \"log\" }}]\nescalation = [{steps}]\n"
+        ))
+        .err()
+        .unwrap_or_default()
+    };
+    let step =
+        |after: &str| format!("{{ after = \"{after}\", targets = [{{ channel = \"log\" }}] }}");
+    assert_eq!(escalation(&step("5m")), "");
+    for (steps, key) in [
+        (String::new(), "hooks.h.routes[0].escalation:"),
+        (
+            vec![step("1m"); 11].join(", "),
+            "hooks.h.routes[0].escalation:",
+        ),
+        (step("0s"), "hooks.h.routes[0].escalation[0].after:"),
+        (step("500ms"), "hooks.h.routes[0].escalation[0].after:"),
+        (step("8d"), "hooks.h.routes[0].escalation[0].after:"),
+        (
+            format!("{}, {{ after = \"9m\", targets = [] }}", step("1m")),
+            "hooks.h.routes[0].escalation[1].targets:",
+        ),
+    ] {
+        let e = escalation(&steps);
+        assert!(e.starts_with(key), "{steps}: {e}");
+    }
     let text = "[h]\nformat = \"alertmanager\"\ntoken = \"\"\ntargets = [{ channel = \"log\" }]\n";
     let cfg: BTreeMap<String, HookConfig> = toml::from_str(text).unwrap();
     assert!(Hooks::new(&cfg)
@@ -766,4 +869,37 @@ fn generic_status_ok_or_resolved_is_resolved_and_a_missing_title_falls_back() {
         alert.key, "generic",
         "no key pointer value: the hook's name"
     );
+}
+
+#[test]
+fn generic_keys_stay_within_1_to_200_characters_and_long_hook_names_are_refused() {
+    let key_of = |id: Value| {
+        drafts("generic", &json!({"alert": {"id": id, "name": "x"}}))[0]
+            .input
+            .alert
+            .clone()
+            .unwrap()
+            .key
+    };
+    assert_eq!(
+        key_of(json!("")),
+        "generic",
+        "an empty key: the hook's name"
+    );
+    assert_eq!(
+        key_of(json!("k".repeat(192))),
+        format!("generic/{}", "k".repeat(192))
+    );
+    // Longer than alert.key takes: its hash, as stable.
+    let long = key_of(json!("k".repeat(201)));
+    assert!(long.starts_with("generic/sha256:"), "{long}");
+    assert!(long.chars().count() <= 200);
+    // A name too long to begin a key stops start-up instead of refusing every alert.
+    let name = "h".repeat(201);
+    let text = format!(
+        "[{name}]\nformat = \"alertmanager\"\ntoken = \"t\"\ntargets = [{{ channel = \"log\" }}]\n"
+    );
+    let cfg: BTreeMap<String, HookConfig> = toml::from_str(&text).unwrap();
+    let e = Hooks::new(&cfg).unwrap_err().to_string();
+    assert!(e.starts_with(&format!("hooks.{name}:")), "{e}");
 }

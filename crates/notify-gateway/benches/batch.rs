@@ -15,7 +15,7 @@ use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
 use common::{app_state, open_store, serve, Backend, SECRET};
-use notify_api::auth::{Caller, Scheme};
+use notify_api::auth::Caller;
 use notify_core::{Clock, SystemClock};
 use notify_store::Store;
 
@@ -114,7 +114,6 @@ async fn phases(store: &Store, rounds: usize) -> (Duration, Duration) {
         access_key: "AK".into(),
         tenant: "default".into(),
         scopes: vec!["send".into()],
-        scheme: Scheme::Bearer,
     };
     let run = ulid::Ulid::new().to_string();
     let (mut plan, mut insert) = (Duration::ZERO, Duration::ZERO);

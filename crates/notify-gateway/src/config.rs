@@ -470,28 +470,15 @@ fn validate_hooks(c: &Config) -> Result<(), GatewayError> {
     Ok(())
 }
 
-/// Every hook target names a configured channel. Checked once the channels are final (the
-/// sandbox adds its own when the file has none).
+/// Every channel a hook names (its targets, its routes' targets and escalation steps' targets,
+/// and their fallbacks) is configured. Checked once the channels are final (the sandbox adds
+/// its own when the file has none).
 pub fn check_hook_channels(c: &Config) -> Result<(), GatewayError> {
-    let bad = GatewayError::Config;
     for (name, hook) in &c.hooks {
-        let route_targets = hook.routes.iter().enumerate().flat_map(|(i, r)| {
-            let at = format!("routes[{i}].");
-            r.targets
-                .iter()
-                .enumerate()
-                .map(move |(j, t)| (format!("{at}targets[{j}]"), t))
-        });
-        let own = hook
-            .targets
-            .iter()
-            .enumerate()
-            .map(|(j, t)| (format!("targets[{j}]"), t));
-        for (at, t) in own.chain(route_targets) {
-            if !c.channels.contains_key(&t.channel) {
-                return Err(bad(format!(
-                    "hooks.{name}.{at}.channel: no channel {:?} is configured",
-                    t.channel
+        for (at, channel) in hook.channel_refs() {
+            if !c.channels.contains_key(channel) {
+                return Err(GatewayError::Config(format!(
+                    "hooks.{name}.{at}: no channel {channel:?} is configured"
                 )));
             }
         }
@@ -839,6 +826,30 @@ mod tests {
             let (c, _) = load(Some(Path::new("ch.toml"))).expect("channels are checked later");
             let e = check_hook_channels(&c).unwrap_err().to_string();
             assert!(e.contains("hooks.prometheus.targets[0].channel"), "{e}");
+
+            // A route's escalation is checked as ingress checks it, and its channels exist.
+            let route = |escalation: &str| {
+                format!("{hook}[[hooks.prometheus.routes]]\ntargets = [{{ channel = \"logch\" }}]\nescalation = [{escalation}]\n")
+            };
+            jail.create_file(
+                "zero.toml",
+                &route("{ after = \"0s\", targets = [{ channel = \"logch\" }] }"),
+            )?;
+            let e = load(Some(Path::new("zero.toml"))).unwrap_err().to_string();
+            assert!(
+                e.contains("hooks.prometheus.routes[0].escalation[0].after"),
+                "{e}"
+            );
+            jail.create_file(
+                "esc.toml",
+                &route("{ after = \"5m\", targets = [{ channel = \"logch\", fallback = { channel = \"nope\" } }] }"),
+            )?;
+            let (c, _) = load(Some(Path::new("esc.toml"))).expect("channels are checked later");
+            let e = check_hook_channels(&c).unwrap_err().to_string();
+            assert!(
+                e.contains("hooks.prometheus.routes[0].escalation[0].targets[0].fallback.channel"),
+                "{e}"
+            );
             Ok(())
         });
     }

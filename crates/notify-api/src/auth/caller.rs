@@ -18,17 +18,14 @@ use crate::error::ApiError;
 use crate::extract::{discard, read_body};
 use crate::state::AppState;
 
-/// How a caller proved who it is.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Scheme {
-    /// `X-Access-Key` / `X-Timestamp` / `X-Signature`.
-    Signature,
-    /// `Authorization: Bearer <secret_key>`.
-    Bearer,
-    /// The WeLink connector AK/SK headers.
-    Connector,
-    /// A hook's own token (`[hooks.NAME].token`), bearer or basic-auth password.
-    HookToken,
+/// Whose a message is: the tenant it belongs to and the name it is stored under (a client's
+/// name, `hook:NAME`, or a digest's lead's caller).
+#[derive(Debug, Clone, Copy)]
+pub struct Owner<'a> {
+    /// The tenant.
+    pub tenant: &'a str,
+    /// The name.
+    pub name: &'a str,
 }
 
 /// An authenticated caller.
@@ -42,8 +39,6 @@ pub struct Caller {
     pub tenant: String,
     /// Its scopes.
     pub scopes: Vec<String>,
-    /// How it signed in.
-    pub scheme: Scheme,
 }
 
 impl Caller {
@@ -68,6 +63,35 @@ impl Caller {
             None
         } else {
             Some(&self.tenant)
+        }
+    }
+
+    /// The tenant whose `what` (`messages`, `alerts`) a listing reads, from its `?tenant=`:
+    /// the caller's own, or for an admin the one named (`None`: every tenant). 403 when
+    /// another caller names another tenant.
+    pub fn tenant_to_read(
+        &self,
+        asked: Option<&str>,
+        what: &str,
+    ) -> Result<Option<String>, ApiError> {
+        let asked = asked.filter(|t| !t.is_empty());
+        match (self.tenant_filter(), asked) {
+            (None, asked) => Ok(asked.map(str::to_string)),
+            (Some(own), Some(other)) if other != own => {
+                tracing::warn!(access_key = %self.access_key, tenant = other, "refused: another tenant's {what}");
+                Err(ApiError::Forbidden(format!(
+                    "tenant: only an admin reads another tenant's {what}"
+                )))
+            }
+            (Some(own), _) => Ok(Some(own.to_string())),
+        }
+    }
+
+    /// Whose the caller's messages are.
+    pub fn owner(&self) -> Owner<'_> {
+        Owner {
+            tenant: &self.tenant,
+            name: &self.name,
         }
     }
 
@@ -137,14 +161,13 @@ impl Clients {
         self.entries.is_empty()
     }
 
-    fn caller(&self, i: usize, scheme: Scheme) -> Caller {
+    fn caller(&self, i: usize) -> Caller {
         let c = &self.entries[i].config;
         Caller {
             name: c.name.clone(),
             access_key: c.access_key.clone(),
             tenant: c.tenant.clone(),
             scopes: c.scopes.clone(),
-            scheme,
         }
     }
 
@@ -212,11 +235,7 @@ impl Clients {
             if !ok {
                 return Err(refuse(ak, "bad connector signature"));
             }
-            return Ok(Claim::Known(
-                i,
-                self.caller(i, Scheme::Connector),
-                Some(format!("con:{sig}")),
-            ));
+            return Ok(Claim::Known(i, self.caller(i), Some(format!("con:{sig}"))));
         }
         if let Some(auth) = h("authorization")? {
             let token = auth
@@ -234,7 +253,7 @@ impl Clients {
                 }
             }
             let i = found.ok_or_else(|| refuse("-", "unknown bearer token"))?;
-            return Ok(Claim::Known(i, self.caller(i, Scheme::Bearer), None));
+            return Ok(Claim::Known(i, self.caller(i), None));
         }
         Err(ApiError::Unauthenticated(
             "credentials required: X-Access-Key/X-Timestamp/X-Signature or Authorization: Bearer"
@@ -267,11 +286,7 @@ impl Clients {
                 if !ok {
                     return Err(refuse(&ak, "bad signature"));
                 }
-                Ok((
-                    i,
-                    self.caller(i, Scheme::Signature),
-                    Some(format!("sig:{sig}")),
-                ))
+                Ok((i, self.caller(i), Some(format!("sig:{sig}"))))
             }
         }
     }

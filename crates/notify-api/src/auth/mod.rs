@@ -5,4 +5,4 @@ pub mod caller;
 pub mod limit;
 pub mod signature;
 
-pub use caller::{authenticate, Caller, Clients, Scheme};
+pub use caller::{authenticate, Caller, Clients, Owner};

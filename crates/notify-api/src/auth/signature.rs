@@ -91,11 +91,14 @@ pub fn same_signature(presented: &str, expected: &str) -> bool {
     }
 }
 
-/// Constant-time comparison of two secrets (bearer tokens).
+/// Constant-time comparison of two secrets (bearer tokens, hook tokens, acknowledge tags and
+/// nonces); an empty `expected` matches nothing.
 pub fn same_secret(presented: &str, expected: &str) -> bool {
+    // Hashes first: equal lengths, so the time taken says nothing about the expected length.
     !expected.is_empty()
-        && presented.len() == expected.len()
-        && bool::from(presented.as_bytes().ct_eq(expected.as_bytes()))
+        && bool::from(
+            Sha256::digest(presented.as_bytes()).ct_eq(&Sha256::digest(expected.as_bytes())),
+        )
 }
 
 #[cfg(test)]
@@ -141,5 +144,7 @@ mod tests {
         assert!(!same_signature("not base64!", "AAAA"));
         assert!(!same_secret("", ""));
         assert!(same_secret("abc", "abc"));
+        assert!(!same_secret("abc", "abcd"));
+        assert!(!same_secret("abd", "abc"));
     }
 }

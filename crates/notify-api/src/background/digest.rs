@@ -14,9 +14,9 @@ use notify_core::MessageInput;
 use notify_store::{DueDigest, InsertOutcome};
 use tokio::sync::watch;
 
-use crate::auth::{Caller, Scheme};
+use crate::auth::Owner;
 use crate::error::ApiError;
-use crate::ingress::plan::{build_input, with_directory, Extras};
+use crate::ingress::plan::{build_input, Extras, RequestDirectory};
 use crate::state::AppState;
 
 /// How often the loop looks for due digests.
@@ -72,16 +72,19 @@ async fn insert_digest(state: &AppState, d: &DueDigest, now: i64) -> Result<bool
     let lead = MessageInput::from_json(d.lead_body.as_bytes())
         .map_err(|e| ApiError::Internal(format!("lead {} does not parse: {e:?}", d.lead_id)))?;
     let input = digest_input(lead, d);
-    let caller = Caller {
-        name: d.lead_caller.clone(),
-        access_key: String::new(),
-        tenant: d.tenant.clone(),
-        scopes: Vec::new(),
-        scheme: Scheme::Bearer,
+    // The digest is the lead's caller's, like the lead.
+    let owner = Owner {
+        tenant: &d.tenant,
+        name: &d.lead_caller,
     };
     // The digest is a new message: its people and groups are read from today's directory.
-    let extras = with_directory(state, &caller, &input, Extras::default()).await?;
-    let mut accepted = build_input(state, &caller, input, extras, now)?;
+    let extras = Extras {
+        directory: RequestDirectory::default()
+            .for_input(state, owner.tenant, &input)
+            .await?,
+        ..Extras::default()
+    };
+    let mut accepted = build_input(state, owner, input, extras, now)?;
     accepted.message.digest_of = Some(d.key.clone());
     let outcome = state
         .store()

@@ -4,51 +4,42 @@
 
 use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use base64::Engine;
-use hmac::{Hmac, Mac};
 use notify_core::MessageId;
-use sha2::Sha256;
-use subtle::ConstantTimeEq;
 
-type HmacSha256 = Hmac<Sha256>;
+use crate::auth::signature::{hmac_sha256, same_secret};
 
 /// Separates the uses of the secret, so an acknowledge token is never a valid session cookie
 /// or form nonce, nor the other way round.
 const TOKEN_DOMAIN: &[u8] = b"notify-gateway ack link v1\0";
 const NONCE_DOMAIN: &[u8] = b"notify-gateway ack form v1\0";
 
-fn mac(domain: &[u8], secret: &[u8], data: &str) -> [u8; 32] {
-    // An HMAC takes a key of any length.
-    let mut m = HmacSha256::new_from_slice(secret).unwrap_or_else(|_| unreachable!());
-    m.update(domain);
-    m.update(data.as_bytes());
-    m.finalize().into_bytes().into()
+/// The tag of `data` for one use of the secret, as the link and the form carry it.
+fn tag(domain: &[u8], secret: &[u8], data: &str) -> String {
+    URL_SAFE_NO_PAD.encode(hmac_sha256(secret, &[domain, data.as_bytes()].concat()))
 }
 
 /// The token of message `message_id`: `msg_….{tag}`.
 pub fn sign(secret: &[u8], message_id: &str) -> String {
-    let tag = URL_SAFE_NO_PAD.encode(mac(TOKEN_DOMAIN, secret, message_id));
-    format!("{message_id}.{tag}")
+    format!("{message_id}.{}", tag(TOKEN_DOMAIN, secret, message_id))
 }
 
 /// The message id a token was signed for; `None` for a malformed or forged token (compared in
 /// constant time).
 pub fn verify(secret: &[u8], token: &str) -> Option<String> {
-    let (id, tag) = token.split_once('.')?;
+    let (id, given) = token.split_once('.')?;
     MessageId::parse(id)?;
-    let given = URL_SAFE_NO_PAD.decode(tag).ok()?;
-    let want = mac(TOKEN_DOMAIN, secret, id);
-    bool::from(given.ct_eq(&want)).then(|| id.to_string())
+    same_secret(given, &tag(TOKEN_DOMAIN, secret, id)).then(|| id.to_string())
 }
 
 /// The nonce the page's form carries: only a page the gateway served for this token has it,
 /// so another site cannot make a browser acknowledge by posting to the link (CSRF).
 pub fn form_nonce(secret: &[u8], token: &str) -> String {
-    URL_SAFE_NO_PAD.encode(mac(NONCE_DOMAIN, secret, token))
+    tag(NONCE_DOMAIN, secret, token)
 }
 
 /// Whether `given` is the form nonce of `token` (constant time).
 pub fn nonce_matches(secret: &[u8], token: &str, given: &str) -> bool {
-    bool::from(given.as_bytes().ct_eq(form_nonce(secret, token).as_bytes()))
+    same_secret(given, &form_nonce(secret, token))
 }
 
 #[cfg(test)]

@@ -98,6 +98,40 @@ pub struct TemplateConfig {
     pub content: Option<String>,
 }
 
+impl HookConfig {
+    /// Every channel the hook's targets name, with the key it is written at under
+    /// `hooks.NAME` (`routes[0].escalation[1].targets[0].channel`): its own targets, each
+    /// route's and each route's escalation steps', and their fallbacks. The gateway checks them
+    /// against `[channels]` at start-up.
+    pub fn channel_refs(&self) -> Vec<(String, &str)> {
+        fn add<'a>(out: &mut Vec<(String, &'a str)>, at: String, t: &'a TargetInput) {
+            out.push((format!("{at}.channel"), t.channel.as_str()));
+            if let Some(fb) = &t.fallback {
+                add(out, format!("{at}.fallback"), fb);
+            }
+        }
+        let mut out = Vec::new();
+        for (j, t) in self.targets.iter().enumerate() {
+            add(&mut out, format!("targets[{j}]"), t);
+        }
+        for (i, r) in self.routes.iter().enumerate() {
+            for (j, t) in r.targets.iter().enumerate() {
+                add(&mut out, format!("routes[{i}].targets[{j}]"), t);
+            }
+            for (k, step) in r.escalation.iter().flatten().enumerate() {
+                for (j, t) in step.targets.iter().enumerate() {
+                    add(
+                        &mut out,
+                        format!("routes[{i}].escalation[{k}].targets[{j}]"),
+                        t,
+                    );
+                }
+            }
+        }
+        out
+    }
+}
+
 fn default_tenant() -> String {
     "default".into()
 }
@@ -106,25 +140,19 @@ fn yes() -> bool {
     true
 }
 
-/// A route ready to match.
+/// The compiled regular expressions of one route (the rest of it is its [`RouteConfig`]).
 #[derive(Debug, Clone)]
 pub struct Route {
-    /// Equality matchers.
-    pub match_eq: BTreeMap<String, String>,
-    /// Anchored regular expressions.
-    pub match_re: Vec<(String, Regex)>,
-    /// The route's targets.
-    pub targets: Vec<TargetInput>,
-    /// The route's escalation.
-    pub escalation: Option<Vec<EscalationStep>>,
+    /// Anchored regular expressions, by label.
+    match_re: Vec<(String, Regex)>,
 }
 
 impl Route {
-    /// True when every matcher holds for `labels` (a missing label is the empty string, as in
-    /// Alertmanager).
-    pub fn matches(&self, labels: &BTreeMap<String, String>) -> bool {
+    /// True when every matcher of `config` (this route's table) holds for `labels` (a missing
+    /// label is the empty string, as in Alertmanager).
+    pub fn matches(&self, config: &RouteConfig, labels: &BTreeMap<String, String>) -> bool {
         let get = |k: &str| labels.get(k).map(String::as_str).unwrap_or("");
-        self.match_eq.iter().all(|(k, v)| get(k) == v)
+        config.match_eq.iter().all(|(k, v)| get(k) == v)
             && self.match_re.iter().all(|(k, re)| re.is_match(get(k)))
     }
 }
@@ -132,18 +160,27 @@ impl Route {
 /// Longest template source accepted, so that the configuration cannot hide a huge program.
 const TEMPLATE_MAX_BYTES: usize = 16 * 1024;
 
-/// Checks one hook's table; the error names the key under `hooks.NAME`.
+/// Longest hook name: its alerts' keys (`NAME/…`, at most 200 characters) keep room for the
+/// source's key or its hash.
+const NAME_MAX_CHARS: usize = 64;
+
+/// Checks one hook's table and compiles its routes (one per `routes[i]`, in order); the error
+/// names the key under `hooks.NAME`.
 pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
     let at = |key: &str| format!("hooks.{name}.{key}");
     let bad = |key: String, why: String| HookError::Config(format!("{key}: {why}"));
     if name.is_empty()
+        || name.len() > NAME_MAX_CHARS
         || !name
             .chars()
             .all(|ch| ch.is_ascii_alphanumeric() || ch == '-' || ch == '_')
     {
         return Err(bad(
             format!("hooks.{name}"),
-            "a hook's name takes letters, digits, '-' and '_' (it is a URL path segment)".into(),
+            format!(
+                "a hook's name takes 1 to {NAME_MAX_CHARS} letters, digits, '-' and '_' \
+                 (it is a URL path segment and begins its alerts' keys)"
+            ),
         ));
     }
     if c.token.is_empty() {
@@ -153,7 +190,7 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
         return Err(bad(at("tenant"), "must not be empty".into()));
     }
     if let Some(w) = &c.dedup_window {
-        notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
+        crate::ingress::alert::dedup_window_ms(w)
             .map_err(|e| bad(at("dedup_window"), e.message))?;
     }
     let generic_keys = [
@@ -228,19 +265,12 @@ pub fn check(name: &str, c: &HookConfig) -> Result<Vec<Route>, HookError> {
             })?;
             match_re.push((label.clone(), re));
         }
+        // Ingress's own check, so that a route start-up accepts is one ingress accepts.
         if let Some(steps) = &r.escalation {
-            for (j, s) in steps.iter().enumerate() {
-                notify_core::duration::parse_ms(&s.after, 0, 7 * 24 * 3_600_000).map_err(|e| {
-                    bad(at(&format!("routes[{i}].escalation[{j}].after")), e.message)
-                })?;
-            }
+            crate::escalation::step_delays(steps)
+                .map_err(|e| bad(at(&format!("routes[{i}].{}", e.field)), e.message))?;
         }
-        routes.push(Route {
-            match_eq: r.match_eq.clone(),
-            match_re,
-            targets: r.targets.clone(),
-            escalation: r.escalation.clone(),
-        });
+        routes.push(Route { match_re });
     }
     Ok(routes)
 }

@@ -25,8 +25,9 @@ const TITLE_MAX_CHARS: usize = 160;
 pub const FIELDS_MAX: usize = 5;
 /// Most characters of a field's value.
 const FIELD_VALUE_MAX_CHARS: usize = 120;
-/// Longest alert key kept as it is; a longer source key is replaced by its hash.
-const KEY_MAX_BYTES: usize = 200;
+/// Longest alert key kept as it is, in bytes (so within `alert.key`'s bound in characters); a
+/// longer source key is replaced by its hash.
+const KEY_MAX_BYTES: usize = crate::ingress::alert::KEY_MAX_CHARS;
 
 /// The default title, content, fields and link of a message.
 #[derive(Debug, Clone, PartialEq)]

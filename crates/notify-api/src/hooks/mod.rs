@@ -26,7 +26,7 @@ use serde_json::Value;
 
 pub use config::{HookConfig, HookFormat, RouteConfig, TemplateConfig};
 
-use crate::auth::{Caller, Scheme};
+use crate::auth::Owner;
 use crate::error::ApiError;
 use crate::ingress::plan::Extras;
 use config::Route;
@@ -84,6 +84,9 @@ pub struct Hook {
     pub name: String,
     /// Its table.
     pub config: HookConfig,
+    /// `hook:NAME`, the caller its messages are stored under.
+    caller_name: String,
+    /// The compiled matchers of `config.routes`, in the same order.
     routes: Vec<Route>,
 }
 
@@ -104,6 +107,7 @@ impl Hooks {
                 Hook {
                     name: name.clone(),
                     config: c.clone(),
+                    caller_name: format!("hook:{name}"),
                     routes,
                 },
             );
@@ -128,22 +132,23 @@ struct Unit {
 }
 
 impl Hook {
-    /// The caller a hook's messages are stored under: `hook:NAME` in the hook's tenant.
-    pub fn caller(&self) -> Caller {
-        Caller {
-            name: format!("hook:{}", self.name),
-            access_key: format!("hook:{}", self.name),
-            tenant: self.config.tenant.clone(),
-            scopes: vec!["send".into()],
-            scheme: Scheme::HookToken,
+    /// Whose a hook's messages are: `hook:NAME` in the hook's tenant.
+    pub fn owner(&self) -> Owner<'_> {
+        Owner {
+            tenant: &self.config.tenant,
+            name: &self.caller_name,
         }
     }
 
     /// The targets and escalation for a notification with `labels`: the first route that
     /// matches, else the hook's own targets.
     pub fn select(&self, labels: &Labels) -> (Vec<TargetInput>, Option<Vec<EscalationStep>>) {
-        match self.routes.iter().find(|r| r.matches(labels)) {
-            Some(r) => (r.targets.clone(), r.escalation.clone()),
+        let configs = self.config.routes.iter();
+        match configs
+            .zip(&self.routes)
+            .find(|(c, r)| r.matches(c, labels))
+        {
+            Some((c, _)) => (c.targets.clone(), c.escalation.clone()),
             None => (self.config.targets.clone(), None),
         }
     }

@@ -1,11 +1,15 @@
 //! What `POST /v1/hooks/{name}/preview` answers: for each message a payload would become,
-//! the unified message and, per target, the upstream bodies its adapter planned. Built with
-//! the same code as the real ingress ([`crate::ingress::plan::build_input`]), never stored.
+//! the unified message and, per target, the upstream bodies its adapter planned, and the state
+//! updates a resolve puts on the alert's sent WeLink cards. Built by the hook ingress's own
+//! build (directory, plan, resolve on the same card), never stored.
 
 use notify_core::MessageInput;
 use serde::Serialize;
 use utoipa::ToSchema;
 
+use notify_store::NewPart;
+
+use crate::error::ApiError;
 use crate::ingress::plan::Accepted;
 
 /// The preview of one payload.
@@ -28,6 +32,19 @@ pub struct PreviewMessage {
     pub template_error: Option<String>,
     /// One per target, in order.
     pub targets: Vec<PreviewTarget>,
+    /// A resolve's updates of the alert's sent WeLink cards (`已恢复` / `resolved`), which
+    /// its WeLink targets (type `state_update`) stand for.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub state_updates: Vec<PreviewStateUpdate>,
+}
+
+/// The update of one sent card.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PreviewStateUpdate {
+    /// The delivery (`dlv_…`) whose card is updated.
+    pub delivery_id: String,
+    /// The upstream calls, in order.
+    pub parts: Vec<PreviewPart>,
 }
 
 /// What one target would receive.
@@ -58,9 +75,12 @@ pub struct PreviewPart {
 }
 
 /// The preview of one built (never committed) message.
-pub fn of(input: MessageInput, accepted: &Accepted) -> PreviewMessage {
-    let targets = accepted
-        .message
+pub fn of(accepted: &Accepted) -> Result<PreviewMessage, ApiError> {
+    let m = &accepted.message;
+    // The unified message as stored, so the preview shows what ingress keeps.
+    let message = MessageInput::from_json(m.body.as_bytes())
+        .map_err(|e| ApiError::Internal(format!("a built message does not parse: {e:?}")))?;
+    let targets = m
         .deliveries
         .iter()
         .map(|d| PreviewTarget {
@@ -68,25 +88,33 @@ pub fn of(input: MessageInput, accepted: &Accepted) -> PreviewMessage {
             kind: d.kind.clone(),
             native_type: d.native_type.clone(),
             truncated: d.truncated,
-            parts: d
-                .parts
-                .iter()
-                .map(|p| PreviewPart {
-                    op: p.op,
-                    body: serde_json::from_str(&p.body)
-                        .unwrap_or_else(|_| serde_json::Value::String(p.body.clone())),
-                })
-                .collect(),
+            parts: parts(&d.parts),
         })
         .collect();
-    PreviewMessage {
-        message: input,
-        alert_fingerprint: accepted
-            .message
-            .alert
-            .as_ref()
-            .and_then(|a| a.fingerprint.clone()),
-        template_error: accepted.message.template_error.clone(),
+    let state_updates = m
+        .state_updates
+        .iter()
+        .map(|u| PreviewStateUpdate {
+            delivery_id: u.delivery_id.clone(),
+            parts: parts(&u.parts),
+        })
+        .collect();
+    Ok(PreviewMessage {
+        message,
+        alert_fingerprint: m.alert.as_ref().and_then(|a| a.fingerprint.clone()),
+        template_error: m.template_error.clone(),
         targets,
-    }
+        state_updates,
+    })
+}
+
+fn parts(parts: &[NewPart]) -> Vec<PreviewPart> {
+    parts
+        .iter()
+        .map(|p| PreviewPart {
+            op: p.op,
+            body: serde_json::from_str(&p.body)
+                .unwrap_or_else(|_| serde_json::Value::String(p.body.clone())),
+        })
+        .collect()
 }

@@ -125,6 +125,7 @@ pub(crate) async fn commit_batch(
     messages: &[NewMessage],
 ) -> Vec<Result<InsertOutcome, CommitError>> {
     let outcomes = insert(store, messages).await;
+    count_suppressed(&outcomes);
     // Escalation steps are planned with their message: counted once it is stored.
     let scheduled: usize = messages
         .iter()
@@ -146,10 +147,7 @@ pub(crate) async fn commit_batch(
 
 async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutcome, CommitError>> {
     match store.insert_messages(messages).await {
-        Ok(outcomes) if outcomes.len() == messages.len() => {
-            count_suppressed(&outcomes);
-            outcomes.into_iter().map(Ok).collect()
-        }
+        Ok(outcomes) if outcomes.len() == messages.len() => outcomes.into_iter().map(Ok).collect(),
         Ok(outcomes) => {
             let m = format!(
                 "{} outcomes for {} messages",
@@ -174,10 +172,7 @@ async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutc
             let mut out = Vec::with_capacity(messages.len());
             for m in messages {
                 out.push(match store.insert_messages(std::slice::from_ref(m)).await {
-                    Ok(mut o) if o.len() == 1 => {
-                        count_suppressed(&o);
-                        Ok(o.remove(0))
-                    }
+                    Ok(mut o) if o.len() == 1 => Ok(o.remove(0)),
                     Ok(_) => Err(CommitError::Failed("no outcome".into())),
                     Err(e) if e.is_unavailable() => Err(CommitError::Unavailable(e.to_string())),
                     Err(e) => Err(CommitError::Failed(e.to_string())),
@@ -190,10 +185,10 @@ async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutc
 
 /// Storm control's work, whoever committed the messages (`POST /v1/messages`, the batch
 /// route, hooks).
-fn count_suppressed(outcomes: &[InsertOutcome]) {
+fn count_suppressed(outcomes: &[Result<InsertOutcome, CommitError>]) {
     let n = outcomes
         .iter()
-        .filter(|o| matches!(o, InsertOutcome::Suppressed { .. }))
+        .filter(|o| matches!(o, Ok(InsertOutcome::Suppressed { .. })))
         .count();
     if n > 0 {
         metrics::counter!("notify_alerts_suppressed_total").increment(n as u64);

@@ -15,12 +15,10 @@ use notify_core::{
 use notify_store::directory::Directory;
 use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
 
-/// `alert.dedup_window` when the message gives none.
-pub const DEFAULT_DEDUP_WINDOW_MS: i64 = 5 * 60_000;
-
-use crate::auth::Caller;
+use crate::auth::{Caller, Owner};
 use crate::error::ApiError;
 use crate::escalation::{self, link, token};
+use crate::ingress::alert;
 use crate::ingress::canonical::{canonical_json, hash_of};
 use crate::ingress::directory::{self, PersonMap};
 use crate::state::AppState;
@@ -43,6 +41,20 @@ pub async fn build(
     header_key: Option<&str>,
     now: i64,
 ) -> Result<Accepted, ApiError> {
+    let input = parse(body, header_key)?;
+    let directory = RequestDirectory::default()
+        .for_input(state, &caller.tenant, &input)
+        .await?;
+    let extras = Extras {
+        directory,
+        ..Extras::default()
+    };
+    build_input(state, caller.owner(), input, extras, now)
+}
+
+/// Parses a `POST /v1/messages` body (400 malformed, 422 naming the field) and merges the
+/// `Idempotency-Key` header into it.
+pub fn parse(body: &[u8], header_key: Option<&str>) -> Result<MessageInput, ApiError> {
     let mut input = MessageInput::from_json(body).map_err(|e| match e {
         ParseError::Malformed(m) => ApiError::MalformedJson(m),
         ParseError::Invalid(f) => ApiError::Invalid(f),
@@ -59,8 +71,7 @@ pub async fn build(
             _ => input.idempotency_key = Some(key.to_string()),
         }
     }
-    let extras = with_directory(state, caller, &input, Extras::default()).await?;
-    build_input(state, caller, input, extras, now)
+    Ok(input)
 }
 
 /// What a message built by the gateway itself (a hook's notification) carries beside its
@@ -71,31 +82,43 @@ pub struct Extras {
     pub alert_fingerprint: Option<String>,
     /// Why the hook's template could not be rendered.
     pub template_error: Option<String>,
-    /// The caller's tenant's directory, read for a message that names people or groups
-    /// ([`with_directory`]); `None` when it names none.
+    /// The tenant's directory, read for a message that names people or groups
+    /// ([`RequestDirectory`]); `None` when it names none.
     pub directory: Option<Arc<Directory>>,
 }
 
-/// Reads the caller's directory into `extras` when `input` names directory people or groups
-/// (once per message, so a directory change affects only messages accepted after it).
-pub async fn with_directory(
-    state: &AppState,
-    caller: &Caller,
-    input: &MessageInput,
-    mut extras: Extras,
-) -> Result<Extras, ApiError> {
-    if extras.directory.is_none() && directory::needs_directory(input) {
-        let dir = state.store().directory(&caller.tenant).await?;
-        extras.directory = Some(Arc::new(dir));
+/// One request's view of its tenant's people directory: read at most once, and only when a
+/// message names directory people or groups, so a batch or a split notification reads it
+/// once for all its messages. A directory change affects only requests accepted after it.
+#[derive(Debug, Default)]
+pub struct RequestDirectory {
+    read: Option<Arc<Directory>>,
+}
+
+impl RequestDirectory {
+    /// The directory of `tenant` when `input` needs it. A store error (an outage: 503) is the
+    /// whole request's, never one message's.
+    pub async fn for_input(
+        &mut self,
+        state: &AppState,
+        tenant: &str,
+        input: &MessageInput,
+    ) -> Result<Option<Arc<Directory>>, ApiError> {
+        if !directory::needs_directory(input) {
+            return Ok(None);
+        }
+        if self.read.is_none() {
+            self.read = Some(Arc::new(state.store().directory(tenant).await?));
+        }
+        Ok(self.read.clone())
     }
-    Ok(extras)
 }
 
 /// Builds the message of an already parsed unified body: the checks, the plan per target and
 /// the 202 answer, exactly as for `POST /v1/messages`.
 pub fn build_input(
     state: &AppState,
-    caller: &Caller,
+    owner: Owner<'_>,
     input: MessageInput,
     extras: Extras,
     now: i64,
@@ -116,7 +139,7 @@ pub fn build_input(
         None if directory::needs_directory(&checked.input) => {
             return Err(ApiError::Internal(
                 "the message names directory people but the directory was not read \
-                 (build it with plan::build or plan::with_directory)"
+                 (build it with plan::build or a RequestDirectory)"
                     .into(),
             ))
         }
@@ -183,8 +206,8 @@ pub fn build_input(
     let response = serde_json::to_string(&answer).map_err(|e| ApiError::Internal(e.to_string()))?;
     let message = NewMessage {
         id: id.0,
-        tenant: caller.tenant.clone(),
-        caller: caller.name.clone(),
+        tenant: owner.tenant.to_string(),
+        caller: owner.name.to_string(),
         idempotency_key: checked.input.idempotency_key.clone(),
         body_hash,
         priority: checked.input.priority.rank(),
@@ -203,11 +226,7 @@ pub fn build_input(
             .alert
             .as_ref()
             .map(|a| -> Result<NewAlert, ApiError> {
-                let window = match &a.dedup_window {
-                    Some(w) => notify_core::duration::parse_ms(w, 1_000, 24 * 3_600_000)
-                        .map_err(|e| ApiError::Invalid(e.under("alert.dedup_window")))?,
-                    None => DEFAULT_DEDUP_WINDOW_MS,
-                };
+                let window = alert::check(a).map_err(ApiError::Invalid)?;
                 Ok(NewAlert {
                     key: a.key.clone(),
                     status: a.status,

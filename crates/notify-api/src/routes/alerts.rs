@@ -50,21 +50,6 @@ pub struct AlertPage {
     pub next_cursor: Option<String>,
 }
 
-/// The tenant a caller may read: its own, or, for an admin, the one named (`None`: all).
-fn tenant_for(caller: &Caller, asked: Option<&str>) -> Result<Option<String>, ApiError> {
-    let asked = asked.filter(|t| !t.is_empty());
-    match (caller.tenant_filter(), asked) {
-        (None, asked) => Ok(asked.map(str::to_string)),
-        (Some(own), Some(other)) if other != own => {
-            tracing::warn!(access_key = %caller.access_key, tenant = other, "refused: another tenant's alerts");
-            Err(ApiError::Forbidden(
-                "tenant: only an admin reads another tenant's alerts".into(),
-            ))
-        }
-        (Some(own), _) => Ok(Some(own.to_string())),
-    }
-}
-
 /// A cursor is the hex of the last alert's position as JSON: opaque to callers, and checked
 /// when it comes back.
 fn encode_cursor(p: &AlertPosition) -> String {
@@ -116,7 +101,7 @@ pub async fn list(
         .map(decode_cursor)
         .transpose()?;
     let filter = AlertFilter {
-        tenant: tenant_for(&caller, p.tenant.as_deref())?,
+        tenant: caller.tenant_to_read(p.tenant.as_deref(), "alerts")?,
         status,
         after,
         limit: limit + 1,
@@ -156,7 +141,9 @@ pub async fn get_one(
     ApiQuery(p): ApiQuery<AlertParams>,
 ) -> Result<Json<AlertView>, ApiError> {
     caller.require("read")?;
-    let tenant = tenant_for(&caller, p.tenant.as_deref())?.unwrap_or_else(|| caller.tenant.clone());
+    let tenant = caller
+        .tenant_to_read(p.tenant.as_deref(), "alerts")?
+        .unwrap_or_else(|| caller.tenant.clone());
     state
         .store()
         .get_alert(&tenant, &key, MESSAGES_SHOWN)

@@ -170,6 +170,7 @@ pub async fn create_batch(
     let mut results: Vec<Option<BatchItem>> = Vec::with_capacity(batch.messages.len());
     let mut indexes: Vec<usize> = Vec::new();
     let mut messages: Vec<NewMessage> = Vec::new();
+    let mut directory = plan::RequestDirectory::default();
     for (i, raw) in batch.messages.iter().enumerate() {
         let text = raw.get();
         if text.len() > max_one {
@@ -184,7 +185,19 @@ pub async fn create_batch(
             )));
             continue;
         }
-        match plan::build(&state, &caller, text.as_bytes(), None, now).await {
+        let input = match plan::parse(text.as_bytes(), None) {
+            Ok(input) => input,
+            Err(e) => {
+                results.push(Some(BatchItem::refused(i, BatchStatus::Invalid, &e)));
+                continue;
+            }
+        };
+        // A store read: an outage fails the whole request (503), nothing being committed.
+        let extras = plan::Extras {
+            directory: directory.for_input(&state, &caller.tenant, &input).await?,
+            ..plan::Extras::default()
+        };
+        match plan::build_input(&state, caller.owner(), input, extras, now) {
             Ok(mut a) => {
                 // Reading the alert's cards is a store read: an outage fails the request (503).
                 resolve_state::attach(&state, &mut a, now).await?;

@@ -102,12 +102,7 @@ async fn receive_inner(
     let (bytes, _permit) = read_bytes(state, &parts.headers, body)
         .await
         .map_err(known)?;
-    let mut accepted = build(state, hook, &bytes).await.map_err(known)?;
-    // A resolve turns the alert's WeLink cards green instead of sending new ones.
-    for a in &mut accepted {
-        let now = a.message.created_at;
-        resolve_state::attach(state, a, now).await.map_err(known)?;
-    }
+    let accepted = build(state, hook, &bytes).await.map_err(known)?;
     commit(state, accepted).await.map_err(known)
 }
 
@@ -125,12 +120,15 @@ async fn read_bytes(
     .await
 }
 
-/// Every message of a payload, built (checked and planned) but not stored.
+/// Every message of a payload, built (checked and planned) as ingress stores it but not
+/// stored: the one path of the hook's ingress, which commits them, and of its preview, which
+/// shows them.
 async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepted>, ApiError> {
     let drafts = hook.drafts(body)?;
-    let caller = hook.caller();
+    let owner = hook.owner();
     let now = state.store().now_ms();
     let mut accepted = Vec::with_capacity(drafts.len());
+    let mut directory = plan::RequestDirectory::default();
     for mut d in drafts {
         welink_cards(&mut d.input, |name| {
             state
@@ -138,8 +136,11 @@ async fn build(state: &AppState, hook: &Hook, body: &[u8]) -> Result<Vec<Accepte
                 .and_then(|c| c.adapter.alert_card_type())
         });
         // A hook's targets may name directory people and groups.
-        let extras = plan::with_directory(state, &caller, &d.input, d.extras).await?;
-        accepted.push(plan::build_input(state, &caller, d.input, extras, now)?);
+        d.extras.directory = directory.for_input(state, owner.tenant, &d.input).await?;
+        let mut a = plan::build_input(state, owner, d.input, d.extras, now)?;
+        // A resolve turns the alert's WeLink cards green instead of sending new ones.
+        resolve_state::attach(state, &mut a, now).await?;
+        accepted.push(a);
     }
     Ok(accepted)
 }
@@ -168,34 +169,25 @@ async fn commit(state: &AppState, accepted: Vec<Accepted>) -> Result<HookAnswer,
             .collect::<Result<Vec<_>, _>>()?,
     };
     for (id, outcome) in ids.into_iter().zip(outcomes) {
-        answers.push(match outcome {
+        let (id, status) = match outcome {
             InsertOutcome::Inserted => {
                 metrics::counter!("notify_messages_accepted_total").increment(1);
-                HookMessage {
-                    id,
-                    status: "accepted".into(),
-                }
-            }
-            InsertOutcome::Replayed { response } => {
-                metrics::counter!("notify_messages_replayed_total").increment(1);
-                HookMessage {
-                    id: serde_json::from_str::<FirstAnswer>(&response)
-                        .map(|a| a.id)
-                        .unwrap_or(id),
-                    status: "replayed".into(),
-                }
+                (id, "accepted")
             }
             InsertOutcome::Suppressed { .. } => {
                 metrics::counter!("notify_messages_accepted_total").increment(1);
-                HookMessage {
-                    id,
-                    status: "suppressed".into(),
-                }
+                (id, "suppressed")
             }
-            InsertOutcome::Conflict { existing_id } => HookMessage {
-                id: existing_id,
-                status: "replayed".into(),
-            },
+            InsertOutcome::Replayed { response } => {
+                metrics::counter!("notify_messages_replayed_total").increment(1);
+                let first = serde_json::from_str::<FirstAnswer>(&response).map(|a| a.id);
+                (first.unwrap_or(id), "replayed")
+            }
+            InsertOutcome::Conflict { existing_id } => (existing_id, "replayed"),
+        };
+        answers.push(HookMessage {
+            id,
+            status: status.into(),
         });
     }
     Ok(HookAnswer { messages: answers })
@@ -221,6 +213,7 @@ struct FirstAnswer {
         (status = 403, description = "Missing the admin scope", body = ErrorBody),
         (status = 404, description = "No such hook", body = ErrorBody),
         (status = 422, description = "Not a notification of the hook's format, naming the field", body = ErrorBody),
+        (status = 503, description = "Store unavailable (the directory, or a resolve's sent cards, are read)", body = ErrorBody),
     )
 )]
 pub async fn preview(
@@ -234,20 +227,10 @@ pub async fn preview(
         .hooks()
         .get(&name)
         .ok_or_else(|| ApiError::NotFound(format!("no hook {name:?}")))?;
-    let drafts = hook.drafts(&body)?;
-    let hook_caller = hook.caller();
-    let now = state.store().now_ms();
-    let mut messages = Vec::with_capacity(drafts.len());
-    for mut d in drafts {
-        welink_cards(&mut d.input, |name| {
-            state
-                .channel(name)
-                .and_then(|c| c.adapter.alert_card_type())
-        });
-        let input = d.input.clone();
-        let extras = plan::with_directory(&state, &hook_caller, &d.input, d.extras).await?;
-        let accepted = plan::build_input(&state, &hook_caller, d.input, extras, now)?;
-        messages.push(preview::of(input, &accepted));
-    }
+    let messages = build(&state, hook, &body)
+        .await?
+        .iter()
+        .map(preview::of)
+        .collect::<Result<_, _>>()?;
     Ok(Json(HookPreview { messages }))
 }

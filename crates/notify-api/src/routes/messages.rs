@@ -77,38 +77,35 @@ pub async fn create(
         }
         InsertOutcome::Suppressed { response } => {
             metrics::counter!("notify_messages_accepted_total").increment(1);
-            Ok((
-                StatusCode::ACCEPTED,
-                [(
-                    header::CONTENT_TYPE,
-                    HeaderValue::from_static("application/json"),
-                )],
-                response,
-            )
-                .into_response())
+            Ok(stored_answer(StatusCode::ACCEPTED, response))
         }
         InsertOutcome::Replayed { response } => {
             metrics::counter!("notify_messages_replayed_total").increment(1);
-            Ok((
-                StatusCode::OK,
-                [
-                    (
-                        header::CONTENT_TYPE,
-                        HeaderValue::from_static("application/json"),
-                    ),
-                    (
-                        header::HeaderName::from_static("idempotent-replayed"),
-                        HeaderValue::from_static("true"),
-                    ),
-                ],
-                response,
-            )
-                .into_response())
+            let mut resp = stored_answer(StatusCode::OK, response);
+            resp.headers_mut().insert(
+                header::HeaderName::from_static("idempotent-replayed"),
+                HeaderValue::from_static("true"),
+            );
+            Ok(resp)
         }
         InsertOutcome::Conflict { existing_id } => {
             Err(ApiError::IdempotencyConflict { existing_id })
         }
     }
+}
+
+/// An answer the store holds (a suppressed message's, or the first answer of a replay), passed
+/// through as the JSON it is.
+fn stored_answer(status: StatusCode, body: String) -> Response {
+    (
+        status,
+        [(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/json"),
+        )],
+        body,
+    )
+        .into_response()
 }
 
 /// One message with its deliveries, parts, attempts and failed recipients.
@@ -237,17 +234,7 @@ pub async fn list(
         .as_deref()
         .map(|s| parse_instant(s, "until"))
         .transpose()?;
-    let asked = p.tenant.as_deref().filter(|t| !t.is_empty());
-    let tenant = match (caller.tenant_filter(), asked) {
-        (None, asked) => asked.map(str::to_string),
-        (Some(own), Some(other)) if other != own => {
-            tracing::warn!(access_key = %caller.access_key, tenant = other, "refused: another tenant's messages");
-            return Err(ApiError::Forbidden(
-                "tenant: only an admin lists another tenant's messages".into(),
-            ));
-        }
-        (Some(own), _) => Some(own.to_string()),
-    };
+    let tenant = caller.tenant_to_read(p.tenant.as_deref(), "messages")?;
     let filter = MessageFilter {
         tenant,
         status: p.status.clone(),

@@ -248,3 +248,30 @@ where
     };
     scratch.run(body(app)).await;
 }
+
+/// Sends (as a worker would) every queued part of the channel's lanes.
+pub async fn send_everything(app: &TestApp, channel: &str) {
+    for lane in app.store.lanes().await.unwrap() {
+        if lane.info.channel != channel {
+            continue;
+        }
+        let claimed = app
+            .store
+            .claim(&lane.info.lane, "w", 100, 30_000)
+            .await
+            .unwrap();
+        let done: Vec<notify_store::Completion> = claimed
+            .iter()
+            .map(|p| notify_store::Completion {
+                part_id: p.id.clone(),
+                lease_token: p.lease_token.clone(),
+                result: notify_store::PartResult::Done {
+                    upstream_id: Some(format!("item-{}", p.id)),
+                    failed_recipients: vec![],
+                },
+                attempt: None,
+            })
+            .collect();
+        app.store.complete(&done).await.unwrap();
+    }
+}

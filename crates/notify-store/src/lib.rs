@@ -71,7 +71,7 @@ impl Dialect {
 pub struct StoreOptions {
     /// `postgres://…` or `sqlite://path` (`sqlite::memory:` for a throw-away store).
     pub url: String,
-    /// Pool size.
+    /// Pool size on Postgres. SQLite always uses one connection (see [`Store::connect`]).
     pub max_connections: u32,
     /// Postgres schema to work in (tests use a fresh one each); `None`: the default path.
     pub schema: Option<String>,
@@ -165,14 +165,16 @@ impl Store {
                 )));
             }
         }
-        let in_memory = url.contains(":memory:");
         let pool_schema = schema.clone();
         let pool = AnyPoolOptions::new()
-            // SQLite has one writer; more connections only add lock waits. An in-memory database
-            // exists per connection, so it must be exactly one.
+            // SQLite has one writer, and a writer that finds the lock taken waits in SQLite's
+            // busy handler, which polls with growing sleeps (up to 100 ms each): under ingress
+            // and the dispatcher's drain together one waiter could miss every free moment for a
+            // second (BENCHMARKS.md, "SQLite: one connection"). With one connection the waiters
+            // queue in the pool instead, in order, and are handed the connection the moment it
+            // is free. An in-memory database exists per connection, so it must be one anyway.
             .max_connections(match dialect {
-                Dialect::Sqlite if in_memory => 1,
-                Dialect::Sqlite => opts.max_connections.clamp(1, 4),
+                Dialect::Sqlite => 1,
                 Dialect::Postgres => opts.postgres_pool_size(),
             })
             .acquire_timeout(opts.acquire_timeout)

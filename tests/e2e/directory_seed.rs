@@ -2,13 +2,9 @@
 //! once the gateway serves, a message may name them, and the serving gateway's fallback loop
 //! adds the fallback of a delivery that expired (contract §7).
 
-mod common;
-
-use std::process::Stdio;
-
-use common::{await_some, get_message, serve, wait_ready, Caller, Gateway};
 use notify_core::clock::ms_to_rfc3339;
 use notify_core::{Clock, SystemClock};
+use notify_e2e::{await_some, get_message, serve, wait_ready, Caller, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -31,11 +27,8 @@ async fn the_config_directory_is_served_and_an_expired_delivery_falls_back() {
         [channels.welink]\nkind = \"welink\"\nbase_url = \"http://127.0.0.1:9/api\"\n\
         client_id = \"c\"\nclient_secret = \"s\"\nowner = \"Monitoring\"\n\
         [channels.log]\nkind = \"log\"\n";
-    let config = common::write_config(&dir, port, &caller, "shutdown_grace = \"2s\"", extra);
-    let _gw = Gateway {
-        child: serve(&config, "warn", Stdio::null()),
-        dir: Some(dir),
-    };
+    let config = notify_e2e::write_config(&dir, port, &caller, "shutdown_grace = \"2s\"", extra);
+    let _gw = serve(&config, port, "warn", Sink::Null).owning(dir);
     let base = format!("http://127.0.0.1:{port}");
     wait_ready(&base).await;
     let client = reqwest::Client::new();

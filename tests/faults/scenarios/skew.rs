@@ -18,8 +18,8 @@ use notify_core::clock::{shanghai_day, shanghai_day_start_ms};
 use serde_json::{json, Value};
 
 use crate::harness::{
-    chans, deliveries_per_user, free_port, now_ms, signature, Chan, Env, Gateway, GwSettings, Opts,
-    Report, Res, ACCESS_KEY, CARD,
+    chans, deliveries_per_user, free_port, now_ms, signature, Chan, Ctx, Env, Gateway, GwSettings,
+    Opts, Report, Res, ACCESS_KEY, CARD,
 };
 
 const SKEW_MS: i64 = 120_000;
@@ -126,7 +126,7 @@ async fn caps_and_signatures(env: &Env, rep: &mut Report) -> Res<()> {
             format!("{skewed}/{}", owners.len()),
         );
         tokio::time::sleep(run_for / 2).await;
-        b.term()?;
+        b.term().ctx("kill -TERM")?;
         b.wait_exit(Duration::from_secs(15)).await;
     }
     let drained = env
@@ -256,7 +256,7 @@ async fn quota_day(env: &Env, rep: &mut Report) -> Res<()> {
         }
         tokio::time::sleep(Duration::from_millis(50)).await;
     }
-    a.term()?;
+    a.term().ctx("kill -TERM")?;
     a.wait_exit(Duration::from_secs(15)).await;
 
     // B, two minutes ahead, takes over with 3 more before the real midnight.

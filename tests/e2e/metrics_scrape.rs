@@ -4,13 +4,11 @@
 //!
 //! promtool comes from the Debian package `prometheus`; this test fails, never skips, without it.
 
-mod common;
-
 use std::io::Write;
 use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Caller, Gateway};
+use notify_e2e::{serve, wait_ready, Caller, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::json;
 
@@ -24,7 +22,7 @@ fn write_config(dir: &std::path::Path, port: u16, metrics_port: u16) -> std::pat
         scopes: &["send", "read", "admin"],
     };
     let server = format!("metrics_listen = \"127.0.0.1:{metrics_port}\"\nshutdown_grace = \"2s\"");
-    common::write_config(dir, port, &caller, &server, "[sandbox]\nenabled = true")
+    notify_e2e::write_config(dir, port, &caller, &server, "[sandbox]\nenabled = true")
 }
 
 /// The metrics every scrape must show once the traffic below was handled: from the API, the
@@ -54,10 +52,7 @@ async fn a_scrape_after_traffic_passes_promtool_and_lives_on_metrics_listen() {
     let dir = scratch_dir("metrics-scrape");
     let (port, metrics_port) = (free_port(), free_port());
     let config = write_config(&dir, port, metrics_port);
-    let _gw = Gateway {
-        child: serve(&config, "warn", Stdio::null()),
-        dir: Some(dir),
-    };
+    let _gw = serve(&config, port, "warn", Sink::Null).owning(dir);
     let base = format!("http://127.0.0.1:{port}");
     let metrics_base = format!("http://127.0.0.1:{metrics_port}");
     wait_ready(&base).await;

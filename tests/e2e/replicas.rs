@@ -11,9 +11,9 @@
 
 use std::io::Write;
 use std::net::SocketAddr;
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
+use notify_e2e::{Launch, PgSchema};
 use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
@@ -22,14 +22,14 @@ const SECRET: &str = "replicas-test-secret";
 /// A scratch folder and Postgres schema, removed at the end (also when a test fails).
 struct Scratch {
     dir: std::path::PathBuf,
-    schema: String,
+    schema: PgSchema,
 }
 
 impl Scratch {
     fn new(name: &str) -> Self {
         let dir = std::env::temp_dir().join(format!("notify-{name}-{}", ulid::Ulid::new()));
         std::fs::create_dir_all(&dir).unwrap();
-        let schema = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let schema = PgSchema::new();
         Self { dir, schema }
     }
 
@@ -65,7 +65,7 @@ scopes = ["send", "read", "admin"]
 {channels}
 "#,
             pg = pg_url(),
-            schema = self.schema,
+            schema = self.schema.name(),
         )
         .unwrap();
         path
@@ -74,62 +74,36 @@ scopes = ["send", "read", "admin"]
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(pg_url())
-            .args([
-                "-qc",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
-            ])
-            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }
 
-/// A running `serve` process, killed when dropped.
-struct Gateway {
-    child: Child,
-    port: u16,
-}
+/// A running `serve` replica (the harness's process, killed when dropped).
+struct Gateway(notify_e2e::Gateway);
 
 impl Gateway {
     async fn start(scratch: &Scratch, channels: &str, clock_offset_ms: i64) -> Self {
         let port = free_port();
         let config = scratch.config(port, channels);
-        let child = Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
-            .args(["serve", "--config"])
-            .arg(&config)
-            .env("RUST_LOG", "warn")
+        let gw = Launch::serve(&config, port)
             .env("NOTIFY_TIME_TRAVEL_MS", clock_offset_ms.to_string())
-            .stdout(Stdio::null())
-            .stderr(Stdio::inherit())
-            .spawn()
-            .unwrap();
-        let gw = Self { child, port };
-        let client = reqwest::Client::new();
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = client.get(gw.url("/readyz")).send().await {
-                if r.status().is_success() {
-                    return gw;
-                }
-            }
-            assert!(Instant::now() < deadline, "gateway did not become ready");
-            tokio::time::sleep(Duration::from_millis(50)).await;
-        }
+            .start(&reqwest::Client::new())
+            .await
+            .unwrap_or_else(|e| panic!("{e}"));
+        Self(gw)
     }
 
     fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
+        self.0.url(path)
     }
 
     fn pid(&self) -> u32 {
-        self.child.id()
+        self.0.pid()
     }
 
     /// SIGKILL: no drain, no release of leases.
     fn kill(mut self) {
-        self.child.kill().unwrap();
-        self.child.wait().unwrap();
+        self.0.kill9();
     }
 
     async fn get(&self, http: &reqwest::Client, path: &str) -> Value {
@@ -182,13 +156,6 @@ impl Gateway {
             );
         }
         ids
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
     }
 }
 

@@ -3,13 +3,10 @@
 //! never merely because a real configuration does not mention it; and while it runs, the
 //! fetcher's exception is the simulator's address, not loopback at large.
 
-mod common;
-
 use std::io::Read;
-use std::process::Stdio;
 use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, write_config, Caller, Gateway};
+use notify_e2e::{get_message, serve, wait_ready, write_config, Caller, Gateway, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::json;
 
@@ -27,10 +24,7 @@ async fn start(extra: &str) -> (Gateway, u16) {
         scopes: &["send", "read"],
     };
     let config = write_config(&dir, port, &caller, "", extra);
-    let gw = Gateway {
-        child: serve(&config, "warn", Stdio::piped()),
-        dir: Some(dir),
-    };
+    let gw = serve(&config, port, "warn", Sink::Piped).owning(dir);
     wait_ready(&format!("http://127.0.0.1:{port}")).await;
     (gw, port)
 }

@@ -1,14 +1,15 @@
 //! What every scenario needs: a fresh Postgres schema, the in-process simulator, gateway
-//! processes (started, killed, stopped), the HTTP calls a caller makes, and readings of the
-//! call log, the database and `/proc`.
+//! processes (started, killed, stopped: `notify_e2e`'s harness, the one the tests use), the
+//! HTTP calls a caller makes, and readings of the call log, the database and `/proc`.
 
 use std::collections::HashMap;
 use std::net::SocketAddr;
 use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
 use hmac::{Hmac, Mac};
+pub use notify_e2e::Gateway;
+use notify_e2e::{Launch, Sink};
 use notify_simulator::{RecordedCall, Simulator};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
@@ -265,43 +266,21 @@ scopes = ["send", "read", "admin"]
 
     /// Starts `notify-gateway serve` and waits until `/readyz` answers 200.
     pub async fn start(&self, config: &Path, port: u16, env: &[(&str, String)]) -> Res<Gateway> {
-        // Errors go to a log file beside the configuration, for looking into a failure
+        // Output goes to a log file beside the configuration, for looking into a failure
         // (`NOTIFY_FAULTS_KEEP=1` keeps the folder).
-        let log = std::fs::File::create(config.with_extension("log")).ctx("gateway log")?;
-        let mut cmd = Command::new(&self.opts.bin);
-        cmd.args(["serve", "--config"])
-            .arg(config)
-            .env("RUST_LOG", "error")
-            .stdout(Stdio::from(log.try_clone().ctx("gateway log")?))
-            .stderr(Stdio::from(log));
+        let log = Sink::File(config.with_extension("log"));
+        let mut launch = Launch::serve(config, port)
+            .bin(&self.opts.bin)
+            .rust_log("error")
+            .stdout(log.clone())
+            .stderr(log);
         for (k, v) in env {
-            cmd.env(k, v);
+            launch = launch.env(k, v);
         }
-        let child = cmd
-            .spawn()
-            .ctx(&format!("start {}", self.opts.bin.display()))?;
-        let mut gw = Gateway { child, port };
-        let deadline = Instant::now() + Duration::from_secs(30);
-        loop {
-            if let Ok(r) = self
-                .http
-                .get(gw.url("/readyz"))
-                .timeout(Duration::from_secs(2))
-                .send()
-                .await
-            {
-                if r.status().is_success() {
-                    return Ok(gw);
-                }
-            }
-            if let Ok(Some(st)) = gw.child.try_wait() {
-                return Err(format!("gateway exited at start-up: {st}"));
-            }
-            if Instant::now() > deadline {
-                return Err("gateway did not become ready in 30 s".into());
-            }
-            tokio::time::sleep(Duration::from_millis(25)).await;
-        }
+        launch
+            .start(&self.http)
+            .await
+            .ctx(&format!("start {}", self.opts.bin.display()))
     }
 
     /// Posts a message to `targets` = [(channel, user)] through the gateway at `port`.
@@ -532,67 +511,24 @@ pub fn now_ms() -> i64 {
         .unwrap_or(0)
 }
 
-/// A running gateway process; killed when dropped.
-pub struct Gateway {
-    /// The process.
-    pub child: Child,
-    /// Its HTTP port.
-    pub port: u16,
+/// What the suite reads of a running gateway from `/proc`.
+pub trait ProcReadings {
+    /// Resident set size in KiB.
+    fn rss_kb(&self) -> u64;
+    /// Open file descriptors, split into connections to the database port and the rest: the
+    /// database pools grow up to their caps under load, which is not a leak, so the two are
+    /// checked against different bounds.
+    fn fds(&self, database_port: u16) -> Fds;
+    /// Threads.
+    fn threads(&self) -> u64;
 }
 
-impl Gateway {
-    /// `http://127.0.0.1:PORT{path}`.
-    pub fn url(&self, path: &str) -> String {
-        format!("http://127.0.0.1:{}{path}", self.port)
-    }
-
-    /// Process id.
-    pub fn pid(&self) -> u32 {
-        self.child.id()
-    }
-
-    /// kill -9 and reap.
-    pub fn kill9(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-
-    /// Sends SIGTERM.
-    pub fn term(&self) -> Res<()> {
-        let st = Command::new("kill")
-            .args(["-TERM", &self.pid().to_string()])
-            .status()
-            .ctx("kill -TERM")?;
-        if st.success() {
-            Ok(())
-        } else {
-            Err("kill -TERM failed".into())
-        }
-    }
-
-    /// Waits for the process to exit (polling), up to `limit`; true when it did.
-    pub async fn wait_exit(&mut self, limit: Duration) -> bool {
-        let deadline = Instant::now() + limit;
-        loop {
-            if let Ok(Some(_)) = self.child.try_wait() {
-                return true;
-            }
-            if Instant::now() > deadline {
-                return false;
-            }
-            tokio::time::sleep(Duration::from_millis(10)).await;
-        }
-    }
-
-    /// Resident set size in KiB (from /proc).
-    pub fn rss_kb(&self) -> u64 {
+impl ProcReadings for Gateway {
+    fn rss_kb(&self) -> u64 {
         rss_kb(self.pid())
     }
 
-    /// Open file descriptors (from /proc), split into connections to the database port and
-    /// the rest: the database pools grow up to their caps under load, which is not a leak, so
-    /// the two are checked against different bounds.
-    pub fn fds(&self, database_port: u16) -> Fds {
+    fn fds(&self, database_port: u16) -> Fds {
         let pid = self.pid();
         let to_database = socket_inodes_to_port(pid, database_port);
         let mut fds = Fds::default();
@@ -614,15 +550,8 @@ impl Gateway {
         fds
     }
 
-    /// Threads (from /proc).
-    pub fn threads(&self) -> u64 {
+    fn threads(&self) -> u64 {
         proc_status_field(self.pid(), "Threads:")
-    }
-}
-
-impl Drop for Gateway {
-    fn drop(&mut self) {
-        self.kill9();
     }
 }
 

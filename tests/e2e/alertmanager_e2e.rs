@@ -10,14 +10,12 @@
 //! Then the alert ends: Alertmanager sends the resolved notification and the same card turns
 //! green through a WeLink state update, with no second card.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
 use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Caller, Gateway};
+use notify_e2e::{serve, wait_ready, Caller, Gateway, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -154,7 +152,7 @@ async fn start_gateway(dir: &Path) -> (Gateway, u16, String) {
         secret: SECRET,
         scopes: &["send", "read", "admin"],
     };
-    let config = common::write_config(
+    let config = notify_e2e::write_config(
         dir,
         port,
         &caller,
@@ -172,9 +170,8 @@ dedup_window = "1m"
 "#
         ),
     );
-    let mut child = serve(&config, "warn", Stdio::piped());
-    let stdout = child.stdout.take().unwrap();
-    let gw = Gateway { child, dir: None };
+    let mut gw = serve(&config, port, "warn", Sink::Piped);
+    let stdout = gw.child.stdout.take().unwrap();
     // The start-up block names the simulator; the rest of stdout is drained so the gateway
     // never writes to a closed pipe.
     let (tx, rx) = std::sync::mpsc::channel();

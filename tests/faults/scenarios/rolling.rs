@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use crate::harness::{
-    chans, deliveries_per_user, free_port, Env, Gateway, GwSettings, Opts, Report, Res,
+    chans, deliveries_per_user, free_port, Ctx, Env, Gateway, GwSettings, Opts, Report, Res,
 };
 
 /// The longest a busy lane may stay without a call across a hand-over (ms).
@@ -28,7 +28,7 @@ async fn start(env: &Env, lanes: &[crate::harness::Chan], s: &GwSettings) -> Res
 /// Stops `gw` with SIGTERM and waits for it to exit; the exit time in ms.
 async fn stop(gw: &mut Gateway) -> Res<u128> {
     let t = std::time::Instant::now();
-    gw.term()?;
+    gw.term().ctx("kill -TERM")?;
     if !gw.wait_exit(Duration::from_secs(15)).await {
         return Err("a replica did not exit within 15 s of SIGTERM".into());
     }

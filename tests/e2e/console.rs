@@ -2,12 +2,9 @@
 //! sign-in, and a message sent over the API is read and recalled through the console as the
 //! signed-in admin. (The page itself is driven in a browser by `tests/browser/console.test.mjs`.)
 
-mod common;
-
 use std::io::Write;
-use std::process::Stdio;
 
-use common::{serve, wait_ready, Gateway};
+use notify_e2e::{serve, wait_ready, Gateway, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -37,9 +34,8 @@ scopes = ["admin"]
         db = db.display()
     )
     .unwrap();
-    let child = serve(&config, "warn", Stdio::null());
     (
-        Gateway { child, dir: None },
+        serve(&config, port, "warn", Sink::Null),
         format!("http://127.0.0.1:{port}"),
     )
 }

@@ -1,6 +1,8 @@
 //! The sidebar over real HTTP: the gateway's API and the sidebar on one port, the simulator
 //! standing in for Juzi and WeCom, on a fresh SQLite file and a fresh Postgres schema.
 
+// The in-process API + sidebar + simulator this test alone uses (not the binary harness).
+#[path = "sidebar_app/mod.rs"]
 mod common;
 
 use common::Env;

@@ -2,13 +2,11 @@
 //! their lease the next process delivers them. Runs the real binary against Postgres (a fresh
 //! schema) and the simulator.
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 use std::time::{Duration, Instant};
 
-use common::{get_message, start};
+use notify_e2e::{get_message, start, PgSchema};
 use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
@@ -86,9 +84,9 @@ async fn a_killed_gateway_loses_nothing() {
         .unwrap();
     let dir = std::env::temp_dir().join(format!("notify-crash-{}", ulid::Ulid::new()));
     std::fs::create_dir_all(&dir).unwrap();
-    let schema = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let schema = PgSchema::new();
     let port_a = free_port();
-    let cfg_a = write_config(&dir, &schema, sim_addr, port_a);
+    let cfg_a = write_config(&dir, schema.name(), sim_addr, port_a);
     let mut a = start(&cfg_a, port_a).await;
 
     let mut ids = Vec::new();
@@ -128,7 +126,7 @@ async fn a_killed_gateway_loses_nothing() {
         .await
         .unwrap();
     let port_b = free_port();
-    let cfg_b = write_config(&dir, &schema, sim_addr, port_b);
+    let cfg_b = write_config(&dir, schema.name(), sim_addr, port_b);
     let _b = start(&cfg_b, port_b).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {
@@ -161,9 +159,5 @@ async fn a_killed_gateway_loses_nothing() {
         "duplicates {duplicates} > calls in flight at the kill {in_flight_at_kill}"
     );
 
-    let _ = std::process::Command::new("psql")
-        .arg(pg_url())
-        .args(["-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")])
-        .output();
     let _ = std::fs::remove_dir_all(&dir);
 }

@@ -4,12 +4,9 @@
 //! and prints the outcome. Then `/metrics` of that gateway shows the counters and gauges of
 //! what just happened, and `/docs` is served.
 
-mod common;
-
-use std::process::{Command, Stdio};
 use std::time::{Duration, Instant};
 
-use common::{serve, wait_ready, Caller, Gateway};
+use notify_e2e::{serve, wait_ready, Caller, Gateway, Sink};
 use notify_testkit::{free_port, scratch_dir};
 
 use serde_json::Value;
@@ -23,7 +20,7 @@ fn write_config(dir: &std::path::Path, port: u16) -> std::path::PathBuf {
         secret: SECRET,
         scopes: &["send", "read", "admin"],
     };
-    common::write_config(
+    notify_e2e::write_config(
         dir,
         port,
         &caller,
@@ -36,11 +33,7 @@ async fn start() -> (Gateway, std::path::PathBuf, u16) {
     let dir = scratch_dir("send-cli");
     let port = free_port();
     let config = write_config(&dir, port);
-    let child = serve(&config, "warn", Stdio::null());
-    let gw = Gateway {
-        child,
-        dir: Some(dir),
-    };
+    let gw = serve(&config, port, "warn", Sink::Null).owning(dir);
     wait_ready(&format!("http://127.0.0.1:{port}")).await;
     (gw, config, port)
 }
@@ -61,7 +54,7 @@ async fn send_wait_prints_the_delivered_outcome() {
         let config = config.clone();
         let url = url.clone();
         move || {
-            Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
+            notify_e2e::gateway_command()
                 .args(["send", "--config"])
                 .arg(&config)
                 .args(["--url", &url])
@@ -104,7 +97,7 @@ async fn send_wait_prints_the_delivered_outcome() {
     }
 
     // A bad target is refused with the gateway's 422, and send exits non-zero.
-    let bad = Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
+    let bad = notify_e2e::gateway_command()
         .args(["send", "--config"])
         .arg(&config)
         .args(["--url", &url, "--title", "t", "--to", "nochannel:x"])

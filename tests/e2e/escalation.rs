@@ -5,11 +5,7 @@
 //! message's record. The binary's clock is the wall clock: the steps use a short `after`, and
 //! the test polls the message until the step has fired (no fixed sleep).
 
-mod common;
-
-use std::process::Command;
-
-use common::{await_some, get_message, start};
+use notify_e2e::{await_some, get_message, start, PgSchema};
 use notify_testkit::{free_port, pg_url, scratch_dir};
 use serde_json::{json, Value};
 
@@ -18,12 +14,12 @@ const SECRET: &str = "escalation-test-secret";
 /// A scratch folder and Postgres schema, removed at the end (also when a test fails).
 struct Scratch {
     dir: std::path::PathBuf,
-    schema: String,
+    schema: PgSchema,
 }
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let schema = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+        let schema = PgSchema::new();
         Self {
             dir: scratch_dir(name),
             schema,
@@ -59,7 +55,7 @@ scopes = ["send", "read"]
 kind = "log"
 "#,
             pg = pg_url(),
-            schema = self.schema,
+            schema = self.schema.name(),
         );
         std::fs::write(&path, text).unwrap();
         path
@@ -68,13 +64,6 @@ kind = "log"
 
 impl Drop for Scratch {
     fn drop(&mut self) {
-        let _ = Command::new("psql")
-            .arg(pg_url())
-            .args([
-                "-qc",
-                &format!("DROP SCHEMA IF EXISTS {} CASCADE", self.schema),
-            ])
-            .output();
         let _ = std::fs::remove_dir_all(&self.dir);
     }
 }

@@ -8,6 +8,7 @@ use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use crate::harness::ProcReadings;
 use crate::harness::{chans, free_port, Env, Gateway, GwSettings, Opts, Report, Res, CARD};
 
 const CAP_1S: u64 = 40;

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 use notify_store::StoreOptions;
 use serde_json::json;
 
+use crate::harness::ProcReadings;
 use crate::harness::{
     chans, deliveries_per_user, free_port, now_ms, Ctx, Env, GwSettings, Opts, Report, Res, CARD,
 };

@@ -5,12 +5,10 @@
 //! shorter window would split into two rounds, correctly) and the digest is awaited by polling
 //! the alert (no fixed sleep).
 
-mod common;
-
 use std::io::Write;
 use std::net::SocketAddr;
 
-use common::{await_some, start};
+use notify_e2e::{await_some, start, PgSchema};
 use notify_testkit::{free_port, pg_url};
 use serde_json::{json, Value};
 
@@ -163,18 +161,15 @@ async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_is_one_card_and_one_digest_across_a_kill_postgres() {
-    let schema = format!("t_{}", ulid::Ulid::new().to_string().to_lowercase());
+    let schema = PgSchema::new();
     storm_survives_a_kill(|_| {
         format!(
-            "url = \"{}\"\nschema = \"{schema}\"\nmax_connections = 4",
-            pg_url()
+            "url = \"{}\"\nschema = \"{}\"\nmax_connections = 4",
+            pg_url(),
+            schema.name()
         )
     })
     .await;
-    let _ = std::process::Command::new("psql")
-        .arg(pg_url())
-        .args(["-qc", &format!("DROP SCHEMA IF EXISTS {schema} CASCADE")])
-        .output();
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

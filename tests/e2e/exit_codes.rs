@@ -5,12 +5,12 @@
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
-use std::process::{Command, Output};
+use std::process::Output;
 
 use notify_testkit::{free_port, scratch_dir};
 
 fn gateway(args: &[&str]) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
+    notify_e2e::gateway_command()
         .args(args)
         .env_remove("NOTIFY__DATABASE__URL")
         .output()

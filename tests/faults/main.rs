@@ -1,4 +1,4 @@
-//! `notify-faults`: proof that nothing is lost (issue 8). Drives the real `notify-gateway`
+//! `notify-faults` (a binary of the `notify-e2e` package): proof that nothing is lost (issue 8). Drives the real `notify-gateway`
 //! binary, the upstream simulator (in-process) and Postgres (a fresh schema per scenario,
 //! dropped after) through crashes, database restarts, upstream faults, rolling restarts, a soak,
 //! a large backlog and clock skew. Prints one line per scenario with its figures and a final
@@ -33,9 +33,10 @@ struct Cli {
     /// Run only this scenario (may be repeated).
     #[arg(long)]
     only: Vec<String>,
-    /// The gateway binary (build it first: `cargo build --bin notify-gateway`).
-    #[arg(long, default_value = "target/debug/notify-gateway")]
-    bin_path: PathBuf,
+    /// The gateway binary. Unset: the one beside this suite's own target folder, brought up
+    /// to date with `cargo build -p notify-gateway` first (the tests' harness does the same).
+    #[arg(long, env = "NOTIFY_GATEWAY_BIN")]
+    bin_path: Option<PathBuf>,
     /// Postgres database to make the scenario schemas in.
     #[arg(
         long,
@@ -69,15 +70,22 @@ fn main() -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    if !cli.bin_path.exists() {
-        eprintln!(
-            "{} not found: build it first (cargo build --bin notify-gateway) or pass --bin-path",
-            cli.bin_path.display()
-        );
-        return ExitCode::FAILURE;
-    }
+    let bin = match &cli.bin_path {
+        Some(path) if path.exists() => path.clone(),
+        Some(path) => {
+            eprintln!("{} not found: pass another --bin-path", path.display());
+            return ExitCode::FAILURE;
+        }
+        None => match notify_e2e::binary::locate() {
+            Ok(path) => path,
+            Err(e) => {
+                eprintln!("no notify-gateway binary: {e}");
+                return ExitCode::FAILURE;
+            }
+        },
+    };
     let opts = Opts {
-        bin: cli.bin_path.clone(),
+        bin,
         pg_url: cli.pg_url.clone(),
         pg_ctl: cli.pg_ctl.clone(),
         long: cli.long,

@@ -11,6 +11,7 @@ use notify_core::SystemClock;
 use notify_store::{Store, StoreOptions};
 use serde_json::json;
 
+use crate::harness::ProcReadings;
 use crate::harness::{chans, free_port, percentile, Ctx, Env, GwSettings, Opts, Report, Res, CARD};
 
 const CLAIM_P99_LIMIT_MS: f64 = 20.0;

@@ -3,12 +3,9 @@
 //! gateway's sidebar address, while the sidebar serves its sandbox bridge. (The pages
 //! themselves are driven in a browser by `tests/browser/sandbox.test.mjs`.)
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 
-use common::{serve, wait_ready, write_config, Caller, Gateway};
+use notify_e2e::{serve, wait_ready, write_config, Caller, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -31,12 +28,8 @@ async fn the_simulator_lists_the_gateways_waiting_juzi_chats() {
         "shutdown_grace = \"2s\"\nsession_secret = \"sandbox-pages-session-secret-of-32-bytes\"",
         "[sandbox]\nenabled = true",
     );
-    let mut child = serve(&config, "warn", Stdio::piped());
-    let stdout = child.stdout.take().unwrap();
-    let gw = Gateway {
-        child,
-        dir: Some(dir),
-    };
+    let mut gw = serve(&config, port, "warn", Sink::Piped).owning(dir);
+    let stdout = gw.child.stdout.take().unwrap();
     // The start-up block names the simulator's address. The rest of stdout is drained, so the
     // gateway never writes to a closed pipe.
     let (tx, rx) = std::sync::mpsc::channel();

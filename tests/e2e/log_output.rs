@@ -3,26 +3,11 @@
 //! demo key) in one place — the real binary over the sandbox, stdout and stderr piped.
 
 use std::io::{BufRead, BufReader, Read};
-use std::path::Path;
-use std::process::{Child, Command, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
+use notify_e2e::{Gateway, Launch, Sink};
 use notify_testkit::{free_port, scratch_dir};
-
-/// A gateway killed (and its folder removed) when dropped.
-struct Running {
-    child: Child,
-    dir: std::path::PathBuf,
-}
-
-impl Drop for Running {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-        let _ = std::fs::remove_dir_all(&self.dir);
-    }
-}
 
 /// The lines of `pipe`, as they come.
 fn lines(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
@@ -39,33 +24,33 @@ fn lines(pipe: impl Read + Send + 'static) -> mpsc::Receiver<String> {
 }
 
 /// `serve` over the sandbox with both pipes captured and `extra` arguments.
-fn start(extra: &[&str]) -> (Running, mpsc::Receiver<String>, mpsc::Receiver<String>) {
+fn start(extra: &[&str]) -> (Gateway, mpsc::Receiver<String>, mpsc::Receiver<String>) {
     let dir = scratch_dir("log-output");
     let config = dir.join("gateway.toml");
+    let port = free_port();
     std::fs::write(
         &config,
         format!(
             "[server]\nlisten = \"127.0.0.1:{}\"\n[sandbox]\nenabled = true\n\
              [database]\nurl = \"sqlite://{}\"\n",
-            free_port(),
+            port,
             dir.join("notify.db").display()
         ),
     )
     .unwrap();
-    let mut child = Command::new(env!("CARGO_BIN_EXE_notify-gateway"))
-        .args(extra)
-        .args(["serve", "--config"])
-        .arg(Path::new(&config))
-        .env("RUST_LOG", "info")
+    let mut gw = Launch::serve(&config, port)
+        .global_args(extra)
+        .rust_log("info")
         .env_remove("NO_COLOR")
         .env_remove("NOTIFY__LOG__FORMAT")
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
+        .stdout(Sink::Piped)
+        .stderr(Sink::Piped)
         .spawn()
-        .unwrap();
-    let out = lines(child.stdout.take().unwrap());
-    let err = lines(child.stderr.take().unwrap());
-    (Running { child, dir }, out, err)
+        .unwrap()
+        .owning(dir);
+    let out = lines(gw.child.stdout.take().unwrap());
+    let err = lines(gw.child.stderr.take().unwrap());
+    (gw, out, err)
 }
 
 /// Lines of `rx` up to and including the first that contains `needle` (30 s at most).

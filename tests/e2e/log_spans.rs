@@ -4,14 +4,11 @@
 //! `execute` span with the message, delivery and part ids. The real binary serves the sandbox
 //! over a fresh SQLite file; its stdout is read line by line as JSON.
 
-mod common;
-
 use std::io::{BufRead, BufReader};
-use std::process::Stdio;
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
-use common::{get_message, serve, wait_ready, write_config, Caller, Gateway};
+use notify_e2e::{get_message, serve, wait_ready, write_config, Caller, Gateway, Sink};
 use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
@@ -35,12 +32,14 @@ fn start() -> (Gateway, u16, mpsc::Receiver<String>) {
         "[log]\nformat = \"json\"\n[sandbox]\nenabled = true",
     );
     // Per-call lines are debug; request lines come from tower-http at debug.
-    let mut child = serve(
+    let mut gw = serve(
         &config,
+        port,
         "info,notify_dispatch=debug,notify_upstream=debug,tower_http=debug",
-        Stdio::piped(),
-    );
-    let stdout = child.stdout.take().unwrap();
+        Sink::Piped,
+    )
+    .owning(dir);
+    let stdout = gw.child.stdout.take().unwrap();
     let (tx, rx) = mpsc::channel();
     std::thread::spawn(move || {
         for line in BufReader::new(stdout).lines() {
@@ -50,14 +49,7 @@ fn start() -> (Gateway, u16, mpsc::Receiver<String>) {
             }
         }
     });
-    (
-        Gateway {
-            child,
-            dir: Some(dir),
-        },
-        port,
-        rx,
-    )
+    (gw, port, rx)
 }
 
 /// The spans of a JSON log line (outermost first).

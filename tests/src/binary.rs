@@ -99,6 +99,15 @@ fn cargo_build(profile_dir: &Path) -> Command {
         .unwrap_or(Path::new(env!("CARGO_MANIFEST_DIR")));
     let cargo = std::env::var_os("CARGO").unwrap_or_else(|| "cargo".into());
     let mut cmd = Command::new(cargo);
+    // Cargo and nextest give a test process the variables of its own package
+    // (CARGO_MANIFEST_DIR, CARGO_PKG_NAME, ...). Build scripts such as ring's rerun when those
+    // change, so handing them on would rebuild half the tree here and again in the next
+    // ordinary build: the build sees the environment a shell would give it.
+    for (key, _) in std::env::vars_os() {
+        if key.to_str().is_some_and(set_for_the_test_process) {
+            cmd.env_remove(&key);
+        }
+    }
     cmd.args([
         "build",
         "--quiet",
@@ -122,4 +131,20 @@ fn cargo_build(profile_dir: &Path) -> Command {
         }
     }
     cmd
+}
+
+/// A variable Cargo or nextest sets for the test process itself, not one a user sets to
+/// configure builds (those, such as CARGO_HOME, CARGO_TARGET_DIR or CARGO_PROFILE_*, are kept).
+fn set_for_the_test_process(key: &str) -> bool {
+    const PREFIXES: [&str; 8] = [
+        "CARGO_PKG_",
+        "CARGO_MANIFEST_",
+        "CARGO_CRATE_",
+        "CARGO_BIN_",
+        "CARGO_PRIMARY_PACKAGE",
+        "CARGO_TARGET_TMPDIR",
+        "CARGO_RUSTC_CURRENT_DIR",
+        "NEXTEST",
+    ];
+    PREFIXES.iter().any(|p| key.starts_with(p)) || key.starts_with("__NEXTEST") || key == "OUT_DIR"
 }

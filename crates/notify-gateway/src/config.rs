@@ -436,7 +436,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         .parse::<std::net::SocketAddr>()
         .map_err(|e| bad(format!("server.listen: {e}")))?;
     validate_server(&c.server)?;
-    notify_store::Dialect::of_url(&c.database.url).map_err(|e| bad(e.to_string()))?;
+    notify_store::Dialect::of_url(&c.database.url).map_err(GatewayError::setting)?;
     if !matches!(c.log.format.as_str(), "text" | "json") {
         return Err(bad(format!(
             "log.format: {:?} is neither \"text\" nor \"json\"",
@@ -456,9 +456,9 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
     }
     let mut handles = Vec::with_capacity(c.channels.len());
     for (name, ch) in &c.channels {
-        handles.push(notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?);
+        handles.push(notify_channels::build_channel(name, ch).map_err(GatewayError::setting)?);
     }
-    notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
+    notify_channels::registry::check_shared_quotas(&handles).map_err(GatewayError::setting)?;
     validate_hooks(c)?;
     validate_directory(c)?;
     Ok(())
@@ -466,7 +466,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
 
 /// `[hooks.NAME]`: the hook's own checks (token, routes' regular expressions, templates…).
 fn validate_hooks(c: &Config) -> Result<(), GatewayError> {
-    notify_api::hooks::Hooks::new(&c.hooks).map_err(|e| GatewayError::Config(e.to_string()))?;
+    notify_api::hooks::Hooks::new(&c.hooks).map_err(GatewayError::setting)?;
     Ok(())
 }
 

@@ -119,9 +119,9 @@ impl Store {
                 channel: r.try_get(6)?,
                 tenant: r.try_get(7)?,
                 body: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("part body: {e}")))?,
+                    .map_err(|e| StoreError::corrupt_json("part body", e))?,
                 recipients: serde_json::from_str(&recipients)
-                    .map_err(|e| StoreError::Corrupt(format!("part recipients: {e}")))?,
+                    .map_err(|e| StoreError::corrupt_json("part recipients", e))?,
                 dependency_id: r.try_get(10)?,
                 attempts: r.try_get(11)?,
                 expires_at: r.try_get(12)?,

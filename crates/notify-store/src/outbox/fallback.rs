@@ -176,7 +176,7 @@ pub(crate) async fn note_final(
 
 fn plan_of(delivery_id: &str, json: &str) -> Result<FallbackPlan, StoreError> {
     serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("fallback of delivery {delivery_id}: {e}")))
+        .map_err(|e| StoreError::corrupt_json(format!("fallback of delivery {delivery_id}"), e))
 }
 
 impl Store {

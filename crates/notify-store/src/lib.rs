@@ -23,6 +23,7 @@ pub mod replay;
 pub mod rollup;
 pub mod sidebar;
 mod sql;
+mod stored;
 pub mod tokens;
 pub mod wake;
 

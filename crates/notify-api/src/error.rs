@@ -85,6 +85,10 @@ pub enum ApiError {
     /// A fault of the gateway itself (500); never caused by what a caller sends.
     #[error("internal error: {0}")]
     Internal(String),
+    /// The store failed: 503 when a retry may pass (unreachable, migrations missing), else
+    /// 500. The store's error stays the source, so the log reaches the driver's error.
+    #[error("{0}")]
+    Store(#[source] StoreError),
 }
 
 /// The code of every answer that is not a 422, with its status and meaning: the list
@@ -204,6 +208,8 @@ impl ApiError {
             E::Busy => (StatusCode::SERVICE_UNAVAILABLE, "busy"),
             E::RequestTimeout { .. } => (StatusCode::REQUEST_TIMEOUT, "request_timeout"),
             E::Internal(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+            E::Store(e) if store_retryable(e) => (StatusCode::SERVICE_UNAVAILABLE, "unavailable"),
+            E::Store(_) => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         }
     }
 
@@ -215,12 +221,25 @@ impl ApiError {
 
 impl From<StoreError> for ApiError {
     fn from(e: StoreError) -> Self {
-        match e {
-            StoreError::Unavailable(m) => ApiError::Unavailable(m),
-            StoreError::Migration(m) => ApiError::Unavailable(format!("migrations: {m}")),
-            other => ApiError::Internal(other.to_string()),
-        }
+        ApiError::Store(e)
     }
+}
+
+/// A store error a retry may clear: the database is back, or a newer replica migrates it.
+fn store_retryable(e: &StoreError) -> bool {
+    e.is_unavailable() || matches!(e, StoreError::Migration { .. })
+}
+
+/// An error and its sources, `: `-joined, for the log.
+fn chain(e: &dyn std::error::Error) -> String {
+    let mut text = e.to_string();
+    let mut cause = e.source();
+    while let Some(c) = cause {
+        text.push_str(": ");
+        text.push_str(&c.to_string());
+        cause = c.source();
+    }
+    text
 }
 
 impl From<FieldError> for ApiError {
@@ -284,6 +303,14 @@ impl ApiError {
                 tracing::warn!(error = %m, "store unavailable");
                 "the store is unavailable; retry later".to_string()
             }
+            ApiError::Store(e) if store_retryable(e) => {
+                tracing::warn!(error = %chain(e), "store unavailable");
+                "the store is unavailable; retry later".to_string()
+            }
+            ApiError::Store(e) => {
+                tracing::error!(error = %chain(e), "internal error");
+                "internal error; see the gateway's log".to_string()
+            }
             other => other.to_string(),
         };
         ErrorDetail {
@@ -303,6 +330,7 @@ impl IntoResponse for ApiError {
         let mut resp = (status, axum::Json(body)).into_response();
         let retry_after = match &self {
             ApiError::Unavailable(_) | ApiError::Busy => Some(1),
+            ApiError::Store(e) if store_retryable(e) => Some(1),
             ApiError::RateLimited { retry_after_s } => Some((*retry_after_s).max(1)),
             _ => None,
         };
@@ -338,6 +366,11 @@ mod tests {
             ApiError::RateLimited { retry_after_s: 1 },
             ApiError::Unavailable(String::new()),
             ApiError::Internal(String::new()),
+            ApiError::Store(StoreError::Config(String::new())),
+            ApiError::Store(StoreError::Unavailable {
+                reason: String::new(),
+                source: None,
+            }),
         ];
         for e in all {
             let (status, code) = e.status_and_code();
@@ -348,5 +381,25 @@ mod tests {
                 "{status} {code}"
             );
         }
+    }
+
+    #[test]
+    fn a_store_error_answers_as_before_and_is_the_source() {
+        use std::error::Error as _;
+        let down = ApiError::from(StoreError::Unavailable {
+            reason: "pool timed out".into(),
+            source: None,
+        });
+        assert_eq!(down.status_and_code().1, "unavailable");
+        assert!(down.source().is_some_and(|s| s.is::<StoreError>()));
+        let resp = down.into_response();
+        assert_eq!(resp.status(), StatusCode::SERVICE_UNAVAILABLE);
+        assert!(resp.headers().contains_key(header::RETRY_AFTER));
+        let broken = ApiError::from(StoreError::Corrupt("row".into()));
+        assert_eq!(broken.status_and_code().1, "internal");
+        assert_eq!(
+            broken.detail().message,
+            "internal error; see the gateway's log"
+        );
     }
 }

@@ -67,8 +67,7 @@ pub struct DeliveryAction {
     /// Channel name.
     pub channel: String,
     /// The delivery's status after the action.
-    #[schema(value_type = notify_core::DeliveryStatus)]
-    pub status: String,
+    pub status: notify_core::DeliveryStatus,
     /// True when the action was taken (calls queued, or nothing left to do).
     pub accepted: bool,
     /// Why not, or what happens next.

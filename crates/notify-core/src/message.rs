@@ -256,6 +256,15 @@ impl AlertStatus {
             AlertStatus::Resolved => "resolved",
         }
     }
+
+    /// Parses an API (and stored) name.
+    pub fn parse(s: &str) -> Option<Self> {
+        match s {
+            "firing" => Some(AlertStatus::Firing),
+            "resolved" => Some(AlertStatus::Resolved),
+            _ => None,
+        }
+    }
 }
 
 /// Makes a message part of one alert: messages of one tenant with one `key` are one alert

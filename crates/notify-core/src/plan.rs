@@ -41,6 +41,19 @@ impl PartOp {
     }
 }
 
+// Equal to its stored name, so a JSON answer's text and a typed value compare.
+impl PartialEq<&str> for PartOp {
+    fn eq(&self, other: &&str) -> bool {
+        self.as_str() == *other
+    }
+}
+
+impl PartialEq<str> for PartOp {
+    fn eq(&self, other: &str) -> bool {
+        self.as_str() == other
+    }
+}
+
 /// One planned upstream call.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct PartPlan {

@@ -30,6 +30,19 @@ macro_rules! string_enum {
                 f.write_str(self.as_str())
             }
         }
+
+        // Equal to its stored name, so a JSON answer's text and a typed value compare.
+        impl PartialEq<&str> for $name {
+            fn eq(&self, other: &&str) -> bool {
+                self.as_str() == *other
+            }
+        }
+
+        impl PartialEq<str> for $name {
+            fn eq(&self, other: &str) -> bool {
+                self.as_str() == other
+            }
+        }
     };
 }
 
@@ -60,6 +73,13 @@ string_enum!(
         NotRecallable = "not_recallable",
     }
 );
+
+/// A new delivery is queued (the model's `Default`).
+impl Default for DeliveryStatus {
+    fn default() -> Self {
+        DeliveryStatus::Queued
+    }
+}
 
 impl DeliveryStatus {
     /// True when nothing more will happen to the delivery unless someone acts.

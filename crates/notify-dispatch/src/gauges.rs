@@ -9,6 +9,7 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use notify_core::clock::shanghai_day;
+use notify_core::PartStatus;
 use parking_lot::Mutex;
 
 use crate::Dispatcher;
@@ -20,7 +21,8 @@ static REJECTED_SHOWN: Mutex<BTreeSet<(String, String)>> =
     parking_lot::const_mutex(BTreeSet::new());
 
 /// Part statuses that make up a lane's queue.
-const QUEUE_STATUSES: [&str; 3] = ["queued", "sending", "blocked"];
+const QUEUE_STATUSES: [PartStatus; 3] =
+    [PartStatus::Queued, PartStatus::Sending, PartStatus::Blocked];
 
 /// Deliveries created this far back are counted in `notify_deliveries`.
 pub(crate) const DELIVERY_WINDOW: Duration = Duration::from_secs(24 * 3600);
@@ -37,21 +39,21 @@ impl Dispatcher {
             for status in QUEUE_STATUSES {
                 let n = depths
                     .iter()
-                    .find(|(l, s, _)| *l == lane.info.lane && s == status)
+                    .find(|(l, s, _)| *l == lane.info.lane && *s == status)
                     .map(|(_, _, n)| *n)
                     .unwrap_or(0);
                 metrics::gauge!(
                     "notify_queue_depth",
                     "lane" => lane.info.lane.clone(),
                     "channel" => lane.info.channel.clone(),
-                    "status" => status,
+                    "status" => status.as_str(),
                 )
                 .set(n as f64);
             }
         }
         let since = self.store.now_ms() - DELIVERY_WINDOW.as_millis() as i64;
         for (channel, status, n) in self.store.stats(None, since).await? {
-            metrics::gauge!("notify_deliveries", "channel" => channel, "status" => status)
+            metrics::gauge!("notify_deliveries", "channel" => channel, "status" => status.as_str())
                 .set(n as f64);
         }
         self.refresh_alert_gauges(&lanes).await

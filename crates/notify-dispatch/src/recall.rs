@@ -2,6 +2,7 @@
 //! ends", contract §3): once none of the delivery's calls is in flight, the recall goes ahead
 //! as the API's would.
 
+use notify_core::DeliveryStatus;
 use notify_store::outbox::RecallStart;
 use notify_store::{NewPart, StoreError};
 
@@ -46,20 +47,21 @@ impl Dispatcher {
             let reason = format!("channel {:?} is no longer configured", d.channel);
             return self
                 .store
-                .set_delivery_status(delivery_id, "recall_failed", Some(&reason))
+                .set_delivery_status(delivery_id, DeliveryStatus::RecallFailed, Some(&reason))
                 .await;
         };
         let now = self.store.now_ms();
-        let recall =
-            match handle.plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context) {
-                Ok(recall) => recall,
-                Err(reason) => {
-                    return self
-                        .store
-                        .set_delivery_status(delivery_id, "not_recallable", Some(&reason))
-                        .await
-                }
-            };
+        let recall = match handle
+            .plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context)
+        {
+            Ok(recall) => recall,
+            Err(reason) => {
+                return self
+                    .store
+                    .set_delivery_status(delivery_id, DeliveryStatus::NotRecallable, Some(&reason))
+                    .await
+            }
+        };
         let parts: Vec<_> = recall
             .calls
             .into_iter()

@@ -64,7 +64,7 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
             channel: lane.channel.clone(),
             kind: "welink".into(),
             native_type: "card".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             truncated: false,
             context: "{}".into(),
             chat_key: None,

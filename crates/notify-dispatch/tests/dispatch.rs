@@ -123,7 +123,7 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
             channel: "scripted".into(),
             kind: "log".into(),
             native_type: "x".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             truncated: false,
             context: "{}".into(),
             chat_key: None,

@@ -436,7 +436,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
         .parse::<std::net::SocketAddr>()
         .map_err(|e| bad(format!("server.listen: {e}")))?;
     validate_server(&c.server)?;
-    notify_store::Dialect::of_url(&c.database.url).map_err(|e| bad(e.to_string()))?;
+    notify_store::Dialect::of_url(&c.database.url).map_err(GatewayError::setting)?;
     if !matches!(c.log.format.as_str(), "text" | "json") {
         return Err(bad(format!(
             "log.format: {:?} is neither \"text\" nor \"json\"",
@@ -456,9 +456,9 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
     }
     let mut handles = Vec::with_capacity(c.channels.len());
     for (name, ch) in &c.channels {
-        handles.push(notify_channels::build_channel(name, ch).map_err(|e| bad(e.to_string()))?);
+        handles.push(notify_channels::build_channel(name, ch).map_err(GatewayError::setting)?);
     }
-    notify_channels::registry::check_shared_quotas(&handles).map_err(|e| bad(e.to_string()))?;
+    notify_channels::registry::check_shared_quotas(&handles).map_err(GatewayError::setting)?;
     validate_hooks(c)?;
     validate_directory(c)?;
     Ok(())
@@ -466,7 +466,7 @@ fn validate(c: &Config) -> Result<(), GatewayError> {
 
 /// `[hooks.NAME]`: the hook's own checks (token, routes' regular expressions, templates…).
 fn validate_hooks(c: &Config) -> Result<(), GatewayError> {
-    notify_api::hooks::Hooks::new(&c.hooks).map_err(|e| GatewayError::Config(e.to_string()))?;
+    notify_api::hooks::Hooks::new(&c.hooks).map_err(GatewayError::setting)?;
     Ok(())
 }
 
@@ -696,7 +696,10 @@ mod tests {
             let err = |jail: &mut figment::Jail, toml: &str| {
                 jail.create_file("c.toml", toml).expect("write");
                 let e = load(Some(Path::new("c.toml"))).unwrap_err();
-                assert!(matches!(e, GatewayError::Config(_)), "exit 78: {e}");
+                assert!(
+                    matches!(e, GatewayError::Config(_) | GatewayError::Setting(_)),
+                    "exit 78: {e}"
+                );
                 e.to_string()
             };
             // A key of another kind: refused, by its path, with the keys the kind takes.
@@ -810,7 +813,10 @@ mod tests {
                 &format!("{hook}[[hooks.prometheus.routes]]\nmatch_re = {{ severity = \"(\" }}\ntargets = [{{ channel = \"logch\" }}]\n"),
             )?;
             let e = load(Some(Path::new("re.toml"))).unwrap_err();
-            assert!(matches!(e, GatewayError::Config(_)), "exit 78");
+            assert!(
+                matches!(e, GatewayError::Config(_) | GatewayError::Setting(_)),
+                "exit 78"
+            );
             assert!(
                 e.to_string()
                     .contains("hooks.prometheus.routes[0].match_re.severity"),

@@ -12,6 +12,9 @@ pub enum GatewayError {
     /// A setting (file, `NOTIFY__…` environment or flag) is wrong; the text names it.
     #[error("config: {0}")]
     Config(String),
+    /// A setting is wrong, as another crate's check found: its error stays the source.
+    #[error("config: {0}")]
+    Setting(#[source] Box<dyn std::error::Error + Send + Sync>),
     /// The database could not be reached, read the time from, or migrated.
     #[error("{what}: {source}")]
     Database {
@@ -45,6 +48,11 @@ impl GatewayError {
         }
     }
 
+    /// A setting refused by another crate's check (a channel, the dispatcher, the hooks).
+    pub fn setting(source: impl std::error::Error + Send + Sync + 'static) -> Self {
+        GatewayError::Setting(Box::new(source))
+    }
+
     /// An I/O error at `what`.
     pub fn io(what: impl Into<String>, source: std::io::Error) -> Self {
         GatewayError::Io {
@@ -58,7 +66,7 @@ impl GatewayError {
     /// that would not start, 1 when a remote gateway said no.
     pub fn exit_code(&self) -> ExitCode {
         ExitCode::from(match self {
-            GatewayError::Config(_) => 78,
+            GatewayError::Config(_) | GatewayError::Setting(_) => 78,
             GatewayError::Database { .. } => 69,
             GatewayError::Io { .. } => 74,
             GatewayError::Start(_) => 70,

@@ -163,7 +163,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
     let channels: Vec<ChannelHandle> = config
         .channels
         .iter()
-        .map(|(name, c)| build_channel(name, c).map_err(|e| GatewayError::Config(e.to_string())))
+        .map(|(name, c)| build_channel(name, c).map_err(GatewayError::setting))
         .collect::<Result<_, _>>()?;
 
     let store = open_store(&config).await?;
@@ -221,8 +221,8 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         replica_id: format!("replica-{}-{}", std::process::id(), ulid::Ulid::new()),
         ..DispatchConfig::default()
     };
-    let dispatcher = Dispatcher::new(store.clone(), channels, dispatch_config)
-        .map_err(|e| GatewayError::Config(e.to_string()))?;
+    let dispatcher =
+        Dispatcher::new(store.clone(), channels, dispatch_config).map_err(GatewayError::setting)?;
     let replica = dispatcher.replica_id().to_string();
     let (stop_tx, stop_rx) = watch::channel(false);
     // Storm control's digests are made on every replica; their idempotency key makes each
@@ -415,7 +415,7 @@ fn sidebar_state(
     sidebar_config.sandbox_parent = sandbox_parent;
     sidebar_config.frame_ancestors = config.server.sidebar_frame_ancestors.clone();
     notify_sidebar::SidebarState::from_channels(store.clone(), channels, sidebar_config)
-        .map_err(|e| GatewayError::Config(e.to_string()))
+        .map_err(GatewayError::Config)
 }
 
 async fn shutdown_signal() {

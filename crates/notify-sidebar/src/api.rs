@@ -8,6 +8,7 @@ use axum::http::HeaderMap;
 use axum::Json;
 use notify_channels::juzi::context::{bot_of, chat_key, payloads_of};
 use notify_core::clock::ms_to_rfc3339;
+use notify_core::DeliveryStatus;
 use notify_store::sidebar::SidebarDelivery;
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
@@ -216,11 +217,15 @@ pub(crate) async fn result(
     let status = store
         .record_agent_result(&d.id, body.ok, reason.as_deref())
         .await?;
-    let expected = if body.ok { "sent" } else { "failed" };
+    let expected = if body.ok {
+        DeliveryStatus::Sent
+    } else {
+        DeliveryStatus::Failed
+    };
     if status != expected {
-        return Err(SidebarError::Conflict(status));
+        return Err(SidebarError::Conflict(status.to_string()));
     }
-    if d.status == "awaiting_agent" {
+    if d.status == DeliveryStatus::AwaitingAgent {
         tracing::info!(delivery = %d.id, bot = %sess.bot_id, user = %sess.user_id, %status, reason = reason.as_deref().unwrap_or(""), "sidebar: agent reported a send");
     }
     Ok(Json(json!({"id": d.id, "status": status})))

@@ -3,10 +3,11 @@
 //! rows are written by the insert transaction (`outbox::insert::alerts`).
 
 use notify_core::clock::ms_to_rfc3339;
+use notify_core::{DeliveryStatus, MessageStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::{stored, Store, StoreError};
 
 /// Why an undelivered firing delivery was cancelled by its alert's resolve.
 pub const RESOLVED_BEFORE_SENT: &str = "the alert was resolved before this was sent";
@@ -69,7 +70,7 @@ pub struct AlertMessage {
     /// `msg_…`.
     pub id: String,
     /// The message's status (`suppressed` for storm-controlled ones).
-    pub status: String,
+    pub status: MessageStatus,
     /// `firing` or `resolved`, as the message said (digests: `digest`).
     pub alert_status: String,
     /// The message that went out in its place, for a suppressed one.
@@ -226,7 +227,7 @@ impl Store {
         for r in &rows {
             alert.messages.push(AlertMessage {
                 id: r.try_get(0)?,
-                status: r.try_get(1)?,
+                status: stored::get(r, 1, "messages.status")?,
                 alert_status: r.try_get(2)?,
                 suppressed_into: r.try_get(3)?,
                 created_at: ms_to_rfc3339(r.try_get(4)?),
@@ -259,7 +260,7 @@ impl Store {
                 out.extend(
                     m.deliveries
                         .into_iter()
-                        .filter(|d| d.kind == kind && d.status == "sent"),
+                        .filter(|d| d.kind == kind && d.status == DeliveryStatus::Sent),
                 );
             }
         }

@@ -292,5 +292,5 @@ async fn groups_rows(
 
 fn members_of(name: &str, json: &str) -> Result<Vec<String>, StoreError> {
     serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("members of group {name:?}: {e}")))
+        .map_err(|e| StoreError::corrupt_json(format!("members of group {name:?}"), e))
 }

@@ -3,12 +3,13 @@
 //! claim and lease fire it once. Acknowledging (or resolving the alert) cancels the steps that
 //! have not fired, in the transaction that records the acknowledgement (or the resolve).
 
+use notify_core::PartStatus;
 use sqlx::{Any, Row, Transaction};
 
 use crate::model::NewPart;
 use crate::outbox::actions::insert_parts_in;
 use crate::outbox::complete::roll_up_message;
-use crate::{Dialect, Store, StoreError};
+use crate::{stored, Dialect, Store, StoreError};
 
 /// Why pending steps are cancelled: stored in `deliveries.cancel_reason`.
 pub mod reason {
@@ -91,9 +92,10 @@ pub async fn cancel_pending_steps(
                 .await?;
             let mut untouched = true;
             for p in &parts {
-                let status: String = p.try_get(0)?;
+                let status: PartStatus = stored::get(p, 0, "parts.status")?;
                 let attempts: i64 = p.try_get(1)?;
-                untouched &= attempts == 0 && matches!(status.as_str(), "queued" | "blocked");
+                untouched &=
+                    attempts == 0 && matches!(status, PartStatus::Queued | PartStatus::Blocked);
             }
             if !untouched {
                 continue;

@@ -23,6 +23,7 @@ pub mod replay;
 pub mod rollup;
 pub mod sidebar;
 mod sql;
+mod stored;
 pub mod tokens;
 pub mod wake;
 
@@ -208,7 +209,7 @@ impl Store {
         let pool = match pool {
             Ok(pool) => pool,
             Err(sqlx::Error::PoolTimedOut) => {
-                return Err(StoreError::Unavailable(
+                return Err(StoreError::unavailable(
                     why_not_connected(&opts.url, &connect, opts.acquire_timeout).await,
                 ))
             }
@@ -251,10 +252,7 @@ impl Store {
         // migrated. Migrations are forward-compatible (docs/operations.md), so the older binary
         // runs instead of refusing to start.
         migrator.set_ignore_missing(true);
-        migrator
-            .run(&self.pool)
-            .await
-            .map_err(|e| StoreError::Migration(e.to_string()))
+        migrator.run(&self.pool).await.map_err(StoreError::from)
     }
 
     /// True when the store answers and every migration is applied (readiness).
@@ -268,7 +266,7 @@ impl Store {
             Dialect::Sqlite => MIGRATE_SQLITE.iter().count(),
         } as i64;
         if applied < expected {
-            return Err(StoreError::Migration(format!(
+            return Err(StoreError::migration(format!(
                 "{applied} of {expected} migrations applied"
             )));
         }

@@ -1,6 +1,6 @@
 //! Rows going into and out of the store.
 
-use notify_core::{FailedRecipient, PartId, PartOp};
+use notify_core::{DeliveryStatus, FailedRecipient, MessageStatus, PartId, PartOp, PartStatus};
 use serde::{Deserialize, Serialize};
 
 /// A message to insert, with its deliveries and their parts, all planned at ingress.
@@ -83,8 +83,8 @@ pub struct NewDelivery {
     pub kind: String,
     /// Native message type.
     pub native_type: String,
-    /// `queued` or `awaiting_agent`.
-    pub status: String,
+    /// `Queued` or `AwaitingAgent`.
+    pub status: DeliveryStatus,
     /// Text was shortened.
     pub truncated: bool,
     /// Adapter context (JSON).
@@ -304,8 +304,7 @@ pub struct DeliveryView {
     #[serde(rename = "type")]
     pub native_type: String,
     /// Status.
-    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::DeliveryStatus))]
-    pub status: String,
+    pub status: DeliveryStatus,
     /// Upstream ids of its calls, in order.
     pub upstream_ids: Vec<String>,
     /// Refused recipients.
@@ -355,12 +354,12 @@ pub struct PartView {
     /// Index.
     pub seq: i64,
     /// What it does: `send`, `upload`, `recall` or `state`.
-    pub op: String,
+    #[cfg_attr(feature = "openapi", schema(value_type = String))]
+    pub op: PartOp,
     /// Upstream interface.
     pub interface: String,
     /// Status.
-    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::PartStatus))]
-    pub status: String,
+    pub status: PartStatus,
     /// Attempts spent.
     pub attempts: i64,
     /// Upstream id.
@@ -406,8 +405,7 @@ pub struct MessageView {
     /// Tenant.
     pub tenant: String,
     /// Status.
-    #[cfg_attr(feature = "openapi", schema(value_type = notify_core::MessageStatus))]
-    pub status: String,
+    pub status: MessageStatus,
     /// RFC 3339.
     pub created_at: String,
     /// Idempotency key.

@@ -3,12 +3,12 @@
 use notify_core::clock::ms_to_rfc3339;
 use sqlx::Row;
 
-use notify_core::MessageId;
+use notify_core::{DeliveryStatus, MessageId, PartOp, PartStatus};
 
 use crate::model::{
     AttemptView, DeliveryView, MessageAlert, MessageFilter, MessageView, PartView, StepView,
 };
-use crate::{Store, StoreError};
+use crate::{stored, Store, StoreError};
 
 impl Store {
     /// One message with its deliveries, parts and attempts; `None` when it does not exist or
@@ -69,9 +69,9 @@ impl Store {
                 parts.push(PartView {
                     id: p.try_get(1)?,
                     seq: p.try_get(2)?,
-                    op: p.try_get(3)?,
+                    op: stored::get(p, 3, "parts.op")?,
                     interface: p.try_get(4)?,
-                    status: p.try_get(5)?,
+                    status: stored::get(p, 5, "parts.status")?,
                     attempts: p.try_get(6)?,
                     upstream_id: p.try_get(7)?,
                     last_error: p.try_get(8)?,
@@ -94,19 +94,19 @@ impl Store {
                     possible_duplicate: a.try_get::<i64, _>(8)? != 0,
                 });
             }
-            let mut status: String = d.try_get(4)?;
+            let mut status: DeliveryStatus = stored::get(d, 4, "deliveries.status")?;
             // A claim does not write the delivery row (one write less on the hot path); a part
             // in flight shows here instead.
-            if status == "queued"
+            if status == DeliveryStatus::Queued
                 && parts
                     .iter()
-                    .any(|p| p.status == "sending" && p.op == "send")
+                    .any(|p| p.status == PartStatus::Sending && p.op == PartOp::Send)
             {
-                status = "sending".into();
+                status = DeliveryStatus::Sending;
             }
             let upstream_ids = parts
                 .iter()
-                .filter(|p| p.op == "send")
+                .filter(|p| p.op == PartOp::Send)
                 .filter_map(|p| p.upstream_id.clone())
                 .collect();
             let escalation = match d.try_get::<Option<i64>, _>(9)? {
@@ -114,7 +114,7 @@ impl Store {
                     step,
                     d.try_get(10)?,
                     d.try_get(11)?,
-                    &status,
+                    status,
                     &parts,
                 )),
                 None => None,
@@ -224,7 +224,7 @@ impl Store {
         &self,
         tenant: Option<&str>,
         since_ms: i64,
-    ) -> Result<Vec<(String, String, i64)>, StoreError> {
+    ) -> Result<Vec<(String, DeliveryStatus, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT channel, status, COUNT(*) FROM deliveries \
              WHERE id >= $1 AND ($2 IS NULL OR tenant = $2) GROUP BY channel, status ORDER BY channel, status",
@@ -234,7 +234,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    stored::get(r, 1, "deliveries.status")?,
+                    r.try_get(2)?,
+                ))
+            })
             .collect()
     }
 
@@ -276,7 +282,7 @@ impl Store {
     /// query scanned the whole table: 105 ms at 500,000 parts against 3.7 ms). Blocked parts
     /// are always sends waiting for an upload (or uploads), which the `op` condition states so
     /// that `parts_due_expiry_send` can serve them.
-    pub async fn lane_depths(&self) -> Result<Vec<(String, String, i64)>, StoreError> {
+    pub async fn lane_depths(&self) -> Result<Vec<(String, PartStatus, i64)>, StoreError> {
         let rows = sqlx::query(
             "SELECT lane, 'queued', COUNT(*) FROM parts WHERE status = 'queued' GROUP BY lane \
              UNION ALL \
@@ -288,7 +294,13 @@ impl Store {
         .fetch_all(&self.pool)
         .await?;
         rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?, r.try_get(2)?)))
+            .map(|r| {
+                Ok((
+                    r.try_get(0)?,
+                    stored::get(r, 1, "parts.status")?,
+                    r.try_get(2)?,
+                ))
+            })
             .collect()
     }
 }
@@ -302,7 +314,7 @@ fn message_of(row: &sqlx::any::AnyRow) -> Result<MessageView, StoreError> {
     Ok(MessageView {
         id: row.try_get(0)?,
         tenant: row.try_get(1)?,
-        status: row.try_get(2)?,
+        status: stored::get(row, 2, "messages.status")?,
         created_at: ms_to_rfc3339(row.try_get(3)?),
         idempotency_key: row.try_get(4)?,
         title: row.try_get(5)?,
@@ -324,15 +336,15 @@ fn step_view(
     step: i64,
     due_at: Option<i64>,
     reason: Option<String>,
-    status: &str,
+    status: DeliveryStatus,
     parts: &[PartView],
 ) -> StepView {
-    let state = if status == "cancelled" {
+    let state = if status == DeliveryStatus::Cancelled {
         "cancelled"
-    } else if status == "queued"
-        && parts
-            .iter()
-            .all(|p| p.attempts == 0 && matches!(p.status.as_str(), "queued" | "blocked"))
+    } else if status == DeliveryStatus::Queued
+        && parts.iter().all(|p| {
+            p.attempts == 0 && matches!(p.status, PartStatus::Queued | PartStatus::Blocked)
+        })
     {
         "pending"
     } else {

@@ -6,7 +6,9 @@
 use serde_json::Value;
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use notify_core::DeliveryStatus;
+
+use crate::{stored, Store, StoreError};
 
 /// A Juzi delivery as the sidebar sees it.
 #[derive(Debug, Clone, PartialEq)]
@@ -21,8 +23,8 @@ pub struct SidebarDelivery {
     pub channel: String,
     /// Native type (`text`, `news`…).
     pub native_type: String,
-    /// Status (`awaiting_agent` while it waits).
-    pub status: String,
+    /// Status (`AwaitingAgent` while it waits).
+    pub status: DeliveryStatus,
     /// The message's title text.
     pub title: String,
     /// The adapter context: `chat_id`/`contact_id`, `bot_id`, `payloads`.
@@ -59,7 +61,7 @@ fn row_to_delivery(r: &sqlx::any::AnyRow) -> Result<SidebarDelivery, StoreError>
         tenant: r.try_get(2)?,
         channel: r.try_get(3)?,
         native_type: r.try_get(4)?,
-        status: r.try_get(5)?,
+        status: stored::get(r, 5, "deliveries.status")?,
         title: r.try_get(6)?,
         context: serde_json::from_str(&context).unwrap_or(Value::Null),
         chat_key: r.try_get(8)?,

@@ -32,7 +32,7 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
             channel: lane_name.into(),
             kind: "log".into(),
             native_type: "log".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             truncated: false,
             context: "{}".into(),
             chat_key: None,

@@ -49,7 +49,7 @@ fn alert_message(
                 channel: (*ch).into(),
                 kind: "log".into(),
                 native_type: "log".into(),
-                status: "queued".into(),
+                status: notify_core::DeliveryStatus::Queued,
                 context: "{}".into(),
                 parts: vec![NewPart {
                     id: notify_core::PartId::new_at(at).0,
@@ -90,7 +90,7 @@ async fn delivery_statuses(store: &Store, id: &str) -> Vec<(String, String, Opti
         .await
         .deliveries
         .into_iter()
-        .map(|d| (d.channel, d.status, d.last_error))
+        .map(|d| (d.channel, d.status.to_string(), d.last_error))
         .collect()
 }
 

@@ -55,7 +55,7 @@ fn message(users: &[&str], fallback: bool) -> NewMessage {
             channel: "logch".into(),
             kind: "log".into(),
             native_type: "log".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             context: "{}".into(),
             people: Some(r#"{"a@welink":"a"}"#.into()),
             fallback: fallback.then(|| serde_json::to_string(&plan).unwrap()),
@@ -94,7 +94,13 @@ async fn finish(store: &Store, part: &ClaimedPart, result: PartResult) {
 }
 
 async fn message_status(store: &Store, id: &str) -> String {
-    store.get_message(None, id).await.unwrap().unwrap().status
+    store
+        .get_message(None, id)
+        .await
+        .unwrap()
+        .unwrap()
+        .status
+        .to_string()
 }
 
 fn fallback_delivery() -> NewDelivery {
@@ -103,7 +109,7 @@ fn fallback_delivery() -> NewDelivery {
         channel: "logch".into(),
         kind: "log".into(),
         native_type: "log".into(),
-        status: "queued".into(),
+        status: notify_core::DeliveryStatus::Queued,
         context: "{}".into(),
         parts: vec![NewPart {
             id: notify_core::PartId::new_at(T0 + 1).0,

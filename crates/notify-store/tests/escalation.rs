@@ -24,7 +24,7 @@ fn delivery(seq: i64, now: i64, step: Option<i64>) -> NewDelivery {
         channel: "logch".into(),
         kind: "log".into(),
         native_type: "text".into(),
-        status: "queued".into(),
+        status: notify_core::DeliveryStatus::Queued,
         context: "{}".into(),
         parts: vec![NewPart {
             id: notify_core::PartId::new_at(now).0,

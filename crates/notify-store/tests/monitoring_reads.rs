@@ -34,7 +34,7 @@ fn message(n: i64, credential: &str, created_at: i64, not_before: Option<i64>) -
             channel: "logch".into(),
             kind: "log".into(),
             native_type: "log".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             truncated: false,
             context: "{}".into(),
             chat_key: None,

@@ -5,7 +5,7 @@ mod common;
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use notify_core::{ManualClock, PartOp};
+use notify_core::{DeliveryStatus, ManualClock, PartOp, PartStatus};
 use notify_store::outbox::RecallStart;
 use notify_store::*;
 use notify_testkit::T0;
@@ -43,7 +43,7 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
             channel: "logch".into(),
             kind: "log".into(),
             native_type: "log".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             truncated: false,
             context: "{}".into(),
             chat_key: None,
@@ -96,8 +96,8 @@ fn attempt(outcome: &str) -> AttemptRecord {
 async fn status_of(store: &Store, id: &str) -> (String, Vec<String>) {
     let m = store.get_message(None, id).await.unwrap().unwrap();
     (
-        m.status,
-        m.deliveries.iter().map(|d| d.status.clone()).collect(),
+        m.status.to_string(),
+        m.deliveries.iter().map(|d| d.status.to_string()).collect(),
     )
 }
 
@@ -751,7 +751,7 @@ fn juzi_message(n: usize, tenant: &str, chat_key: &str) -> NewMessage {
     d.channel = "juzi".into();
     d.kind = "juzi".into();
     d.native_type = "text".into();
-    d.status = "awaiting_agent".into();
+    d.status = notify_core::DeliveryStatus::AwaitingAgent;
     d.context = serde_json::json!({"chat_id": "wrChat", "payloads": [
         {"msgtype": "text", "text": {"content": format!("hello {n}")}}
     ]})
@@ -1200,7 +1200,8 @@ async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock:
         })
         .collect();
     store.insert_messages(&batch).await.unwrap();
-    let total = |rows: Vec<(String, String, i64)>| -> i64 { rows.iter().map(|r| r.2).sum() };
+    let total =
+        |rows: Vec<(String, DeliveryStatus, i64)>| -> i64 { rows.iter().map(|r| r.2).sum() };
     assert_eq!(total(store.stats(None, 0).await.unwrap()), 6);
     // From the third accept time on: messages 2..6, the bound inclusive.
     let since = T0 - 600_000 + 2 * 60_000;
@@ -1209,7 +1210,7 @@ async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock:
     assert_eq!(total(store.stats(Some("default"), since).await.unwrap()), 2);
     assert_eq!(
         store.stats(Some("hr"), since).await.unwrap(),
-        vec![("logch".to_string(), "queued".to_string(), 2)]
+        vec![("logch".to_string(), DeliveryStatus::Queued, 2)]
     );
     assert!(store.stats(None, T0).await.unwrap().is_empty());
 }
@@ -1227,7 +1228,7 @@ async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualCloc
         ])
         .await
         .unwrap();
-    let depth = |rows: Vec<(String, String, i64)>, status: &str| -> i64 {
+    let depth = |rows: Vec<(String, PartStatus, i64)>, status: &str| -> i64 {
         rows.iter()
             .filter(|(l, s, _)| *l == lane().lane && s == status)
             .map(|r| r.2)

@@ -7,6 +7,14 @@ use std::time::Duration;
 use notify_channels::{Body, Method, UpstreamAnswer, UpstreamRequest};
 
 /// Why a call got no answer.
+///
+/// Not merged with [`crate::tokens::TokenError`] into one crate error, and holding text rather
+/// than the `reqwest::Error` as a source, on purpose: this is the outcome of one upstream call
+/// that the dispatcher sorts by retry safety (sent or not) and stores as the attempt's error,
+/// while a token error is the decision of the token manager (rejected, later, rate-limited).
+/// No caller can meet both at once, so one enum would make each match arms that cannot
+/// happen. The text is [`error_text`]'s, because reqwest's own error names the full URL, query
+/// secrets included, and anything kept as a source would reach logs with it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TransportError {
     /// The request never reached upstream (connect refused, DNS): safe to retry.

@@ -14,6 +14,10 @@ use crate::http::{TransportError, UpstreamClient};
 use crate::pace::{pace, Pace, Paces};
 
 /// Why no token could be had.
+///
+/// A decision rather than a wrapped error (see [`TransportError`] for why the crate keeps two
+/// enums): each variant tells the dispatcher what to do with the part, and its text is stored
+/// as the part's error. A store error behind `Later` becomes that text: what the part records.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum TokenError {
     /// The credential is rejected (wrong secret, locked): the operator must act.

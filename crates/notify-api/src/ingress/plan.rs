@@ -9,8 +9,8 @@ use notify_core::validate::{self, text_zh};
 use std::sync::Arc;
 
 use notify_core::{
-    CheckedMessage, DeliveryId, FieldError, MessageId, MessageInput, PartPlan, TargetInput,
-    ValidationLimits,
+    CheckedMessage, DeliveryId, DeliveryStatus, FieldError, MessageId, MessageInput, PartPlan,
+    TargetInput, ValidationLimits,
 };
 use notify_store::directory::Directory;
 use notify_store::{FallbackPlan, NewAlert, NewDelivery, NewMessage, NewPart};
@@ -335,7 +335,7 @@ impl Planner<'_> {
             channel: delivery.channel.clone(),
             kind: delivery.kind.clone(),
             native_type: delivery.native_type.clone(),
-            status: delivery.status.clone(),
+            status: delivery.status.to_string(),
             upstream_ids: Vec::new(),
             failed_recipients: Vec::new(),
             truncated: delivery.truncated,
@@ -396,9 +396,9 @@ pub fn plan_target(
 ) -> Result<NewDelivery, FieldError> {
     let plan = handle.adapter.plan(checked, target, now)?;
     let status = if plan.awaiting_agent {
-        "awaiting_agent"
+        DeliveryStatus::AwaitingAgent
     } else {
-        "queued"
+        DeliveryStatus::Queued
     };
     let parts = plan
         .parts
@@ -412,7 +412,7 @@ pub fn plan_target(
         channel: handle.name.clone(),
         kind: handle.kind().as_str().to_string(),
         native_type: plan.native_type.clone(),
-        status: status.to_string(),
+        status,
         truncated: plan.truncated,
         context: plan.context.to_string(),
         // A waiting (Juzi) delivery is found by its chat when the sidebar opens there.

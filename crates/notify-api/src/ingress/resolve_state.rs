@@ -7,7 +7,7 @@
 //! update's progress is the `state` part on the original delivery) and no parts.
 
 use notify_channels::StateUpdate;
-use notify_core::{AlertStatus, StateColor};
+use notify_core::{AlertStatus, DeliveryStatus, StateColor};
 use notify_store::NewStateUpdate;
 
 use crate::error::ApiError;
@@ -77,12 +77,12 @@ pub async fn attach(state: &AppState, accepted: &mut Accepted, now: i64) -> Resu
         }
         let updated: Vec<&str> = updates.iter().map(|u| u.delivery_id.as_str()).collect();
         d.native_type = STATE_UPDATE_TYPE.into();
-        d.status = "sent".into();
+        d.status = DeliveryStatus::Sent;
         d.parts.clear();
         d.context = serde_json::json!({ "state_update_of": updated }).to_string();
         if let Some(a) = accepted.answer.deliveries.get_mut(i) {
             a.native_type = STATE_UPDATE_TYPE.into();
-            a.status = "sent".into();
+            a.status = DeliveryStatus::Sent.to_string();
             a.parts = 0;
         }
         m.state_updates.extend(updates);

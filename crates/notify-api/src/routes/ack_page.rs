@@ -157,7 +157,7 @@ async fn render(
         .replace("{{css}}", CSS)
         .replace("{{title}}", &escape(&m.title))
         .replace("{{content}}", &escape(&content))
-        .replace("{{status}}", &escape(&m.status))
+        .replace("{{status}}", &escape(m.status.as_str()))
         .replace("{{created_at}}", &escape(&m.created_at))
         .replace("{{body}}", &body);
     let csp = format!(

@@ -6,7 +6,7 @@ use axum::http::StatusCode;
 use axum::Json;
 use notify_channels::StateUpdate;
 use notify_core::validate::check_state_text;
-use notify_core::{Bilingual, DeliveryId, MessageId, StateColor};
+use notify_core::{Bilingual, DeliveryId, DeliveryStatus, MessageId, StateColor};
 use notify_store::outbox::RecallStart;
 use notify_store::{DeliveryView, MessageView, NewPart};
 use serde::{Deserialize, Serialize};
@@ -50,14 +50,14 @@ pub(crate) async fn message_for_action(
 
 fn action(
     d: &DeliveryView,
-    status: &str,
+    status: DeliveryStatus,
     accepted: bool,
     reason: Option<String>,
 ) -> DeliveryAction {
     DeliveryAction {
         id: d.id.clone(),
         channel: d.channel.clone(),
-        status: status.to_string(),
+        status,
         accepted,
         reason,
     }
@@ -104,21 +104,23 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
     match store.start_recall(&d.id).await? {
         RecallStart::Cancelled => Ok(action(
             d,
-            "cancelled",
+            DeliveryStatus::Cancelled,
             true,
             Some("cancelled before it was sent".into()),
         )),
         RecallStart::Pending => Ok(action(
             d,
-            "recalling",
+            DeliveryStatus::Recalling,
             true,
             Some("recalling when its send ends".into()),
         )),
-        RecallStart::Final(status) => Ok(match status.as_str() {
-            "recalling" | "recalled" | "cancelled" => action(d, &status, true, None),
+        RecallStart::Final(status) => Ok(match status {
+            DeliveryStatus::Recalling | DeliveryStatus::Recalled | DeliveryStatus::Cancelled => {
+                action(d, status, true, None)
+            }
             _ => action(
                 d,
-                &status,
+                status,
                 false,
                 Some(
                     d.last_error
@@ -131,28 +133,34 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
             let Some(handle) = state.channel(&d.channel) else {
                 let reason = format!("channel {:?} is no longer configured", d.channel);
                 store
-                    .set_delivery_status(&d.id, "recall_failed", Some(&reason))
+                    .set_delivery_status(&d.id, DeliveryStatus::RecallFailed, Some(&reason))
                     .await?;
-                return Ok(action(d, "recall_failed", false, Some(reason)));
+                return Ok(action(d, DeliveryStatus::RecallFailed, false, Some(reason)));
             };
             let now = store.now_ms();
-            let recall =
-                match handle.plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context) {
-                    Ok(recall) => recall,
-                    Err(reason) => {
-                        store
-                            .set_delivery_status(&d.id, "not_recallable", Some(&reason))
-                            .await?;
-                        return Ok(action(d, "not_recallable", false, Some(reason)));
-                    }
-                };
+            let recall = match handle
+                .plan_recall_parts(sent.iter().map(|(_, u)| u.as_str()), &d.context)
+            {
+                Ok(recall) => recall,
+                Err(reason) => {
+                    store
+                        .set_delivery_status(&d.id, DeliveryStatus::NotRecallable, Some(&reason))
+                        .await?;
+                    return Ok(action(
+                        d,
+                        DeliveryStatus::NotRecallable,
+                        false,
+                        Some(reason),
+                    ));
+                }
+            };
             let calls: Vec<_> = recall
                 .calls
                 .into_iter()
                 .map(|c| NewPart::planned(c.lane, &c.plan, 0, now))
                 .collect();
             store.append_parts(&d.id, &calls, ACTION_TTL_MS).await?;
-            Ok(action(d, "recalling", true, recall.refusal))
+            Ok(action(d, DeliveryStatus::Recalling, true, recall.refusal))
         }
     }
 }
@@ -215,9 +223,9 @@ pub async fn state(
         match plan_state_calls(&state, d, &update, now) {
             Ok(parts) => {
                 store.append_parts(&d.id, &parts, ACTION_TTL_MS).await?;
-                deliveries.push(action(d, &d.status, true, None));
+                deliveries.push(action(d, d.status, true, None));
             }
-            Err(reason) => deliveries.push(action(d, &d.status, false, Some(reason))),
+            Err(reason) => deliveries.push(action(d, d.status, false, Some(reason))),
         }
     }
     Ok((
@@ -238,7 +246,7 @@ pub(crate) fn plan_state_calls(
     update: &StateUpdate,
     now: i64,
 ) -> Result<Vec<NewPart>, String> {
-    if d.status != "sent" {
+    if d.status != DeliveryStatus::Sent {
         return Err(format!("the delivery is {}, not sent", d.status));
     }
     let handle = state
@@ -269,7 +277,8 @@ pub struct RetryAnswer {
     /// `dlv_…`.
     pub id: String,
     /// `queued`.
-    pub status: String,
+    #[schema(value_type = String)]
+    pub status: DeliveryStatus,
 }
 
 /// Sends a failed or expired delivery again (admin).
@@ -324,7 +333,7 @@ pub async fn retry(
         StatusCode::ACCEPTED,
         Json(RetryAnswer {
             id,
-            status: "queued".into(),
+            status: DeliveryStatus::Queued,
         }),
     ))
 }

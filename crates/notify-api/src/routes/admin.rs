@@ -5,6 +5,7 @@ use std::collections::BTreeMap;
 use axum::extract::State;
 use axum::Json;
 use notify_core::clock::{ms_to_rfc3339, shanghai_day};
+use notify_core::PartStatus;
 use serde::{Deserialize, Serialize};
 use utoipa::{IntoParams, ToSchema};
 
@@ -131,9 +132,9 @@ pub async fn channels(
             let depth: BTreeMap<String, i64> = depths
                 .iter()
                 .filter(|(lane, _, _)| *lane == l.info.lane)
-                .map(|(_, status, n)| (status.clone(), *n))
+                .map(|(_, status, n)| (status.to_string(), *n))
                 .collect();
-            queue_depth += depth.get("queued").copied().unwrap_or(0);
+            queue_depth += depth.get(PartStatus::Queued.as_str()).copied().unwrap_or(0);
             let owner = owners
                 .iter()
                 .find(|o| o.unit == l.info.unit && o.lease_until > now)
@@ -254,7 +255,7 @@ pub async fn stats(
         *channels
             .entry(channel)
             .or_default()
-            .entry(status)
+            .entry(status.to_string())
             .or_default() += n;
     }
     Ok(Json(StatsAnswer {

@@ -1,13 +1,14 @@
 //! Operations on a delivery that callers and admins start: recall, adding recall or state
 //! calls, admin retry, and the Juzi sidebar's report.
 
+use notify_core::{DeliveryStatus, PartOp, PartStatus};
 use sqlx::Row;
 
 use sqlx::{Any, Transaction};
 
 use crate::model::{LaneInfo, NewPart};
 use crate::outbox::complete::{roll_up, roll_up_message};
-use crate::{Store, StoreError};
+use crate::{stored, Store, StoreError};
 
 /// Where a delivery stood when its recall was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -20,7 +21,7 @@ pub enum RecallStart {
     /// cancelled).
     Sent(Vec<(String, String)>),
     /// Already final in a way a recall cannot change (failed, expired, recalled…): the status.
-    Final(String),
+    Final(DeliveryStatus),
 }
 
 impl Store {
@@ -36,10 +37,9 @@ impl Store {
         let Some(status) = status else {
             return Err(StoreError::Corrupt(format!("no delivery {delivery_id}")));
         };
-        if !matches!(
-            status.as_str(),
-            "queued" | "sending" | "sent" | "awaiting_agent"
-        ) {
+        let status: DeliveryStatus = stored::decode("deliveries.status", &status)?;
+        use DeliveryStatus as D;
+        if !matches!(status, D::Queued | D::Sending | D::Sent | D::AwaitingAgent) {
             return Ok(RecallStart::Final(status));
         }
         let rows = sqlx::query(
@@ -51,14 +51,13 @@ impl Store {
         let mut sending = false;
         let mut sent = Vec::new();
         for r in &rows {
-            let op: String = r.try_get(1)?;
-            let st: String = r.try_get(2)?;
-            if op != "send" {
+            let op: PartOp = stored::get(r, 1, "parts.op")?;
+            if op != PartOp::Send {
                 continue;
             }
-            match st.as_str() {
-                "sending" => sending = true,
-                "done" => {
+            match stored::get(r, 2, "parts.status")? {
+                PartStatus::Sending => sending = true,
+                PartStatus::Done => {
                     let up: Option<String> = r.try_get(3)?;
                     if let Some(up) = up {
                         sent.push((r.try_get::<String, _>(0)?, up));
@@ -88,7 +87,7 @@ impl Store {
             // A delivery already `sent` with no upstream id to recall (a Juzi message an
             // agent sent, which has no parts) left for good: it is not cancelled but handed to
             // the caller as sent with nothing to recall (`not_recallable`).
-            if sent.is_empty() && status != "sent" {
+            if sent.is_empty() && status != D::Sent {
                 sqlx::query(
                     "UPDATE deliveries SET status = 'cancelled', updated_at = $2 WHERE id = $1",
                 )
@@ -133,7 +132,7 @@ impl Store {
     pub async fn set_delivery_status(
         &self,
         delivery_id: &str,
-        status: &str,
+        status: DeliveryStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
         let now = self.now_ms();
@@ -142,7 +141,7 @@ impl Store {
              WHERE id = $1 RETURNING message_id",
         )
         .bind(delivery_id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(error)
         .bind(now)
         .fetch_one(&self.pool)
@@ -210,9 +209,13 @@ impl Store {
         delivery_id: &str,
         ok: bool,
         reason: Option<&str>,
-    ) -> Result<String, StoreError> {
+    ) -> Result<DeliveryStatus, StoreError> {
         let now = self.now_ms();
-        let status = if ok { "sent" } else { "failed" };
+        let status = if ok {
+            DeliveryStatus::Sent
+        } else {
+            DeliveryStatus::Failed
+        };
         let result = serde_json::json!({"ok": ok, "reason": reason, "at": now}).to_string();
         let mut tx = self.begin_tx().await?;
         let changed = sqlx::query(
@@ -220,7 +223,7 @@ impl Store {
              WHERE id = $1 AND status = 'awaiting_agent'",
         )
         .bind(delivery_id)
-        .bind(status)
+        .bind(status.as_str())
         .bind(&result)
         .bind(reason)
         .bind(now)
@@ -238,7 +241,7 @@ impl Store {
                 fallback_due = crate::outbox::fallback::note_final(
                     &mut tx,
                     delivery_id,
-                    notify_core::DeliveryStatus::Failed,
+                    DeliveryStatus::Failed,
                     now,
                 )
                 .await?;
@@ -249,7 +252,7 @@ impl Store {
         if fallback_due {
             self.fallback_wake.bump();
         }
-        Ok(row.try_get(0)?)
+        stored::get(&row, 0, "deliveries.status")
     }
 }
 

@@ -1,9 +1,8 @@
-use notify_core::PartOp;
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::model::ClaimedPart;
-use crate::{Dialect, Store, StoreError};
+use crate::{stored, Dialect, Store, StoreError};
 
 impl Store {
     /// Claims up to `limit` due parts of `lane`, most urgent first and fair across tenants
@@ -113,15 +112,14 @@ impl Store {
                 delivery_id: r.try_get(1)?,
                 message_id: r.try_get(2)?,
                 seq: r.try_get(3)?,
-                op: PartOp::parse(&op)
-                    .ok_or_else(|| StoreError::Corrupt(format!("part op {op:?}")))?,
+                op: stored::decode("parts.op", &op)?,
                 interface: r.try_get(5)?,
                 channel: r.try_get(6)?,
                 tenant: r.try_get(7)?,
                 body: serde_json::from_str(&body)
-                    .map_err(|e| StoreError::Corrupt(format!("part body: {e}")))?,
+                    .map_err(|e| StoreError::corrupt_json("part body", e))?,
                 recipients: serde_json::from_str(&recipients)
-                    .map_err(|e| StoreError::Corrupt(format!("part recipients: {e}")))?,
+                    .map_err(|e| StoreError::corrupt_json("part recipients", e))?,
                 dependency_id: r.try_get(10)?,
                 attempts: r.try_get(11)?,
                 expires_at: r.try_get(12)?,

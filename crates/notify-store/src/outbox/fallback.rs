@@ -7,7 +7,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use notify_core::{DeliveryStatus, FailedRecipient, TargetInput};
+use notify_core::{DeliveryStatus, FailedRecipient, PartStatus, TargetInput};
 use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 
@@ -176,7 +176,7 @@ pub(crate) async fn note_final(
 
 fn plan_of(delivery_id: &str, json: &str) -> Result<FallbackPlan, StoreError> {
     serde_json::from_str(json)
-        .map_err(|e| StoreError::Corrupt(format!("fallback of delivery {delivery_id}: {e}")))
+        .map_err(|e| StoreError::corrupt_json(format!("fallback of delivery {delivery_id}"), e))
 }
 
 impl Store {
@@ -268,7 +268,7 @@ impl Store {
             .bind(&d.channel)
             .bind(&d.kind)
             .bind(&d.native_type)
-            .bind(&d.status)
+            .bind(d.status.as_str())
             .bind(i64::from(d.truncated))
             .bind(&d.context)
             .bind(now)
@@ -295,11 +295,14 @@ impl Store {
                 .bind(&d.channel)
                 .bind(&tenant)
                 .bind(priority)
-                .bind(if p.depends_on.is_some() {
-                    "blocked"
-                } else {
-                    "queued"
-                })
+                .bind(
+                    if p.depends_on.is_some() {
+                        PartStatus::Blocked
+                    } else {
+                        PartStatus::Queued
+                    }
+                    .as_str(),
+                )
                 .bind(&p.body)
                 .bind(&p.recipients)
                 .bind(p.depends_on)

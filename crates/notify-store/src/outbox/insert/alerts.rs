@@ -119,10 +119,7 @@ impl Stored {
             // (stored `sent`) is not left `accepted`: its status sums its deliveries as usual.
             _ => Stored {
                 status: MessageStatus::of(
-                    &m.deliveries
-                        .iter()
-                        .filter_map(|d| DeliveryStatus::parse(&d.status))
-                        .collect::<Vec<_>>(),
+                    &m.deliveries.iter().map(|d| d.status).collect::<Vec<_>>(),
                 )
                 .as_str(),
                 ..Stored::default()

@@ -303,6 +303,8 @@ impl Store {
 
 #[cfg(test)]
 mod tests {
+    use notify_core::DeliveryStatus;
+
     use super::rows::{DeliveryRow, MessageRow, PartRow};
 
     /// The row structs serialise their fields under the column names, in column order: the
@@ -367,7 +369,7 @@ mod tests {
                 channel: "log".into(),
                 kind: "log".into(),
                 native_type: "text".into(),
-                status: "queued".into(),
+                status: DeliveryStatus::Queued,
                 truncated: false,
                 context: "{}".into(),
                 chat_key: None,

@@ -2,6 +2,7 @@
 //! with their Postgres types, the row struct (serialised by name for SQLite's `json_each`), and
 //! the per-column array binds for Postgres' `UNNEST`. One declaration keeps the three in step.
 
+use notify_core::PartStatus;
 use serde::Serialize;
 
 use super::alerts::{AlertState, Stored};
@@ -217,7 +218,7 @@ impl<'a> DeliveryRow<'a> {
             channel: &d.channel,
             kind: &d.kind,
             native_type: &d.native_type,
-            status: &d.status,
+            status: d.status.as_str(),
             truncated: i64::from(d.truncated),
             context: &d.context,
             created_at: m.created_at,
@@ -249,10 +250,11 @@ impl<'a> PartRow<'a> {
             tenant: &m.tenant,
             priority: m.priority,
             status: if p.depends_on.is_some() {
-                "blocked"
+                PartStatus::Blocked
             } else {
-                "queued"
-            },
+                PartStatus::Queued
+            }
+            .as_str(),
             body: &p.body,
             recipients: &p.recipients,
             depends_on: p.depends_on,

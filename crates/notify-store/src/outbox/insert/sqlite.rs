@@ -19,7 +19,7 @@ use crate::StoreError;
 pub(crate) struct JsonWriter(pub(crate) Transaction<'static, Any>);
 
 fn json<T: Serialize>(rows: &[T]) -> Result<String, StoreError> {
-    serde_json::to_string(rows).map_err(|e| StoreError::Database(format!("encoding rows: {e}")))
+    serde_json::to_string(rows).map_err(StoreError::Encode)
 }
 
 fn insert_sql(table: &str, cols: &[(&str, &str)]) -> String {

@@ -217,12 +217,7 @@ pub(crate) fn classify(state: &mut AlertState, m: &NewMessage) -> Verdict {
     }
 }
 
-/// A bound value of the few generic statements storm control runs on either backend.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-}
+pub(crate) use crate::sql::Arg;
 
 /// The batch's storm control: every alert message's verdict (in batch order, `Plain` for the
 /// others), the answers of replays, and the alert rows to write back.

@@ -23,7 +23,7 @@ use sqlx::{Any, Row, Transaction};
 use crate::model::{AttemptRecord, Completion, PartResult};
 use crate::outbox::fallback::note_final;
 use crate::outbox::roll_up::{lock_deliveries, roll_up};
-use crate::sql::{json, json_ids, json_rows, names};
+use crate::sql::{in_ids, json, json_rows, keyed_by, names};
 use crate::{Dialect, Store, StoreError};
 
 impl Store {
@@ -98,9 +98,8 @@ async fn lock_parts(
         Dialect::Sqlite => "",
     };
     sqlx::query(&format!(
-        "SELECT id, delivery_id, seq, depends_on, status, lease_token FROM parts \
-         WHERE id IN ({}){lock}",
-        json_ids(dialect, 1)
+        "SELECT id, delivery_id, seq, depends_on, status, lease_token FROM parts WHERE {}{lock}",
+        in_ids(dialect, "id", 1)
     ))
     .bind(json(&ids)?)
     .fetch_all(&mut **tx)
@@ -312,6 +311,7 @@ impl<'a> Plan<'a> {
         now: i64,
     ) -> Result<(bool, bool), StoreError> {
         let rows = |alias: &str, cols: &[(&str, &str)]| json_rows(dialect, 1, alias, cols);
+        let by_part_id = keyed_by(dialect, "parts.id", 1, "id");
         if !self.attempts.is_empty() {
             let cols = AttemptRow::COLUMNS;
             let sql = format!(
@@ -336,7 +336,7 @@ impl<'a> Plan<'a> {
                 &format!(
                     "UPDATE parts SET status = 'done', upstream_id = u.upstream_id, \
                      attempts = parts.attempts + 1, {RELEASE}, updated_at = $2 \
-                     FROM {u} WHERE parts.id = u.id"
+                     FROM {u} WHERE parts.id = u.id{by_part_id}"
                 ),
                 &done,
                 now,
@@ -349,7 +349,8 @@ impl<'a> Plan<'a> {
                     "UPDATE parts SET status = 'queued', dependency_id = u.upstream_id, \
                      next_attempt_at = $2, updated_at = $2 FROM {u} \
                      WHERE parts.delivery_id = u.delivery_id AND parts.depends_on = u.seq \
-                       AND parts.status = 'blocked'"
+                       AND parts.status = 'blocked'{}",
+                    keyed_by(dialect, "parts.delivery_id", 1, "delivery_id")
                 ),
                 &done,
                 now,
@@ -365,7 +366,7 @@ impl<'a> Plan<'a> {
                      attempts = parts.attempts + u.spend, last_error = u.error, \
                      possible_duplicate = CASE WHEN u.duplicate = 1 THEN 1 \
                                                ELSE parts.possible_duplicate END, \
-                     {RELEASE}, updated_at = $2 FROM {} WHERE parts.id = u.id",
+                     {RELEASE}, updated_at = $2 FROM {} WHERE parts.id = u.id{by_part_id}",
                     rows("u", RetryRow::COLUMNS)
                 ),
                 &json(&self.retry)?,
@@ -380,7 +381,7 @@ impl<'a> Plan<'a> {
                 &format!(
                     "UPDATE parts SET status = 'failed', last_error = u.error, \
                      attempts = parts.attempts + 1, {RELEASE}, updated_at = $2 \
-                     FROM {} WHERE parts.id = u.id",
+                     FROM {} WHERE parts.id = u.id{by_part_id}",
                     rows("u", ErrorRow::COLUMNS)
                 ),
                 &json(&self.failed)?,
@@ -393,7 +394,7 @@ impl<'a> Plan<'a> {
                 tx,
                 &format!(
                     "UPDATE parts SET status = 'cancelled', last_error = u.error, {RELEASE}, \
-                     updated_at = $2 FROM {} WHERE parts.id = u.id",
+                     updated_at = $2 FROM {} WHERE parts.id = u.id{by_part_id}",
                     rows("u", ErrorRow::COLUMNS)
                 ),
                 &json(&self.expired)?,
@@ -429,8 +430,9 @@ impl<'a> Plan<'a> {
                 tx,
                 &format!(
                     "UPDATE deliveries SET last_error = u.error, updated_at = $2 \
-                     FROM {} WHERE deliveries.id = u.id",
-                    rows("u", ErrorRow::COLUMNS)
+                     FROM {} WHERE deliveries.id = u.id{}",
+                    rows("u", ErrorRow::COLUMNS),
+                    keyed_by(dialect, "deliveries.id", 1, "id")
                 ),
                 &json(&failed)?,
                 now,

@@ -18,7 +18,7 @@ use sqlx::{Any, Row, Transaction};
 
 use crate::outbox::fallback::note_final;
 use crate::rollup::{delivery_status, message_status, Standing};
-use crate::sql::{json, json_ids, Arg};
+use crate::sql::{in_ids, json, Arg};
 use crate::{Dialect, StoreError};
 
 /// The two kinds of statement the message roll-up runs, over either kind of transaction the
@@ -86,8 +86,8 @@ pub(crate) async fn lock_deliveries(
         return Ok(());
     }
     sqlx::query(&format!(
-        "SELECT id FROM deliveries WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-        json_ids(dialect, 1)
+        "SELECT id FROM deliveries WHERE {} ORDER BY id FOR NO KEY UPDATE",
+        in_ids(dialect, "id", 1)
     ))
     .bind(json(deliveries)?)
     .execute(&mut **tx)
@@ -114,16 +114,16 @@ pub(crate) async fn roll_up(
     };
     let rows = sqlx::query(&format!(
         "SELECT id, status, message_id, CASE WHEN fallback IS NULL THEN 0 ELSE 1 END \
-         FROM deliveries WHERE id IN ({}){lock}",
-        json_ids(dialect, 1)
+         FROM deliveries WHERE {}{lock}",
+        in_ids(dialect, "id", 1)
     ))
     .bind(&ids)
     .fetch_all(&mut **tx)
     .await?;
     let mut parts: HashMap<String, Vec<(PartOp, PartStatus)>> = HashMap::new();
     for r in sqlx::query(&format!(
-        "SELECT delivery_id, op, status FROM parts WHERE delivery_id IN ({})",
-        json_ids(dialect, 1)
+        "SELECT delivery_id, op, status FROM parts WHERE {}",
+        in_ids(dialect, "delivery_id", 1)
     ))
     .bind(&ids)
     .fetch_all(&mut **tx)
@@ -153,8 +153,8 @@ pub(crate) async fn roll_up(
     }
     for (status, ids) in &changed {
         sqlx::query(&format!(
-            "UPDATE deliveries SET status = $1, updated_at = $2 WHERE id IN ({})",
-            json_ids(dialect, 3)
+            "UPDATE deliveries SET status = $1, updated_at = $2 WHERE {}",
+            in_ids(dialect, "id", 3)
         ))
         .bind(*status)
         .bind(now)
@@ -186,8 +186,8 @@ pub(crate) async fn roll_up_messages(
     if dialect == Dialect::Postgres {
         tx.exec(
             &format!(
-                "SELECT id FROM messages WHERE id IN ({}) ORDER BY id FOR NO KEY UPDATE",
-                json_ids(dialect, 1)
+                "SELECT id FROM messages WHERE {} ORDER BY id FOR NO KEY UPDATE",
+                in_ids(dialect, "id", 1)
             ),
             &[Arg::Text(&ids)],
         )
@@ -207,8 +207,8 @@ pub(crate) async fn roll_up_messages(
                           SELECT 1 FROM deliveries f \
                           WHERE f.message_id = d.message_id AND f.fallback_of = d.id) \
                         THEN 'y' ELSE 'n' END \
-                 FROM deliveries d WHERE d.message_id IN ({})",
-                json_ids(dialect, 1)
+                 FROM deliveries d WHERE {}",
+                in_ids(dialect, "d.message_id", 1)
             ),
             &[Arg::Text(&ids)],
         )
@@ -244,9 +244,8 @@ pub(crate) async fn roll_up_messages(
     for (status, ids) in &by_status {
         tx.exec(
             &format!(
-                "UPDATE messages SET status = $1, updated_at = $2 \
-                 WHERE id IN ({}) AND status <> $1",
-                json_ids(dialect, 3)
+                "UPDATE messages SET status = $1, updated_at = $2 WHERE {} AND status <> $1",
+                in_ids(dialect, "id", 3)
             ),
             &[Arg::Text(status), Arg::Int(now), Arg::Text(&json(ids)?)],
         )

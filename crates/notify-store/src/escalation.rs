@@ -3,12 +3,14 @@
 //! claim and lease fire it once. Acknowledging (or resolving the alert) cancels the steps that
 //! have not fired, in the transaction that records the acknowledgement (or the resolve).
 
+use std::collections::BTreeSet;
+
 use notify_core::PartStatus;
 use sqlx::{Any, Row, Transaction};
 
 use crate::model::NewPart;
 use crate::outbox::actions::insert_parts_in;
-use crate::outbox::complete::roll_up_message;
+use crate::outbox::roll_up::roll_up_messages;
 use crate::{stored, Dialect, Store, StoreError};
 
 /// Why pending steps are cancelled: stored in `deliveries.cancel_reason`.
@@ -79,12 +81,13 @@ pub async fn cancel_pending_steps(
     };
     let step_parts = format!("{STEP_PARTS}{lock}");
     let mut cancelled = Vec::new();
+    let mut touched = BTreeSet::new();
     for message in &messages {
         let pending: Vec<String> = sqlx::query_scalar(PENDING_STEPS)
             .bind(message)
             .fetch_all(&mut **tx)
             .await?;
-        let mut touched = false;
+        let mut any = false;
         for delivery in pending {
             let parts = sqlx::query(&step_parts)
                 .bind(&delivery)
@@ -113,12 +116,13 @@ pub async fn cancel_pending_steps(
                 .execute(&mut **tx)
                 .await?;
             cancelled.push(delivery);
-            touched = true;
+            any = true;
         }
-        if touched {
-            roll_up_message(tx, message, now).await?;
+        if any {
+            touched.insert(message.clone());
         }
     }
+    roll_up_messages(tx, dialect, &touched, now).await?;
     Ok(cancelled)
 }
 

@@ -121,6 +121,7 @@ on_both_backends!(
     a_resolve_goes_only_where_the_alert_was_sent,
     alerts_are_listed_by_status_and_tenant,
     a_taken_key_in_the_batch_keeps_the_alert,
+    a_resolve_does_not_count_the_step_it_stood_down,
 );
 
 async fn a_taken_key_in_the_batch_keeps_the_alert(store: Store, _clock: ManualClock) {
@@ -362,6 +363,48 @@ async fn a_resolve_goes_only_where_the_alert_was_sent(store: Store, _clock: Manu
             ("b".into(), "cancelled".into(), Some(NOTHING_SENT.into())),
         ]
     );
+}
+
+async fn a_resolve_does_not_count_the_step_it_stood_down(store: Store, _clock: ManualClock) {
+    let key = "db-3/DiskFull";
+    let mut lead = firing(T0);
+    // An escalation step on channel a, due in five minutes.
+    let mut step = lead.deliveries[0].clone();
+    step.id = notify_core::DeliveryId::new_at(T0).0;
+    step.seq = 1;
+    step.parts[0].id = notify_core::PartId::new_at(T0).0;
+    step.escalation_step = Some(0);
+    step.due_at = Some(T0 + 300_000);
+    step.expires_at = Some(T0 + 3_900_000);
+    lead.deliveries.push(step);
+    store
+        .insert_messages(std::slice::from_ref(&lead))
+        .await
+        .unwrap();
+    send_all(&store, "a").await;
+    assert_eq!(
+        message(&store, &lead.id).await.status,
+        "accepted",
+        "the pending step keeps the lead open"
+    );
+    let resolve = alert_message(T0 + 5, key, AlertStatus::Resolved, None, &["a"]);
+    store
+        .insert_messages(std::slice::from_ref(&resolve))
+        .await
+        .unwrap();
+    let lead_view = message(&store, &lead.id).await;
+    let step = lead_view.deliveries[1].escalation.clone().expect("a step");
+    assert_eq!(
+        (
+            lead_view.deliveries[1].status.as_str(),
+            step.reason.as_deref()
+        ),
+        ("cancelled", Some("resolved")),
+        "{step:?}"
+    );
+    // The step never had to go out: the lead is sent, as its own target was (the one
+    // roll-up rule, outbox::roll_up), not partially sent.
+    assert_eq!(lead_view.status, "sent");
 }
 
 async fn alerts_are_listed_by_status_and_tenant(store: Store, _clock: ManualClock) {

@@ -1,13 +1,15 @@
 //! Operations on a delivery that callers and admins start: recall, adding recall or state
 //! calls, admin retry, and the Juzi sidebar's report.
 
+use std::collections::BTreeSet;
+
 use notify_core::{DeliveryStatus, PartOp, PartStatus};
 use sqlx::Row;
 
 use sqlx::{Any, Transaction};
 
 use crate::model::{LaneInfo, NewPart};
-use crate::outbox::complete::{roll_up, roll_up_message};
+use crate::outbox::roll_up::{roll_up, roll_up_messages};
 use crate::{stored, Store, StoreError};
 
 /// Where a delivery stood when its recall was asked for.
@@ -100,7 +102,7 @@ impl Store {
                 RecallStart::Sent(sent)
             }
         };
-        roll_up(&mut tx, std::iter::once(&delivery_id.to_string()), now).await?;
+        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -120,7 +122,7 @@ impl Store {
         let mut tx = self.begin_tx().await?;
         let lanes = insert_parts_in(&mut tx, delivery_id, parts, now + ttl_ms, now).await?;
         let new_lanes = self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
-        roll_up(&mut tx, std::iter::once(&delivery_id.to_string()), now).await?;
+        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
         self.remember_lanes(new_lanes);
         self.announce().await;
@@ -196,7 +198,7 @@ impl Store {
         .bind(now + ttl_ms)
         .execute(&mut *tx)
         .await?;
-        roll_up(&mut tx, std::iter::once(&delivery_id.to_string()), now).await?;
+        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
         self.announce().await;
         Ok(true)
@@ -246,7 +248,8 @@ impl Store {
                 )
                 .await?;
             }
-            roll_up_message(&mut tx, &row.try_get::<String, _>(1)?, now).await?;
+            let message_id: String = row.try_get(1)?;
+            roll_up_messages(&mut tx, self.dialect, &one(&message_id), now).await?;
         }
         tx.commit().await?;
         if fallback_due {
@@ -254,6 +257,11 @@ impl Store {
         }
         stored::get(&row, 0, "deliveries.status")
     }
+}
+
+/// The set of one id, for the set-based roll-ups.
+pub(crate) fn one(id: &str) -> BTreeSet<String> {
+    BTreeSet::from([id.to_string()])
 }
 
 /// Adds `parts` to the delivery `delivery_id` inside `tx`, after its last part, queued at `now`

@@ -1,11 +1,30 @@
-use std::collections::BTreeSet;
+//! Fenced completion of claimed parts, set-based: a batch of completions (the dispatcher sends
+//! up to 256) is one transaction of a fixed number of statements whatever its size — one read
+//! of its parts, one insert of its attempts, one update per kind of result, one of the parts
+//! its sends unblocked, then the roll-up ([`super::roll_up`]). Every row set travels as one
+//! JSON parameter (`sqlx::Any` binds no arrays), so no bind limit applies and each statement's
+//! text is the same for every batch size.
+//!
+//! Results that are rare in practice stay per row, after the set-based ones: a re-upload (an
+//! expired WeCom media id), a resend to fewer recipients, refused recipients, a delivery
+//! expiring, a fallback becoming due. Expiring comes last, so it also cancels what this batch
+//! queued again for the same delivery.
+//!
+//! Tables are written in one order — parts, then deliveries, then messages — and on Postgres
+//! each table's rows are locked in id order before they are written, as the sweeper, lease
+//! renewal and the roll-ups do: two transactions never wait on each other in a cycle.
 
-use notify_core::{DeliveryStatus, FailedRecipient, MessageStatus, PartOp, PartStatus};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
+
+use notify_core::{DeliveryStatus, FailedRecipient};
+use serde::Serialize;
 use sqlx::{Any, Row, Transaction};
 
 use crate::model::{AttemptRecord, Completion, PartResult};
 use crate::outbox::fallback::note_final;
-use crate::{Store, StoreError};
+use crate::outbox::roll_up::{lock_deliveries, roll_up};
+use crate::sql::{in_ids, json, json_rows, keyed_by, names};
+use crate::{Dialect, Store, StoreError};
 
 impl Store {
     /// Applies the results of many finished parts in one transaction. Each is fenced by its
@@ -16,155 +35,36 @@ impl Store {
             return Ok(Vec::new());
         }
         let now = self.now_ms();
+        let dialect = self.dialect;
         let mut tx = self.begin_tx().await?;
-        let mut touched = BTreeSet::new();
-        let mut requeued = false;
-        let mut fallback_due = false;
-        // Rows are locked in part-id order, the same order the sweeper takes, so a completion
-        // batch and a sweep cannot deadlock each other; `applied` keeps the caller's order.
+        let parts = lock_parts(&mut tx, dialect, batch).await?;
+        // Part-id order (stable, so the caller's among completions of one part): the order
+        // attempts are logged and the rare per-row results applied, as before this was
+        // set-based. `applied` keeps the caller's order.
         let mut order: Vec<usize> = (0..batch.len()).collect();
         order.sort_by(|a, b| batch[*a].part_id.cmp(&batch[*b].part_id));
-        let mut applied_at = vec![false; batch.len()];
+        let mut applied = vec![false; batch.len()];
+        let mut plan = Plan::default();
+        let mut taken = HashSet::new();
         for &index in &order {
             let c = &batch[index];
-            let row = sqlx::query(
-                "SELECT delivery_id, seq, depends_on FROM parts \
-                 WHERE id = $1 AND lease_token = $2 AND status = 'sending'",
-            )
-            .bind(&c.part_id)
-            .bind(&c.lease_token)
-            .fetch_optional(&mut *tx)
-            .await?;
-            let delivery_id: Option<String> = match &row {
-                Some(r) => Some(r.try_get(0)?),
-                None => {
-                    sqlx::query_scalar("SELECT delivery_id FROM parts WHERE id = $1")
-                        .bind(&c.part_id)
-                        .fetch_optional(&mut *tx)
-                        .await?
-                }
-            };
-            if let (Some(a), Some(d)) = (&c.attempt, &delivery_id) {
-                insert_attempt(&mut tx, &c.part_id, d, a).await?;
-            }
-            let Some(row) = row else {
-                applied_at[index] = false;
+            let Some(part) = parts.get(&c.part_id) else {
                 continue;
             };
-            let delivery_id: String = row.try_get(0)?;
-            let seq: i64 = row.try_get(1)?;
-            match &c.result {
-                PartResult::Done {
-                    upstream_id,
-                    failed_recipients,
-                } => {
-                    fenced(
-                        &mut tx,
-                        "UPDATE parts SET status = 'done', upstream_id = $3, attempts = attempts + 1, \
-                         lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = $4 \
-                         WHERE id = $1 AND lease_token = $2",
-                        c,
-                        |q| q.bind(upstream_id.clone()).bind(now),
-                    )
-                    .await?;
-                    let unblocked = sqlx::query(
-                        "UPDATE parts SET status = 'queued', dependency_id = $3, next_attempt_at = $4, \
-                         updated_at = $4 WHERE delivery_id = $1 AND depends_on = $2 AND status = 'blocked'",
-                    )
-                    .bind(&delivery_id)
-                    .bind(seq)
-                    .bind(upstream_id.clone())
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                    requeued |= unblocked.rows_affected() > 0;
-                    add_failed_recipients(&mut tx, &delivery_id, failed_recipients, now).await?;
-                }
-                PartResult::Retry {
-                    at_ms,
-                    spend_attempt,
-                    error,
-                    possible_duplicate,
-                } => {
-                    fenced(
-                        &mut tx,
-                        "UPDATE parts SET status = 'queued', next_attempt_at = $3, \
-                         attempts = attempts + $4, last_error = $5, \
-                         possible_duplicate = CASE WHEN $6 = 1 THEN 1 ELSE possible_duplicate END, \
-                         lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = $7 \
-                         WHERE id = $1 AND lease_token = $2",
-                        c,
-                        |q| {
-                            q.bind(*at_ms)
-                                .bind(i64::from(*spend_attempt))
-                                .bind(error.clone())
-                                .bind(i64::from(*possible_duplicate))
-                                .bind(now)
-                        },
-                    )
-                    .await?;
-                    requeued = true;
-                }
-                PartResult::Resend {
-                    body,
-                    recipients,
-                    failed_recipients,
-                } => {
-                    let body = body.to_string();
-                    let recipients = serde_json::to_string(recipients).unwrap_or_default();
-                    fenced(
-                        &mut tx,
-                        "UPDATE parts SET status = 'queued', next_attempt_at = $5, body = $3, \
-                         recipients = $4, attempts = attempts + 1, lease_owner = NULL, \
-                         lease_token = NULL, lease_until = NULL, updated_at = $5 \
-                         WHERE id = $1 AND lease_token = $2",
-                        c,
-                        |q| q.bind(body).bind(recipients).bind(now),
-                    )
-                    .await?;
-                    add_failed_recipients(&mut tx, &delivery_id, failed_recipients, now).await?;
-                    requeued = true;
-                }
-                PartResult::Reupload { error } => {
-                    reupload(&mut tx, c, &delivery_id, row.try_get(2)?, error, now).await?;
-                    requeued = true;
-                }
-                PartResult::Failed { error } => {
-                    fenced(
-                        &mut tx,
-                        "UPDATE parts SET status = 'failed', last_error = $3, attempts = attempts + 1, \
-                         lease_owner = NULL, lease_token = NULL, lease_until = NULL, updated_at = $4 \
-                         WHERE id = $1 AND lease_token = $2",
-                        c,
-                        |q| q.bind(error.clone()).bind(now),
-                    )
-                    .await?;
-                    sqlx::query(
-                        "UPDATE deliveries SET last_error = $2, updated_at = $3 WHERE id = $1",
-                    )
-                    .bind(&delivery_id)
-                    .bind(error)
-                    .bind(now)
-                    .execute(&mut *tx)
-                    .await?;
-                }
-                PartResult::Expired { error } => {
-                    fenced(
-                        &mut tx,
-                        "UPDATE parts SET status = 'cancelled', last_error = $3, lease_owner = NULL, \
-                         lease_token = NULL, lease_until = NULL, updated_at = $4 \
-                         WHERE id = $1 AND lease_token = $2",
-                        c,
-                        |q| q.bind(error.clone()).bind(now),
-                    )
-                    .await?;
-                    fallback_due |= expire_delivery(&mut tx, &delivery_id, error, now).await?;
-                }
+            if let Some(a) = &c.attempt {
+                plan.attempts.push(AttemptRow::of(c, &part.delivery_id, a));
             }
-            touched.insert(delivery_id);
-            applied_at[index] = true;
+            // One completion per part at most: the first leaves `sending`.
+            if part.status != "sending"
+                || part.lease_token.as_deref() != Some(c.lease_token.as_str())
+                || !taken.insert(c.part_id.as_str())
+            {
+                continue;
+            }
+            plan.add(c, part);
+            applied[index] = true;
         }
-        fallback_due |= roll_up(&mut tx, touched.iter(), now).await?;
+        let (requeued, fallback_due) = plan.apply(&mut tx, dialect, now).await?;
         tx.commit().await?;
         if requeued {
             self.wake.bump();
@@ -172,47 +72,426 @@ impl Store {
         if fallback_due {
             self.fallback_wake.bump();
         }
-        Ok(applied_at)
+        Ok(applied)
     }
 }
 
-async fn fenced<'a, F>(
-    tx: &mut Transaction<'static, Any>,
-    sql: &'a str,
-    c: &'a Completion,
-    bind: F,
-) -> Result<(), StoreError>
-where
-    F: FnOnce(
-        sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>>,
-    ) -> sqlx::query::Query<'a, Any, sqlx::any::AnyArguments<'a>>,
-{
-    let q = sqlx::query(sql).bind(&c.part_id).bind(&c.lease_token);
-    bind(q).execute(&mut **tx).await?;
-    Ok(())
+/// A part named by a completion, as it stands once locked.
+struct LockedPart {
+    delivery_id: String,
+    seq: i64,
+    depends_on: Option<i64>,
+    status: String,
+    lease_token: Option<String>,
 }
 
-pub(crate) async fn insert_attempt(
+/// Reads the batch's parts; on Postgres locks them, in part-id order, the order the sweeper
+/// and lease renewal take too, so none of them deadlocks with a completion batch.
+async fn lock_parts(
     tx: &mut Transaction<'static, Any>,
-    part_id: &str,
-    delivery_id: &str,
-    a: &AttemptRecord,
+    dialect: Dialect,
+    batch: &[Completion],
+) -> Result<HashMap<String, LockedPart>, StoreError> {
+    let ids: BTreeSet<&str> = batch.iter().map(|c| c.part_id.as_str()).collect();
+    let lock = match dialect {
+        Dialect::Postgres => " ORDER BY id FOR NO KEY UPDATE",
+        Dialect::Sqlite => "",
+    };
+    sqlx::query(&format!(
+        "SELECT id, delivery_id, seq, depends_on, status, lease_token FROM parts WHERE {}{lock}",
+        in_ids(dialect, "id", 1)
+    ))
+    .bind(json(&ids)?)
+    .fetch_all(&mut **tx)
+    .await?
+    .iter()
+    .map(|r| {
+        Ok((
+            r.try_get(0)?,
+            LockedPart {
+                delivery_id: r.try_get(1)?,
+                seq: r.try_get(2)?,
+                depends_on: r.try_get(3)?,
+                status: r.try_get(4)?,
+                lease_token: r.try_get(5)?,
+            },
+        ))
+    })
+    .collect()
+}
+
+/// An `attempts` row.
+#[derive(Serialize)]
+struct AttemptRow<'a> {
+    part_id: &'a str,
+    delivery_id: &'a str,
+    at: i64,
+    endpoint: &'a str,
+    http_status: Option<i64>,
+    upstream_code: Option<&'a str>,
+    upstream_message: Option<&'a str>,
+    duration_ms: i64,
+    outcome: &'a str,
+    possible_duplicate: i64,
+}
+
+impl<'a> AttemptRow<'a> {
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[
+        ("part_id", "text"),
+        ("delivery_id", "text"),
+        ("at", "bigint"),
+        ("endpoint", "text"),
+        ("http_status", "bigint"),
+        ("upstream_code", "text"),
+        ("upstream_message", "text"),
+        ("duration_ms", "bigint"),
+        ("outcome", "text"),
+        ("possible_duplicate", "bigint"),
+    ];
+
+    fn of(c: &'a Completion, delivery_id: &'a str, a: &'a AttemptRecord) -> Self {
+        Self {
+            part_id: &c.part_id,
+            delivery_id,
+            at: a.at,
+            endpoint: &a.endpoint,
+            http_status: a.http_status,
+            upstream_code: a.upstream_code.as_deref(),
+            upstream_message: a.upstream_message.as_deref(),
+            duration_ms: a.duration_ms,
+            outcome: &a.outcome,
+            possible_duplicate: i64::from(a.possible_duplicate),
+        }
+    }
+}
+
+/// A part sent: its upstream id, and where its followers are (`depends_on` = its seq).
+#[derive(Serialize)]
+struct DoneRow<'a> {
+    id: &'a str,
+    upstream_id: Option<&'a str>,
+    delivery_id: &'a str,
+    seq: i64,
+}
+
+impl DoneRow<'_> {
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[
+        ("id", "text"),
+        ("upstream_id", "text"),
+        ("delivery_id", "text"),
+        ("seq", "bigint"),
+    ];
+}
+
+/// A part back to the queue.
+#[derive(Serialize)]
+struct RetryRow<'a> {
+    id: &'a str,
+    at_ms: i64,
+    spend: i64,
+    error: &'a str,
+    duplicate: i64,
+}
+
+impl RetryRow<'_> {
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[
+        ("id", "text"),
+        ("at_ms", "bigint"),
+        ("spend", "bigint"),
+        ("error", "text"),
+        ("duplicate", "bigint"),
+    ];
+}
+
+/// A row and the error it ends with (a failed or expired part, a failed delivery).
+#[derive(Serialize)]
+struct ErrorRow<'a> {
+    id: &'a str,
+    error: &'a str,
+}
+
+impl ErrorRow<'_> {
+    const COLUMNS: &'static [(&'static str, &'static str)] = &[("id", "text"), ("error", "text")];
+}
+
+/// A result applied one row at a time (rare in practice), in part-id order.
+enum Rare<'a> {
+    Resend(&'a Completion),
+    Reupload(&'a Completion, &'a LockedPart, &'a str),
+    RefusedRecipients(&'a str, &'a [FailedRecipient]),
+}
+
+/// The writes of one batch, gathered by kind before any is made.
+#[derive(Default)]
+struct Plan<'a> {
+    attempts: Vec<AttemptRow<'a>>,
+    done: Vec<DoneRow<'a>>,
+    retry: Vec<RetryRow<'a>>,
+    failed: Vec<ErrorRow<'a>>,
+    expired: Vec<ErrorRow<'a>>,
+    /// Failed deliveries' last error: a later part's (in part-id order) wins, as before.
+    failed_deliveries: BTreeMap<&'a str, &'a str>,
+    /// Expiring deliveries: the first expired part's error.
+    expiring: BTreeMap<&'a str, &'a str>,
+    rare: Vec<Rare<'a>>,
+    /// Every delivery of an applied completion, rolled up at the end.
+    touched: BTreeSet<String>,
+    /// Some delivery rows are written before the roll-up (not only by it).
+    writes_deliveries: bool,
+}
+
+impl<'a> Plan<'a> {
+    fn add(&mut self, c: &'a Completion, part: &'a LockedPart) {
+        let delivery_id = part.delivery_id.as_str();
+        match &c.result {
+            PartResult::Done {
+                upstream_id,
+                failed_recipients,
+            } => {
+                self.done.push(DoneRow {
+                    id: &c.part_id,
+                    upstream_id: upstream_id.as_deref(),
+                    delivery_id,
+                    seq: part.seq,
+                });
+                if !failed_recipients.is_empty() {
+                    self.rare
+                        .push(Rare::RefusedRecipients(delivery_id, failed_recipients));
+                    self.writes_deliveries = true;
+                }
+            }
+            PartResult::Retry {
+                at_ms,
+                spend_attempt,
+                error,
+                possible_duplicate,
+            } => self.retry.push(RetryRow {
+                id: &c.part_id,
+                at_ms: *at_ms,
+                spend: i64::from(*spend_attempt),
+                error,
+                duplicate: i64::from(*possible_duplicate),
+            }),
+            PartResult::Resend {
+                failed_recipients, ..
+            } => {
+                self.rare.push(Rare::Resend(c));
+                if !failed_recipients.is_empty() {
+                    self.rare
+                        .push(Rare::RefusedRecipients(delivery_id, failed_recipients));
+                    self.writes_deliveries = true;
+                }
+            }
+            PartResult::Reupload { error } => self.rare.push(Rare::Reupload(c, part, error)),
+            PartResult::Failed { error } => {
+                self.failed.push(ErrorRow {
+                    id: &c.part_id,
+                    error,
+                });
+                self.failed_deliveries.insert(delivery_id, error);
+                self.writes_deliveries = true;
+            }
+            PartResult::Expired { error } => {
+                self.expired.push(ErrorRow {
+                    id: &c.part_id,
+                    error,
+                });
+                self.expiring.entry(delivery_id).or_insert(error);
+                self.writes_deliveries = true;
+            }
+        }
+        self.touched.insert(part.delivery_id.clone());
+    }
+
+    /// Makes the writes. Returns (parts were queued again, a fallback became due).
+    async fn apply(
+        self,
+        tx: &mut Transaction<'static, Any>,
+        dialect: Dialect,
+        now: i64,
+    ) -> Result<(bool, bool), StoreError> {
+        let rows = |alias: &str, cols: &[(&str, &str)]| json_rows(dialect, 1, alias, cols);
+        let by_part_id = keyed_by(dialect, "parts.id", 1, "id");
+        if !self.attempts.is_empty() {
+            let cols = AttemptRow::COLUMNS;
+            let sql = format!(
+                "INSERT INTO attempts ({names}) SELECT {names} FROM {}",
+                rows("a", cols),
+                names = names(cols)
+            );
+            sqlx::query(&sql)
+                .bind(json(&self.attempts)?)
+                .execute(&mut **tx)
+                .await?;
+        }
+        // The rows below were read under their lock with this lease token: they are updated
+        // by id alone.
+        const RELEASE: &str = "lease_owner = NULL, lease_token = NULL, lease_until = NULL";
+        let mut requeued = false;
+        if !self.done.is_empty() {
+            let done = json(&self.done)?;
+            let u = rows("u", DoneRow::COLUMNS);
+            exec(
+                tx,
+                &format!(
+                    "UPDATE parts SET status = 'done', upstream_id = u.upstream_id, \
+                     attempts = parts.attempts + 1, {RELEASE}, updated_at = $2 \
+                     FROM {u} WHERE parts.id = u.id{by_part_id}"
+                ),
+                &done,
+                now,
+            )
+            .await?;
+            // The parts that waited for these (a send for its upload) are due now.
+            let unblocked = exec(
+                tx,
+                &format!(
+                    "UPDATE parts SET status = 'queued', dependency_id = u.upstream_id, \
+                     next_attempt_at = $2, updated_at = $2 FROM {u} \
+                     WHERE parts.delivery_id = u.delivery_id AND parts.depends_on = u.seq \
+                       AND parts.status = 'blocked'{}",
+                    keyed_by(dialect, "parts.delivery_id", 1, "delivery_id")
+                ),
+                &done,
+                now,
+            )
+            .await?;
+            requeued |= unblocked > 0;
+        }
+        if !self.retry.is_empty() {
+            exec(
+                tx,
+                &format!(
+                    "UPDATE parts SET status = 'queued', next_attempt_at = u.at_ms, \
+                     attempts = parts.attempts + u.spend, last_error = u.error, \
+                     possible_duplicate = CASE WHEN u.duplicate = 1 THEN 1 \
+                                               ELSE parts.possible_duplicate END, \
+                     {RELEASE}, updated_at = $2 FROM {} WHERE parts.id = u.id{by_part_id}",
+                    rows("u", RetryRow::COLUMNS)
+                ),
+                &json(&self.retry)?,
+                now,
+            )
+            .await?;
+            requeued = true;
+        }
+        if !self.failed.is_empty() {
+            exec(
+                tx,
+                &format!(
+                    "UPDATE parts SET status = 'failed', last_error = u.error, \
+                     attempts = parts.attempts + 1, {RELEASE}, updated_at = $2 \
+                     FROM {} WHERE parts.id = u.id{by_part_id}",
+                    rows("u", ErrorRow::COLUMNS)
+                ),
+                &json(&self.failed)?,
+                now,
+            )
+            .await?;
+        }
+        if !self.expired.is_empty() {
+            exec(
+                tx,
+                &format!(
+                    "UPDATE parts SET status = 'cancelled', last_error = u.error, {RELEASE}, \
+                     updated_at = $2 FROM {} WHERE parts.id = u.id{by_part_id}",
+                    rows("u", ErrorRow::COLUMNS)
+                ),
+                &json(&self.expired)?,
+                now,
+            )
+            .await?;
+        }
+        for r in &self.rare {
+            match r {
+                Rare::Resend(c) => resend(tx, c, now).await?,
+                Rare::Reupload(c, part, error) => {
+                    reupload(tx, c, &part.delivery_id, part.depends_on, error, now).await?
+                }
+                Rare::RefusedRecipients(..) => continue,
+            }
+            requeued = true;
+        }
+        // Last among the parts' writes, so it also cancels what this batch queued again.
+        for (delivery_id, error) in &self.expiring {
+            expire_unsent_parts(tx, delivery_id, error, now).await?;
+        }
+        // Every part is written: now the deliveries, locked first in one order.
+        if self.writes_deliveries {
+            lock_deliveries(tx, dialect, &self.touched).await?;
+        }
+        if !self.failed_deliveries.is_empty() {
+            let failed: Vec<ErrorRow> = self
+                .failed_deliveries
+                .iter()
+                .map(|(id, error)| ErrorRow { id, error })
+                .collect();
+            exec(
+                tx,
+                &format!(
+                    "UPDATE deliveries SET last_error = u.error, updated_at = $2 \
+                     FROM {} WHERE deliveries.id = u.id{}",
+                    rows("u", ErrorRow::COLUMNS),
+                    keyed_by(dialect, "deliveries.id", 1, "id")
+                ),
+                &json(&failed)?,
+                now,
+            )
+            .await?;
+        }
+        for r in &self.rare {
+            if let Rare::RefusedRecipients(delivery_id, failed) = r {
+                add_failed_recipients(tx, delivery_id, failed, now).await?;
+            }
+        }
+        let mut fallback_due = false;
+        for (delivery_id, error) in &self.expiring {
+            fallback_due |= expire_delivery_row(tx, delivery_id, error, now).await?;
+        }
+        fallback_due |= roll_up(tx, dialect, &self.touched, now).await?;
+        Ok((requeued, fallback_due))
+    }
+}
+
+/// Runs a set-based statement over the rows in `rows` (`$1`) at `now` (`$2`).
+async fn exec(
+    tx: &mut Transaction<'static, Any>,
+    sql: &str,
+    rows: &str,
+    now: i64,
+) -> Result<u64, StoreError> {
+    Ok(sqlx::query(sql)
+        .bind(rows)
+        .bind(now)
+        .execute(&mut **tx)
+        .await?
+        .rows_affected())
+}
+
+/// Queues a part again at once with a new body and fewer recipients (the others were refused
+/// for good).
+async fn resend(
+    tx: &mut Transaction<'static, Any>,
+    c: &Completion,
+    now: i64,
 ) -> Result<(), StoreError> {
+    let PartResult::Resend {
+        body, recipients, ..
+    } = &c.result
+    else {
+        return Ok(());
+    };
     sqlx::query(
-        "INSERT INTO attempts (part_id, delivery_id, at, endpoint, http_status, upstream_code, \
-         upstream_message, duration_ms, outcome, possible_duplicate) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)",
+        "UPDATE parts SET status = 'queued', next_attempt_at = $5, body = $3, \
+         recipients = $4, attempts = attempts + 1, lease_owner = NULL, \
+         lease_token = NULL, lease_until = NULL, updated_at = $5 \
+         WHERE id = $1 AND lease_token = $2",
     )
-    .bind(part_id)
-    .bind(delivery_id)
-    .bind(a.at)
-    .bind(&a.endpoint)
-    .bind(a.http_status)
-    .bind(&a.upstream_code)
-    .bind(&a.upstream_message)
-    .bind(a.duration_ms)
-    .bind(&a.outcome)
-    .bind(i64::from(a.possible_duplicate))
+    .bind(&c.part_id)
+    .bind(&c.lease_token)
+    .bind(body.to_string())
+    .bind(serde_json::to_string(recipients).unwrap_or_default())
+    .bind(now)
     .execute(&mut **tx)
     .await?;
     Ok(())
@@ -307,6 +586,18 @@ pub(crate) async fn expire_delivery(
     error: &str,
     now: i64,
 ) -> Result<bool, StoreError> {
+    expire_unsent_parts(tx, delivery_id, error, now).await?;
+    expire_delivery_row(tx, delivery_id, error, now).await
+}
+
+/// Cancels the calls of an expiring delivery that have not left. The parts' half of
+/// [`expire_delivery`], for a transaction that writes every part before any delivery.
+async fn expire_unsent_parts(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    error: &str,
+    now: i64,
+) -> Result<(), StoreError> {
     sqlx::query(
         "UPDATE parts SET status = 'cancelled', last_error = $2, updated_at = $3 \
          WHERE delivery_id = $1 AND status IN ('queued', 'blocked') AND op IN ('send', 'upload')",
@@ -316,6 +607,16 @@ pub(crate) async fn expire_delivery(
     .bind(now)
     .execute(&mut **tx)
     .await?;
+    Ok(())
+}
+
+/// The delivery's half of [`expire_delivery`]. Returns true when this made a fallback due.
+async fn expire_delivery_row(
+    tx: &mut Transaction<'static, Any>,
+    delivery_id: &str,
+    error: &str,
+    now: i64,
+) -> Result<bool, StoreError> {
     let expired = sqlx::query(
         "UPDATE deliveries SET status = 'expired', last_error = $2, updated_at = $3 \
          WHERE id = $1 AND status IN ('queued', 'sending', 'awaiting_agent')",
@@ -330,107 +631,4 @@ pub(crate) async fn expire_delivery(
         return Ok(false);
     }
     note_final(tx, delivery_id, DeliveryStatus::Expired, now).await
-}
-
-/// Recomputes the status of each delivery in `deliveries` from its parts, then of their
-/// messages from their deliveries. Returns true when a delivery's new status made its fallback
-/// due (a pending-fallback row was written in `tx`).
-pub(crate) async fn roll_up<'a>(
-    tx: &mut Transaction<'static, Any>,
-    deliveries: impl Iterator<Item = &'a String>,
-    now: i64,
-) -> Result<bool, StoreError> {
-    let mut messages = BTreeSet::new();
-    let mut fallback_due = false;
-    for d in deliveries {
-        let row = sqlx::query("SELECT status, message_id, fallback FROM deliveries WHERE id = $1")
-            .bind(d)
-            .fetch_one(&mut **tx)
-            .await?;
-        let current: String = row.try_get(0)?;
-        let message_id: String = row.try_get(1)?;
-        let has_fallback = row.try_get::<Option<String>, _>(2)?.is_some();
-        let current = DeliveryStatus::parse(&current)
-            .ok_or_else(|| StoreError::Corrupt(format!("delivery status {current:?}")))?;
-        let parts: Vec<(PartOp, PartStatus)> =
-            sqlx::query("SELECT op, status FROM parts WHERE delivery_id = $1")
-                .bind(d)
-                .fetch_all(&mut **tx)
-                .await?
-                .iter()
-                .filter_map(|r| {
-                    let op: String = r.try_get(0).ok()?;
-                    let st: String = r.try_get(1).ok()?;
-                    Some((PartOp::parse(&op)?, PartStatus::parse(&st)?))
-                })
-                .collect();
-        let next = crate::rollup::delivery_status(current, &parts);
-        if next != current {
-            sqlx::query("UPDATE deliveries SET status = $2, updated_at = $3 WHERE id = $1")
-                .bind(d)
-                .bind(next.as_str())
-                .bind(now)
-                .execute(&mut **tx)
-                .await?;
-            if has_fallback {
-                fallback_due |= note_final(tx, d, next, now).await?;
-            }
-        }
-        messages.insert(message_id);
-    }
-    for m in messages {
-        roll_up_message(tx, &m, now).await?;
-    }
-    Ok(fallback_due)
-}
-
-pub(crate) async fn roll_up_message(
-    tx: &mut Transaction<'static, Any>,
-    message_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    // An escalation step cancelled because the alert was acknowledged or resolved never had to
-    // go out: it does not count (the message is `sent` when its own targets were). A step still
-    // pending keeps the message `accepted` until it fires or is cancelled.
-    // A delivery waiting for its fallback is not final yet; one that failed or expired and has
-    // a fallback delivery counts through that delivery alone (it stands in for it).
-    let rows = sqlx::query(
-        "SELECT d.status, \
-                (SELECT COUNT(*) FROM pending_fallbacks p WHERE p.delivery_id = d.id), \
-                (SELECT COUNT(*) FROM deliveries f \
-                 WHERE f.message_id = d.message_id AND f.fallback_of = d.id) \
-         FROM deliveries d WHERE d.message_id = $1 \
-           AND NOT (d.escalation_step IS NOT NULL AND d.status = 'cancelled' \
-                    AND d.cancel_reason IS NOT NULL)",
-    )
-    .bind(message_id)
-    .fetch_all(&mut **tx)
-    .await?;
-    let mut statuses = Vec::with_capacity(rows.len());
-    let mut waiting = false;
-    for r in &rows {
-        let status: String = r.try_get(0)?;
-        let pending: i64 = r.try_get(1)?;
-        let replaced: i64 = r.try_get(2)?;
-        let Some(status) = DeliveryStatus::parse(&status) else {
-            continue;
-        };
-        waiting |= pending > 0;
-        if replaced > 0 && matches!(status, DeliveryStatus::Failed | DeliveryStatus::Expired) {
-            continue;
-        }
-        statuses.push(status);
-    }
-    let status = if waiting {
-        MessageStatus::Accepted
-    } else {
-        MessageStatus::of(&statuses)
-    };
-    sqlx::query("UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2")
-        .bind(message_id)
-        .bind(status.as_str())
-        .bind(now)
-        .execute(&mut **tx)
-        .await?;
-    Ok(())
 }

@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 use sqlx::{Any, Row, Transaction};
 
 use crate::model::NewDelivery;
-use crate::outbox::complete::roll_up_message;
+use crate::outbox::actions::one;
+use crate::outbox::roll_up::roll_up_messages;
 use crate::{Store, StoreError};
 
 /// A target's fallback as ingress resolved it, stored on the primary delivery.
@@ -315,7 +316,7 @@ impl Store {
                 .register_lanes_in(&mut tx, d.parts.iter().map(|p| &p.lane))
                 .await?;
         }
-        roll_up_message(&mut tx, &message_id, now).await?;
+        roll_up_messages(&mut tx, self.dialect, &one(&message_id), now).await?;
         tx.commit().await?;
         self.remember_lanes(new_lanes);
         if delivery.is_some() {

@@ -6,6 +6,7 @@ mod claim;
 pub(crate) mod complete;
 pub mod fallback;
 mod insert;
+pub(crate) mod roll_up;
 mod sweep;
 
 pub use actions::RecallStart;

@@ -2,7 +2,9 @@ use std::collections::BTreeSet;
 
 use sqlx::Row;
 
-use crate::outbox::complete::{expire_delivery, roll_up, roll_up_message};
+use crate::outbox::actions::one;
+use crate::outbox::complete::expire_delivery;
+use crate::outbox::roll_up::{roll_up, roll_up_messages};
 use crate::{Store, StoreError};
 
 /// What one sweep did.
@@ -62,14 +64,14 @@ impl Store {
         .bind(now)
         .fetch_all(&mut *tx)
         .await?;
-        let mut touched = BTreeSet::new();
+        let touched: BTreeSet<String> = due.into_iter().chain(waiting).collect();
+        // In id order: the order the roll-up locks them in.
         let mut fallback_due = false;
-        for d in due.iter().chain(waiting.iter()) {
+        for d in &touched {
             fallback_due |=
                 expire_delivery(&mut tx, d, "expired before it could be sent", now).await?;
-            touched.insert(d.clone());
         }
-        fallback_due |= roll_up(&mut tx, touched.iter(), now).await?;
+        fallback_due |= roll_up(&mut tx, self.dialect, &touched, now).await?;
         tx.commit().await?;
         if rescued > 0 {
             self.wake.bump();
@@ -120,7 +122,7 @@ impl Store {
     /// Recomputes a message's status (after a direct delivery change).
     pub(crate) async fn refresh_message(&self, message_id: &str) -> Result<(), StoreError> {
         let mut tx = self.begin_tx().await?;
-        roll_up_message(&mut tx, message_id, self.now_ms()).await?;
+        roll_up_messages(&mut tx, self.dialect, &one(message_id), self.now_ms()).await?;
         tx.commit().await?;
         Ok(())
     }

@@ -16,13 +16,14 @@
 //!   alert's firing deliveries still queued and never attempted, and cancels its own delivery
 //!   on every channel where nothing of the alert was sent ("nothing was sent for this alert").
 
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap, HashSet};
 
-use notify_core::{AlertStatus, DeliveryStatus, MessageStatus};
+use notify_core::{AlertStatus, MessageStatus};
 
 use super::rows::AlertSeedRow;
 use super::BatchWriter;
 use crate::model::{NewMessage, NewStateUpdate};
+use crate::outbox::roll_up::roll_up_messages;
 use crate::StoreError;
 
 use crate::alerts::{NOTHING_SENT, RESOLVED_BEFORE_SENT};
@@ -214,12 +215,7 @@ pub(crate) fn classify(state: &mut AlertState, m: &NewMessage) -> Verdict {
     }
 }
 
-/// A bound value of the few generic statements storm control runs on either backend.
-#[derive(Debug, Clone, Copy)]
-pub(crate) enum Arg<'a> {
-    Text(&'a str),
-    Int(i64),
-}
+pub(crate) use crate::sql::Arg;
 
 /// The batch's storm control: every alert message's verdict (in batch order, `Plain` for the
 /// others), the answers of replays, and the alert rows to write back.
@@ -340,7 +336,8 @@ fn answer_of(m: &NewMessage, v: &Verdict) -> String {
 
 /// After the batch's deliveries are written: each resolve (in batch order) cancels its alert's
 /// firing deliveries still queued and never attempted, and its own deliveries on channels
-/// where nothing of the alert was sent; the messages touched are rolled up.
+/// where nothing of the alert was sent; then the messages touched are rolled up, by the rule
+/// every other roll-up follows (`outbox::roll_up`: a step stood down does not count).
 pub(crate) async fn apply_resolves(
     tx: &mut impl BatchWriter,
     batch: &[NewMessage],
@@ -348,6 +345,7 @@ pub(crate) async fn apply_resolves(
     fresh: &[bool],
     now: i64,
 ) -> Result<(), StoreError> {
+    let mut messages = BTreeSet::new();
     for (i, m) in batch.iter().enumerate() {
         let (Verdict::Resolve, true, Some(a)) = (&verdicts[i], fresh[i], &m.alert) else {
             continue;
@@ -406,7 +404,6 @@ pub(crate) async fn apply_resolves(
             )
             .await?;
         let mut deliveries = Vec::new();
-        let mut messages = std::collections::BTreeSet::new();
         for row in cancelled.iter().chain(&own) {
             if let [Some(d), Some(msg)] = row.as_slice() {
                 deliveries.push(d.clone());
@@ -427,11 +424,9 @@ pub(crate) async fn apply_resolves(
             &args,
         )
         .await?;
-        for msg in &messages {
-            roll_up_message(tx, msg, now).await?;
-        }
     }
-    Ok(())
+    let dialect = tx.dialect();
+    roll_up_messages(tx, dialect, &messages, now).await
 }
 
 /// Appends a resolve's state-update calls to an earlier (sent) delivery of its alert, after
@@ -487,35 +482,6 @@ pub(crate) async fn append_parts(
         )
         .await?;
     }
-    Ok(())
-}
-
-/// Sets a message's status from its deliveries' (as `outbox::complete::roll_up_message` does,
-/// on the batch writer's connection).
-async fn roll_up_message(
-    tx: &mut impl BatchWriter,
-    message_id: &str,
-    now: i64,
-) -> Result<(), StoreError> {
-    let statuses: Vec<DeliveryStatus> = tx
-        .texts(
-            "SELECT status FROM deliveries WHERE message_id = $1",
-            &[Arg::Text(message_id)],
-        )
-        .await?
-        .iter()
-        .filter_map(|r| DeliveryStatus::parse(r.first()?.as_deref()?))
-        .collect();
-    let status = MessageStatus::of(&statuses);
-    tx.exec(
-        "UPDATE messages SET status = $2, updated_at = $3 WHERE id = $1 AND status <> $2",
-        &[
-            Arg::Text(message_id),
-            Arg::Text(status.as_str()),
-            Arg::Int(now),
-        ],
-    )
-    .await?;
     Ok(())
 }
 

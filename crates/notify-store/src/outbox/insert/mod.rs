@@ -12,7 +12,8 @@ mod sqlite;
 use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{InsertOutcome, LaneInfo, NewMessage};
-use crate::{Store, StoreError};
+use crate::outbox::roll_up::RollUpTx;
+use crate::{Dialect, Store, StoreError};
 use alerts::{AlertState, Arg, Stored, Verdict};
 use rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 
@@ -55,6 +56,8 @@ pub(crate) const KEY_HOLDER_COLUMNS: &str =
 
 /// One open write transaction, as the batch insert uses it.
 pub(crate) trait BatchWriter {
+    /// The backend it writes to.
+    fn dialect(&self) -> Dialect;
     /// Inserts `rows`, skipping those whose (tenant, idempotency key) is taken: `None` when
     /// every row went in, else the ids written.
     async fn messages(
@@ -92,6 +95,22 @@ pub(crate) trait BatchWriter {
     ) -> Result<Vec<Vec<Option<String>>>, StoreError>;
     /// Commits.
     async fn commit(self) -> Result<(), StoreError>;
+}
+
+/// The batch insert's transaction runs the message roll-up's statements too (a resolve
+/// cancels deliveries of earlier messages), so every roll-up follows the one rule.
+impl<W: BatchWriter> RollUpTx for W {
+    async fn texts(
+        &mut self,
+        sql: &str,
+        args: &[Arg<'_>],
+    ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
+        BatchWriter::texts(self, sql, args).await
+    }
+
+    async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
+        BatchWriter::exec(self, sql, args).await
+    }
 }
 
 impl Store {

@@ -14,7 +14,7 @@ use super::{BatchWriter, KeyHolder, KEY_HOLDER_COLUMNS, SKIP_TAKEN_KEYS};
 use crate::lanes::{INSERT_LANE, INSERT_LANE_OWNER};
 use crate::model::LaneInfo;
 use crate::sql::names;
-use crate::StoreError;
+use crate::{Dialect, StoreError};
 
 /// A write transaction that takes rows as column arrays.
 pub(crate) struct UnnestWriter(Transaction<'static, Postgres>);
@@ -42,6 +42,10 @@ fn insert_sql(table: &str, cols: &[(&str, &str)]) -> String {
 }
 
 impl BatchWriter for UnnestWriter {
+    fn dialect(&self) -> Dialect {
+        Dialect::Postgres
+    }
+
     /// Fresh keys are the rule and replays the exception, so a plain INSERT is tried first
     /// (inside the savepoint taken at `BEGIN`): it skips `ON CONFLICT`'s speculative
     /// insertion, an extra index probe and WAL record per row. A taken key makes it fail with a

@@ -13,7 +13,7 @@ use super::rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 use super::{BatchWriter, KeyHolder, KEY_HOLDER_COLUMNS, SKIP_TAKEN_KEYS};
 use crate::model::LaneInfo;
 use crate::sql::{from_json_each, names};
-use crate::StoreError;
+use crate::{Dialect, StoreError};
 
 /// A write transaction that takes rows as JSON.
 pub(crate) struct JsonWriter(pub(crate) Transaction<'static, Any>);
@@ -31,6 +31,10 @@ fn insert_sql(table: &str, cols: &[(&str, &str)]) -> String {
 }
 
 impl BatchWriter for JsonWriter {
+    fn dialect(&self) -> Dialect {
+        Dialect::Sqlite
+    }
+
     async fn messages(
         &mut self,
         rows: &[MessageRow<'_>],

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use notify_api::{ApiConfig, AppState, ClientConfig};
-use notify_channels::{build_channel, ChannelConfig, ChannelHandle};
+use notify_channels::{build_channel, ChannelConfig, ChannelHandle, RateLimits};
 use notify_core::{ChannelKind, Secret, SystemClock};
 use notify_dispatch::{DispatchConfig, Dispatcher};
 use notify_simulator::Simulator;
@@ -31,16 +31,23 @@ struct Env {
     scratch: ScratchStore,
 }
 
-fn welink(sim: &str, client_id: &str) -> ChannelConfig {
+fn welink(sim: &str, client_id: &str, limits: Option<RateLimits>) -> ChannelConfig {
     let mut c = ChannelConfig::of_kind(ChannelKind::Welink);
     c.base_url = Some(format!("{sim}/api"));
     c.client_id = Some(client_id.into());
     c.client_secret = Some(Secret::new("s"));
     c.owner = Some("Ops".into());
+    c.limits = limits;
     c
 }
 
 async fn start(channels: &[(&str, &str)]) -> (Env, Dispatcher) {
+    start_limited(channels, None).await
+}
+
+/// The environment with WeLink channels `(name, client_id)`, each with `limits` (the
+/// documented caps when `None`).
+async fn start_limited(channels: &[(&str, &str)], limits: Option<RateLimits>) -> (Env, Dispatcher) {
     let sim = Simulator::new();
     let sim_addr = sim.spawn("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let sim_base = format!("http://{sim_addr}");
@@ -48,7 +55,7 @@ async fn start(channels: &[(&str, &str)]) -> (Env, Dispatcher) {
     let store = scratch.store.clone();
     let handles: Vec<ChannelHandle> = channels
         .iter()
-        .map(|(name, client)| build_channel(name, &welink(&sim_base, client)).unwrap())
+        .map(|(name, client)| build_channel(name, &welink(&sim_base, client, limits)).unwrap())
         .collect();
     let dispatcher =
         Dispatcher::new(store.clone(), handles.clone(), DispatchConfig::default()).unwrap();
@@ -219,6 +226,56 @@ async fn three_thousand_deliveries_keep_the_sliding_caps_at_full_speed() {
         elapsed.as_secs_f64(),
         stats["welink_ips"][0]["max_20s"]
     );
+    env.finish().await;
+}
+
+/// A lane configured under WeLink's caps sends at its configured pace. The room for arrival
+/// jitter (a 1 s window seen as 1.5 s) belongs to upstream's 40/s; taken off the configured 25
+/// as well, it paced the lane at 24 / 1.5 s = 16 calls/s, and no second held more than 17
+/// calls. Now the lane goes at 24.78/s (1500/min with its room, ~99 % of 25/s): its busiest
+/// second upstream holds 24 or 25 calls. The exact pace is `notify-upstream`'s paused-clock
+/// test; this one counts the calls the simulator saw in its busiest second.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_lane_configured_at_25_per_second_sends_25_in_a_second() {
+    let limits = RateLimits {
+        per_second: 25,
+        per_minute: 1500,
+    };
+    let (env, dispatcher) = start_limited(&[("wl_a", "pace-a")], Some(limits)).await;
+    // Six seconds of sending at 25/s.
+    let n = 150;
+    env.post(n, &["wl_a"]).await;
+    let (stop_tx, stop_rx) = watch::channel(false);
+    let run = tokio::spawn(dispatcher.run(stop_rx));
+    let deadline = Instant::now() + Duration::from_secs(60);
+    while env.count("sent").await < n as i64 {
+        assert!(Instant::now() < deadline, "not all sent in time");
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    }
+    let _ = stop_tx.send(true);
+    run.await.unwrap();
+
+    let stats = env.stats().await;
+    assert_within_caps(&stats);
+    let card = "/api/messages/v2/card/common";
+    let lane = stats["welink_interfaces"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|l| l["client_id"] == "pace-a" && card.ends_with(l["interface"].as_str().unwrap()))
+        .unwrap_or_else(|| panic!("no card lane in {stats}"))
+        .clone();
+    assert_eq!(lane["calls"], n, "{lane}");
+    let busiest = lane["max_1s"].as_u64().unwrap();
+    for (client, calls, per_min) in lane_rates(&env, card) {
+        println!(
+            "{client}: {calls} calls at {:.1}/s; busiest second {busiest}",
+            per_min / 60.0
+        );
+    }
+    // More than a 16/s pace puts in any second (17, and a call of jitter to spare), with four
+    // calls of slack under the 25 for a loaded machine's late wake-ups.
+    assert!(busiest >= 21, "busiest second held {busiest} calls: {lane}");
     env.finish().await;
 }
 

@@ -55,12 +55,13 @@ impl Dispatcher {
     ) -> (PartResult, Option<AttemptRecord>, LaneSignal) {
         let now = self.store.now_ms();
         let without_call = |result: PartResult| (result, None, LaneSignal::Neutral);
-        let Some(handle) = self.channels.get(&part.channel).cloned() else {
+        // Borrowed, not cloned: a handle carries the channel's whole config.
+        let Some(handle) = self.channels.get(&part.channel) else {
             return without_call(PartResult::Failed {
                 error: format!("channel {:?} is no longer configured", part.channel),
             });
         };
-        if let Some(result) = self.admit(part, &handle, now) {
+        if let Some(result) = self.admit(part, handle, now) {
             return without_call(result);
         }
         let media = match self.fetch_media(part).await {
@@ -71,16 +72,16 @@ impl Dispatcher {
         let mut refused: Option<String> = None;
         let mut quota_reserved = false;
         loop {
-            let token = match self.token_for(&handle, refused.as_deref()).await {
+            let token = match self.token_for(handle, refused.as_deref()).await {
                 Ok(t) => t,
                 Err(e) => {
-                    let (result, signal) = self.settle_token_error(part, &handle, e, now);
+                    let (result, signal) = self.settle_token_error(part, handle, e, now);
                     return (result, None, signal);
                 }
             };
             let input = CallInput {
                 part,
-                handle: &handle,
+                handle,
                 token: token.as_deref(),
                 media: media.as_ref(),
             };
@@ -90,7 +91,7 @@ impl Dispatcher {
             };
             let first_refusal = refused.is_none();
             let settled = self
-                .settle(part, &handle, token.as_deref(), called, first_refusal)
+                .settle(part, handle, token.as_deref(), called, first_refusal)
                 .await;
             match settled {
                 None => refused = Some(token.unwrap_or_default()),

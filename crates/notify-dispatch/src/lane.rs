@@ -90,9 +90,11 @@ impl LaneStates {
         if let Some(s) = self.lanes.lock().get(&info.lane) {
             return s.clone();
         }
-        let pace = handle
-            .and_then(|h| h.rate_limits())
-            .map(|l| paces.lane(&info.lane, l));
+        let pace = handle.and_then(|h| {
+            let documented = h.adapter.default_rate_limits();
+            h.rate_limits()
+                .map(|l| paces.lane(&info.lane, l, documented))
+        });
         let group = handle
             .and_then(|h| h.egress_group())
             .map(|g| self.group(&g, paces));

@@ -22,6 +22,14 @@
 //! The target is ≥ 98 % of 1500/min per lane with zero `48503`; 99.1 % leaves 13 calls
 //! per minute of headroom for arrival jitter on a busy machine.
 //!
+//! The room is for the cap *upstream* enforces. A lane configured under its kind's documented
+//! cap (`limits = { per_second = 25 }` under WeLink's 40) is the operator's own pace: it gets
+//! `cap / W` at its slots (at most `cap` slots in any `(t − W, t]`), bounded by the documented
+//! cap with its room. Taking the room off the configured 25 as well made the lane 24 / 1.5 s =
+//! 16 calls/s — two thirds of what it was configured for, with upstream's cap far away. A
+//! configured cap at or above the documented one, or for a kind that documents none, is taken
+//! as upstream's own and keeps the room.
+//!
 //! A call must pass its lane and its egress group *at the same instant*: waiting for one and
 //! then the other lets the second bunch calls the first had spaced out. [`pace`] books a call
 //! in all of them under their locks, and only at the present instant: and the lane's own
@@ -61,16 +69,24 @@ impl Pace {
         Self::at_rate(window_rate(calls, window))
     }
 
-    /// The pace that keeps a lane's `limits` in every sliding 1 s and 60 s window.
-    pub fn lane(limits: RateLimits) -> Self {
-        let per_second = window_rate(limits.per_second, Duration::from_secs(1));
-        let per_minute = window_rate(limits.per_minute, Duration::from_secs(60));
+    /// The pace that keeps a lane's `limits` in every sliding 1 s and 60 s window, and its
+    /// kind's `documented` caps (when it documents any) upstream, allowing for
+    /// [`ARRIVAL_JITTER`] (see the module comment for which of the two gets the room).
+    pub fn lane(limits: RateLimits, documented: Option<RateLimits>) -> Self {
+        let cap = |f: fn(&RateLimits) -> u32, window: Duration| {
+            lane_window_rate(f(&limits), documented.as_ref().map(f), window)
+        };
+        let per_second = cap(|l| l.per_second, Duration::from_secs(1));
+        let per_minute = cap(|l| l.per_minute, Duration::from_secs(60));
         Self::at_rate(per_second.min(per_minute))
     }
 
     fn at_rate(rate_per_s: f64) -> Self {
+        // Rounded up to the nanosecond: a period a hair short would let `cap + 1` slots into
+        // a window at exactly `cap / W`.
+        let nanos = (1e9 / rate_per_s.max(1e-6)).ceil();
         Self {
-            period: Duration::from_secs_f64(1.0 / rate_per_s.max(1e-6)),
+            period: Duration::from_nanos(nanos as u64),
             next: Mutex::new(Instant::now()),
             turn: tokio::sync::Mutex::new(()),
         }
@@ -98,6 +114,20 @@ impl Pace {
 fn window_rate(calls: u32, window: Duration) -> f64 {
     let room = (f64::from(calls) - 1.0).max(1.0);
     room / (window + ARRIVAL_JITTER).as_secs_f64()
+}
+
+/// A lane's rate for one window: a configured cap under the documented one is kept at the
+/// slots (`configured / window`: calls at least `window / configured` apart leave at most
+/// `configured` in any `(t − window, t]`), and the documented cap keeps its room for jitter.
+/// Otherwise the configured cap is upstream's and gets the room itself.
+fn lane_window_rate(configured: u32, documented: Option<u32>, window: Duration) -> f64 {
+    match documented {
+        Some(documented) if configured < documented => {
+            let own = f64::from(configured.max(1)) / window.as_secs_f64();
+            own.min(window_rate(documented, window))
+        }
+        _ => window_rate(configured, window),
+    }
 }
 
 /// Books now in every pace of `paces` if all of them allow a call now; otherwise books nothing
@@ -151,12 +181,18 @@ pub struct Paces {
 }
 
 impl Paces {
-    /// The pace of `lane`, created with `limits` on first use.
-    pub fn lane(&self, lane: &str, limits: RateLimits) -> Arc<Pace> {
+    /// The pace of `lane`, created with `limits` under the `documented` caps on first use
+    /// (see [`Pace::lane`]).
+    pub fn lane(
+        &self,
+        lane: &str,
+        limits: RateLimits,
+        documented: Option<RateLimits>,
+    ) -> Arc<Pace> {
         self.lanes
             .lock()
             .entry(lane.to_string())
-            .or_insert_with(|| Arc::new(Pace::lane(limits)))
+            .or_insert_with(|| Arc::new(Pace::lane(limits, documented)))
             .clone()
     }
 
@@ -182,10 +218,7 @@ mod tests {
 
     #[test]
     fn welink_paces_keep_the_sliding_caps_with_room_for_jitter() {
-        let lane = Pace::lane(RateLimits {
-            per_second: 40,
-            per_minute: 1500,
-        });
+        let lane = Pace::lane(WELINK, Some(WELINK));
         let rate = 1.0 / lane.period().as_secs_f64();
         // Worst window upstream: W + J of reservations, plus the first call.
         assert!(1.0 + (60.5 * rate).floor() <= 1500.0);
@@ -194,6 +227,72 @@ mod tests {
         let group = Pace::window(EGRESS_CALLS, EGRESS_WINDOW);
         let rate = 1.0 / group.period().as_secs_f64();
         assert!(1.0 + (20.5 * rate).floor() <= 3000.0);
+    }
+
+    const WELINK: RateLimits = RateLimits {
+        per_second: 40,
+        per_minute: 1500,
+    };
+
+    /// Calls a lane of `pace` books in `window` from now, on tokio's paused clock.
+    async fn booked_in(pace: &Pace, window: Duration) -> usize {
+        let end = Instant::now() + window;
+        let mut n = 0;
+        loop {
+            super::pace(&[pace]).await;
+            if Instant::now() >= end {
+                return n;
+            }
+            n += 1;
+        }
+    }
+
+    /// The room for jitter is for upstream's cap: taken off a configured 25/s as well, it
+    /// paced the lane at 24 / 1.5 s = 16/s (the 15 calls/s per lane of BENCHMARKS.md).
+    #[tokio::test(start_paused = true)]
+    async fn a_lane_configured_under_the_documented_caps_gets_its_own_rate() {
+        let limits = RateLimits {
+            per_second: 25,
+            per_minute: 1500,
+        };
+        let lane = Pace::lane(limits, Some(WELINK));
+        // 1500/min is WeLink's cap too, with its room: 24.78/s, ~99 % of 25/s.
+        let n = booked_in(&lane, Duration::from_secs(4)).await;
+        assert_eq!(n, 100, "{n} calls in 4 s");
+        // The configured per-second cap alone: 25 in any second, at the slots.
+        let own = RateLimits {
+            per_second: 25,
+            per_minute: 1200,
+        };
+        assert_eq!(
+            Pace::lane(own, Some(WELINK)).period(),
+            Duration::from_millis(50)
+        );
+        let lane = Pace::lane(
+            RateLimits {
+                per_second: 25,
+                per_minute: 6000,
+            },
+            Some(RateLimits {
+                per_second: 40,
+                per_minute: 6000,
+            }),
+        );
+        assert_eq!(lane.period(), Duration::from_millis(40));
+        assert_eq!(booked_in(&lane, Duration::from_secs(1)).await, 25);
+        // No documented cap, or a configured one at or above it: the room stays (as before).
+        assert_eq!(
+            Pace::lane(limits, None).period(),
+            Duration::from_micros(62_500)
+        );
+        let raised = RateLimits {
+            per_second: 50,
+            per_minute: 6000,
+        };
+        assert_eq!(
+            Pace::lane(raised, Some(WELINK)).period(),
+            Pace::lane(raised, None).period()
+        );
     }
 
     #[tokio::test(start_paused = true)]

@@ -196,9 +196,11 @@ impl TokenManager {
             let _ = self.store.end_token_fetch(credential, &self.owner).await;
             return Err(TokenError::Rejected("this channel uses no token".into()));
         };
-        let lane = channel
-            .rate_limits()
-            .map(|l| self.paces.lane(&format!("{credential}|token"), l));
+        let lane = channel.rate_limits().map(|l| {
+            let documented = channel.adapter.default_rate_limits();
+            self.paces
+                .lane(&format!("{credential}|token"), l, documented)
+        });
         let group = channel.egress_group().map(|g| self.paces.group(&g));
         let paces: Vec<&Pace> = lane.iter().chain(group.iter()).map(|p| &**p).collect();
         pace(&paces).await;

@@ -52,7 +52,7 @@ fn message(now: i64) -> NewMessage {
             channel: "logch".into(),
             kind: "log".into(),
             native_type: "log".into(),
-            status: "queued".into(),
+            status: notify_core::DeliveryStatus::Queued,
             context: "{}".into(),
             parts: vec![NewPart {
                 id: notify_core::PartId::new_at(now).0,

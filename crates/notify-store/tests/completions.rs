@@ -114,7 +114,14 @@ async fn seen(store: &Store, m: &NewMessage) -> Seen {
                 d.last_error,
                 d.parts
                     .into_iter()
-                    .map(|p| (p.status.as_str().to_string(), p.attempts, p.upstream_id, p.last_error))
+                    .map(|p| {
+                        (
+                            p.status.as_str().to_string(),
+                            p.attempts,
+                            p.upstream_id,
+                            p.last_error,
+                        )
+                    })
                     .collect(),
                 outcomes,
             )

@@ -2,59 +2,47 @@
 //! their lease the next process delivers them. Runs the real binary against Postgres (a fresh
 //! schema) and the simulator.
 
-use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use notify_e2e::{get_message, start, PgSchema};
-use notify_testkit::{free_port, pg_url};
+use notify_e2e::{get_message, postgres_database, start, write_replica_config, Caller, PgSchema};
+use notify_testkit::free_port;
 use serde_json::{json, Value};
 
 const SECRET: &str = "crash-test-secret";
 
-fn write_config(
-    dir: &std::path::Path,
-    schema: &str,
-    sim: SocketAddr,
-    port: u16,
-) -> std::path::PathBuf {
-    let path = dir.join(format!("gw-{port}.toml"));
-    let mut f = std::fs::File::create(&path).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-[sandbox]
-enabled = false
-[database]
-url = "{pg}"
-schema = "{schema}"
-max_connections = 4
-[delivery]
+const CALLER: Caller = Caller {
+    name: "t",
+    access_key: "AK",
+    secret: SECRET,
+    scopes: &["send", "read", "admin"],
+};
+
+fn write_config(dir: &Path, schema: &PgSchema, sim: SocketAddr, port: u16) -> PathBuf {
+    let extra = format!(
+        r#"[delivery]
 lease = "3s"
 backoff_base = "100ms"
 backoff_max = "500ms"
 [lanes]
 lease = "2s"
-[[auth.clients]]
-name = "t"
-access_key = "AK"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read", "admin"]
 [channels.welink]
 kind = "welink"
 base_url = "http://{sim}/api"
 client_id = "crash-client"
 client_secret = "s"
 owner = "Ops"
-"#,
-        pg = pg_url()
+"#
+    );
+    write_replica_config(
+        dir,
+        port,
+        &postgres_database(schema, 4),
+        &CALLER,
+        "",
+        &extra,
     )
-    .unwrap();
-    path
 }
 
 async fn statuses(client: &reqwest::Client, port: u16, ids: &[String]) -> Vec<String> {
@@ -86,7 +74,7 @@ async fn a_killed_gateway_loses_nothing() {
     std::fs::create_dir_all(&dir).unwrap();
     let schema = PgSchema::new();
     let port_a = free_port();
-    let cfg_a = write_config(&dir, schema.name(), sim_addr, port_a);
+    let cfg_a = write_config(&dir, &schema, sim_addr, port_a);
     let mut a = start(&cfg_a, port_a).await;
 
     let mut ids = Vec::new();
@@ -126,7 +114,7 @@ async fn a_killed_gateway_loses_nothing() {
         .await
         .unwrap();
     let port_b = free_port();
-    let cfg_b = write_config(&dir, schema.name(), sim_addr, port_b);
+    let cfg_b = write_config(&dir, &schema, sim_addr, port_b);
     let _b = start(&cfg_b, port_b).await;
     let deadline = Instant::now() + Duration::from_secs(60);
     loop {

@@ -5,8 +5,10 @@
 //! message's record. The binary's clock is the wall clock: the steps use a short `after`, and
 //! the test polls the message until the step has fired (no fixed sleep).
 
-use notify_e2e::{await_some, get_message, start, PgSchema};
-use notify_testkit::{free_port, pg_url, scratch_dir};
+use notify_e2e::{
+    await_some, get_message, postgres_database, start, write_replica_config, Caller, PgSchema,
+};
+use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
 const SECRET: &str = "escalation-test-secret";
@@ -28,37 +30,20 @@ impl Scratch {
 
     /// A gateway's config on `port`; every replica shares the schema and the session secret.
     fn config(&self, port: u16) -> std::path::PathBuf {
-        let path = self.dir.join(format!("gw-{port}.toml"));
-        let text = format!(
-            r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-session_secret = "shared-by-the-replicas-of-this-test"
-[sandbox]
-enabled = false
-[database]
-url = "{pg}"
-schema = "{schema}"
-max_connections = 4
-[delivery]
-lease = "3s"
-[lanes]
-lease = "2s"
-[[auth.clients]]
-name = "t"
-access_key = "AK"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read"]
-[channels.logch]
-kind = "log"
-"#,
-            pg = pg_url(),
-            schema = self.schema.name(),
-        );
-        std::fs::write(&path, text).unwrap();
-        path
+        let caller = Caller {
+            name: "t",
+            access_key: "AK",
+            secret: SECRET,
+            scopes: &["send", "read"],
+        };
+        write_replica_config(
+            &self.dir,
+            port,
+            &postgres_database(&self.schema, 4),
+            &caller,
+            "session_secret = \"shared-by-the-replicas-of-this-test\"",
+            "[delivery]\nlease = \"3s\"\n[lanes]\nlease = \"2s\"\n[channels.logch]\nkind = \"log\"",
+        )
     }
 }
 

@@ -9,66 +9,51 @@
 //!   simulator's clock and the gateway's `NOTIFY_TIME_TRAVEL_MS` move together): never more
 //!   than 5 calls in a day, the rest go on the next day.
 
-use std::io::Write;
 use std::net::SocketAddr;
+use std::path::PathBuf;
 use std::time::{Duration, Instant};
 
-use notify_e2e::{Launch, PgSchema};
-use notify_testkit::{free_port, pg_url};
+use notify_e2e::{postgres_database, write_replica_config, Caller, Launch, PgSchema};
+use notify_testkit::{free_port, scratch_dir};
 use serde_json::{json, Value};
 
 const SECRET: &str = "replicas-test-secret";
 
 /// A scratch folder and Postgres schema, removed at the end (also when a test fails).
 struct Scratch {
-    dir: std::path::PathBuf,
+    dir: PathBuf,
     schema: PgSchema,
 }
 
 impl Scratch {
     fn new(name: &str) -> Self {
-        let dir = std::env::temp_dir().join(format!("notify-{name}-{}", ulid::Ulid::new()));
-        std::fs::create_dir_all(&dir).unwrap();
-        let schema = PgSchema::new();
-        Self { dir, schema }
+        Self {
+            dir: scratch_dir(name),
+            schema: PgSchema::new(),
+        }
     }
 
     /// Writes a config for a gateway on `port` with `channels` (TOML) appended.
-    fn config(&self, port: u16, channels: &str) -> std::path::PathBuf {
-        let path = self.dir.join(format!("gw-{port}.toml"));
-        let mut f = std::fs::File::create(&path).unwrap();
-        write!(
-            f,
-            r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-[sandbox]
-enabled = false
-[database]
-url = "{pg}"
-schema = "{schema}"
-max_connections = 6
-[delivery]
+    fn config(&self, port: u16, channels: &str) -> PathBuf {
+        let extra = format!(
+            r#"[delivery]
 lease = "4s"
 default_ttl = "72h"
 backoff_base = "100ms"
 backoff_max = "1s"
 [lanes]
 lease = "10s"
-[[auth.clients]]
-name = "t"
-access_key = "AK"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read", "admin"]
 {channels}
-"#,
-            pg = pg_url(),
-            schema = self.schema.name(),
-        )
-        .unwrap();
-        path
+"#
+        );
+        let caller = Caller {
+            name: "t",
+            access_key: "AK",
+            secret: SECRET,
+            scopes: &["send", "read", "admin"],
+        };
+        let database = postgres_database(&self.schema, 6);
+        write_replica_config(&self.dir, port, &database, &caller, "", &extra)
     }
 }
 

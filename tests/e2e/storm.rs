@@ -5,44 +5,31 @@
 //! shorter window would split into two rounds, correctly) and the digest is awaited by polling
 //! the alert (no fixed sleep).
 
-use std::io::Write;
 use std::net::SocketAddr;
+use std::path::{Path, PathBuf};
 
-use notify_e2e::{await_some, start, PgSchema};
-use notify_testkit::{free_port, pg_url};
+use notify_e2e::{
+    await_some, postgres_database, sqlite_url, start, write_replica_config, Caller, PgSchema,
+};
+use notify_testkit::free_port;
 use serde_json::{json, Value};
 
 const SECRET: &str = "storm-test-secret";
 const CARDS: &str = "/api/messages/v2/card/common";
 
-fn write_config(
-    dir: &std::path::Path,
-    database: &str,
-    sim: SocketAddr,
-    port: u16,
-) -> std::path::PathBuf {
-    let path = dir.join(format!("gw-{port}.toml"));
-    let mut f = std::fs::File::create(&path).unwrap();
-    write!(
-        f,
-        r#"
-[server]
-listen = "127.0.0.1:{port}"
-shutdown_grace = "2s"
-[sandbox]
-enabled = false
-[database]
-{database}
-[delivery]
+const CALLER: Caller = Caller {
+    name: "t",
+    access_key: "AK",
+    secret: SECRET,
+    scopes: &["send", "read", "admin"],
+};
+
+fn write_config(dir: &Path, database: &str, sim: SocketAddr, port: u16) -> PathBuf {
+    let extra = format!(
+        r#"[delivery]
 lease = "3s"
 [lanes]
 lease = "2s"
-[[auth.clients]]
-name = "t"
-access_key = "AK"
-secret_key = "{SECRET}"
-tenant = "default"
-scopes = ["send", "read", "admin"]
 [channels.welink]
 kind = "welink"
 base_url = "http://{sim}/api"
@@ -50,9 +37,8 @@ client_id = "storm-client"
 client_secret = "s"
 owner = "Ops"
 "#
-    )
-    .unwrap();
-    path
+    );
+    write_replica_config(dir, port, database, &CALLER, "", &extra)
 }
 
 fn firing(i: usize) -> Value {
@@ -75,7 +61,7 @@ async fn get(http: &reqwest::Client, port: u16, path: &str) -> Value {
         .unwrap()
 }
 
-async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
+async fn storm_survives_a_kill(database: impl Fn(&Path) -> String) {
     let sim = notify_simulator::Simulator::new();
     let sim_addr = sim
         .spawn(SocketAddr::from(([127, 0, 0, 1], 0)))
@@ -162,18 +148,10 @@ async fn storm_survives_a_kill(database: impl Fn(&std::path::Path) -> String) {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_is_one_card_and_one_digest_across_a_kill_postgres() {
     let schema = PgSchema::new();
-    storm_survives_a_kill(|_| {
-        format!(
-            "url = \"{}\"\nschema = \"{}\"\nmax_connections = 4",
-            pg_url(),
-            schema.name()
-        )
-    })
-    .await;
+    storm_survives_a_kill(|_| postgres_database(&schema, 4)).await;
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_storm_is_one_card_and_one_digest_across_a_kill_sqlite() {
-    storm_survives_a_kill(|dir| format!("url = \"sqlite://{}\"", dir.join("notify.db").display()))
-        .await;
+    storm_survives_a_kill(|dir| format!("url = \"{}\"", sqlite_url(dir))).await;
 }

@@ -3,6 +3,8 @@
 
 use std::path::{Path, PathBuf};
 
+use crate::scratch::{pg_url, PgSchema};
+
 /// The caller a test configuration declares (tenant `default`).
 pub struct Caller<'a> {
     /// `auth.clients[].name`.
@@ -25,19 +27,55 @@ pub fn write_config(
     server_extra: &str,
     extra: &str,
 ) -> PathBuf {
-    let path = dir.join("gateway.toml");
+    let database = format!("url = \"sqlite://{}\"", dir.join("notify.db").display());
+    write(
+        dir.join("gateway.toml"),
+        &render(port, &database, caller, server_extra, extra),
+    )
+}
+
+/// For tests that run several gateways (replicas, a restart) on one store: writes
+/// `dir/gw-PORT.toml` with the API on 127.0.0.1:`port`, `database` as the `[database]` keys
+/// (see [`postgres_database`]), a 2 s shutdown grace, the sandbox off, `caller`, then
+/// `server_extra` and `extra` as in [`write_config`].
+pub fn write_replica_config(
+    dir: &Path,
+    port: u16,
+    database: &str,
+    caller: &Caller,
+    server_extra: &str,
+    extra: &str,
+) -> PathBuf {
+    let server = format!("shutdown_grace = \"2s\"\n{server_extra}");
+    let extra = format!("[sandbox]\nenabled = false\n{extra}");
+    write(
+        dir.join(format!("gw-{port}.toml")),
+        &render(port, database, caller, &server, &extra),
+    )
+}
+
+/// The `[database]` keys of a test's own Postgres schema in [`pg_url`]'s database.
+pub fn postgres_database(schema: &PgSchema, max_connections: u32) -> String {
+    format!(
+        "url = \"{}\"\nschema = \"{}\"\nmax_connections = {max_connections}",
+        pg_url(),
+        schema.name()
+    )
+}
+
+fn render(port: u16, database: &str, caller: &Caller, server_extra: &str, extra: &str) -> String {
     let scopes = caller
         .scopes
         .iter()
         .map(|s| format!("{s:?}"))
         .collect::<Vec<_>>()
         .join(", ");
-    let text = format!(
+    format!(
         r#"[server]
 listen = "127.0.0.1:{port}"
 {server_extra}
 [database]
-url = "sqlite://{db}"
+{database}
 
 [[auth.clients]]
 name = "{name}"
@@ -48,11 +86,13 @@ scopes = [{scopes}]
 
 {extra}
 "#,
-        db = dir.join("notify.db").display(),
         name = caller.name,
         access_key = caller.access_key,
         secret = caller.secret,
-    );
-    std::fs::write(&path, text).expect("write gateway.toml");
+    )
+}
+
+fn write(path: PathBuf, text: &str) -> PathBuf {
+    std::fs::write(&path, text).expect("write the gateway's config");
     path
 }

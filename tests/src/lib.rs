@@ -13,7 +13,7 @@ pub mod ready;
 pub mod scratch;
 
 pub use binary::{gateway_bin, gateway_command};
-pub use config::{write_config, Caller};
+pub use config::{postgres_database, write_config, write_replica_config, Caller};
 pub use error::Error;
 pub use process::{serve, start, Gateway, Launch, Sink};
 pub use ready::{await_ready, await_some, get_message, wait_ready};

@@ -12,6 +12,7 @@ use super::alerts::{AlertState, Arg};
 use super::rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 use super::{BatchWriter, KeyHolder, KEY_HOLDER_COLUMNS, SKIP_TAKEN_KEYS};
 use crate::model::LaneInfo;
+use crate::outbox::roll_up::RollUpTx;
 use crate::sql::{from_json_each, names};
 use crate::{Dialect, StoreError};
 
@@ -140,11 +141,9 @@ impl BatchWriter for JsonWriter {
         Ok(())
     }
 
+    // The same statements as any other `Any` transaction's: the roll-up's implementation.
     async fn exec(&mut self, sql: &str, args: &[Arg<'_>]) -> Result<u64, StoreError> {
-        Ok(bind(sqlx::query(sql), args)
-            .execute(&mut *self.0)
-            .await?
-            .rows_affected())
+        RollUpTx::exec(&mut self.0, sql, args).await
     }
 
     async fn texts(
@@ -152,33 +151,10 @@ impl BatchWriter for JsonWriter {
         sql: &str,
         args: &[Arg<'_>],
     ) -> Result<Vec<Vec<Option<String>>>, StoreError> {
-        bind(sqlx::query(sql), args)
-            .fetch_all(&mut *self.0)
-            .await?
-            .iter()
-            .map(|r| {
-                (0..r.len())
-                    .map(|i| Ok(r.try_get::<Option<String>, _>(i)?))
-                    .collect()
-            })
-            .collect()
+        RollUpTx::texts(&mut self.0, sql, args).await
     }
 
     async fn commit(self) -> Result<(), StoreError> {
         Ok(self.0.commit().await?)
     }
-}
-
-/// Binds generic arguments in order.
-fn bind<'q>(
-    mut q: sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>>,
-    args: &[Arg<'q>],
-) -> sqlx::query::Query<'q, Any, sqlx::any::AnyArguments<'q>> {
-    for a in args {
-        q = match *a {
-            Arg::Text(t) => q.bind(t),
-            Arg::Int(i) => q.bind(i),
-        };
-    }
-    q
 }

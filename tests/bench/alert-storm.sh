@@ -33,7 +33,6 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-PG_ADMIN=${NOTIFY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 SECRET="bench-secret-$(date +%s)-$$-0123456789abcdef"
 TOKEN="bench-hook-token-$$"
 
@@ -44,12 +43,9 @@ BIN=$(bench_bin)
 
 WORK=$(mktemp -d /tmp/notify-alert-storm.XXXXXX)
 SERVER_PID=""
-DB_NAME=""
 cleanup() {
   stop_pid "$SERVER_PID"
-  if [ -n "$DB_NAME" ]; then
-    psql "$PG_ADMIN" -qXc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
+  drop_db
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -57,9 +53,8 @@ trap 'exit 130' INT TERM
 
 port=$(free_port)
 if [ "$BACKEND" = postgres ]; then
-  DB_NAME="notify_alert_bench_$$"
-  psql "$PG_ADMIN" -qXc "CREATE DATABASE $DB_NAME" >/dev/null
-  url="${PG_ADMIN%/*}/$DB_NAME"
+  create_db notify_alert_bench
+  url=$DB_URL
 else
   url="sqlite://$WORK/bench.db"
 fi

@@ -32,20 +32,17 @@ while [ $# -gt 0 ]; do
   esac
   shift
 done
-PG_ADMIN=${NOTIFY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 SECRET="bench-secret-$(date +%s)-$$"
 need_apt curl curl
 [ "$BACKEND" = postgres ] && need_apt postgresql-client psql
 BIN=$(bench_bin)
 
 WORK=$(mktemp -d /tmp/notify-dispatch-cost.XXXXXX)
-SERVER_PID="" SIM_PID="" DB_NAME=""
+SERVER_PID="" SIM_PID=""
 cleanup() {
   stop_pid "$SERVER_PID"
   stop_pid "$SIM_PID"
-  if [ -n "$DB_NAME" ]; then
-    psql "$PG_ADMIN" -qXc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-  fi
+  drop_db
   rm -rf "$WORK"
 }
 trap cleanup EXIT
@@ -62,9 +59,7 @@ curl -fsS -X POST -H 'content-type: application/json' -d '{"per_ip_20s": 1000000
   "$SIM/_sim/caps" >/dev/null
 
 if [ "$BACKEND" = postgres ]; then
-  DB_NAME="notify_dispatch_bench_$$_$(date +%s)"
-  psql "$PG_ADMIN" -qXc "CREATE DATABASE $DB_NAME" >/dev/null
-  DB_URL="${PG_ADMIN%/*}/$DB_NAME"
+  create_db notify_dispatch_bench
 else
   DB_URL="sqlite://$WORK/bench.db"
 fi

@@ -43,7 +43,6 @@ while [ $# -gt 0 ]; do
 done
 PERF_HZ=499
 PERF_SECONDS=$(( DURATION > 10 ? 8 : DURATION - 2 ))
-PG_ADMIN=${NOTIFY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
 SECRET="bench-secret-$(date +%s)-$$"
 
 need_apt wrk wrk
@@ -55,7 +54,6 @@ BIN=$(bench_bin)
 
 WORK=$(mktemp -d /tmp/notify-ingress-load.XXXXXX)
 SERVER_PID=""
-DB_NAME=""
 cleanup() {
   stop_pid "$SERVER_PID"
   SERVER_PID=""
@@ -69,10 +67,7 @@ cleanup() {
     fi
     rm -f "$log"
   done
-  if [ -n "$DB_NAME" ]; then
-    psql "$PG_ADMIN" -qXc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
-    DB_NAME=""
-  fi
+  drop_db
 }
 trap 'cleanup; rm -rf "$WORK"' EXIT
 trap 'exit 130' INT TERM
@@ -105,9 +100,8 @@ start_server() { # backend
   local backend=$1 port url
   port=$(free_port)
   if [ "$backend" = postgres ]; then
-    DB_NAME="notify_bench_$$_$(date +%s)"
-    psql "$PG_ADMIN" -qXc "CREATE DATABASE $DB_NAME" >/dev/null
-    url="${PG_ADMIN%/*}/$DB_NAME"
+    create_db notify_bench
+    url=$DB_URL
   else
     url="sqlite://$WORK/bench.db"
     rm -f "$WORK"/bench.db*

@@ -62,3 +62,23 @@ stop_pid() {
     wait "$1" 2>/dev/null || true
   fi
 }
+
+# The Postgres server the benchmark databases are made on (NOTIFY_BENCH_PG).
+PG_ADMIN=${NOTIFY_BENCH_PG:-postgres://postgres@127.0.0.1:5432/postgres}
+DB_NAME=""
+
+# create_db PREFIX: creates a fresh database named PREFIX_PID_TIME on PG_ADMIN's server, keeps
+# its name in DB_NAME (for drop_db) and sets DB_URL to it.
+create_db() {
+  DB_NAME="$1_$$_$(date +%s)"
+  psql "$PG_ADMIN" -qXc "CREATE DATABASE $DB_NAME" >/dev/null
+  DB_URL="${PG_ADMIN%/*}/$DB_NAME"
+}
+
+# drop_db: drops the database create_db made, if any (for the scripts' exit traps).
+drop_db() {
+  if [ -n "$DB_NAME" ]; then
+    psql "$PG_ADMIN" -qXc "DROP DATABASE IF EXISTS $DB_NAME WITH (FORCE)" >/dev/null 2>&1 || true
+    DB_NAME=""
+  fi
+}

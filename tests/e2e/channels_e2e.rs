@@ -300,7 +300,12 @@ impl Env {
     // --- the store and the dispatcher ------------------------------------------------------
 
     async fn message(&self, id: &str) -> MessageView {
-        self.store.get_message(None, id).await.unwrap().unwrap()
+        self.store
+            .reads()
+            .get_message(None, id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     async fn delivery(&self, id: &str, channel: &str) -> DeliveryView {
@@ -335,6 +340,7 @@ impl Env {
         let lane = self
             .store
             .lanes()
+            .lanes()
             .await
             .unwrap()
             .into_iter()
@@ -344,13 +350,14 @@ impl Env {
             .lane;
         let parts = self
             .store
+            .outbox()
             .claim(&lane, self.dispatcher.replica_id(), 1000, 60_000)
             .await
             .unwrap();
         let done =
             futures_util::future::join_all(parts.iter().map(|p| self.dispatcher.execute(p))).await;
         let completions: Vec<_> = done.into_iter().map(|(c, _)| c).collect();
-        let applied = self.store.complete(&completions).await.unwrap();
+        let applied = self.store.outbox().complete(&completions).await.unwrap();
         assert!(applied.iter().all(|a| *a));
         completions.len()
     }
@@ -1076,6 +1083,7 @@ async fn a_recall_asked_for_during_the_send_follows_when_the_send_ends() {
     let lane = env
         .store
         .lanes()
+        .lanes()
         .await
         .unwrap()
         .into_iter()
@@ -1085,6 +1093,7 @@ async fn a_recall_asked_for_during_the_send_follows_when_the_send_ends() {
         .lane;
     let parts = env
         .store
+        .outbox()
         .claim(&lane, env.dispatcher.replica_id(), 10, 60_000)
         .await
         .unwrap();
@@ -1092,7 +1101,7 @@ async fn a_recall_asked_for_during_the_send_follows_when_the_send_ends() {
     let answer = env.recall(&id).await;
     assert_eq!(Env::action_on(&answer, "wecom")["status"], "recalling");
     let (completion, _) = env.dispatcher.execute(&parts[0]).await;
-    env.store.complete(&[completion]).await.unwrap();
+    env.store.outbox().complete(&[completion]).await.unwrap();
     assert_eq!(env.calls("/cgi-bin/message/send").len(), 1);
 
     env.drain().await;

@@ -168,7 +168,12 @@ impl Env {
     }
 
     async fn message(&self, id: &str) -> MessageView {
-        self.store.get_message(None, id).await.unwrap().unwrap()
+        self.store
+            .reads()
+            .get_message(None, id)
+            .await
+            .unwrap()
+            .unwrap()
     }
 
     /// Dispatcher rounds until one completes nothing.

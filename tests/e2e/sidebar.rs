@@ -385,7 +385,7 @@ async fn expiry_while_waiting(env: Env) {
         json!([])
     );
     // ...and the sweep expires it; a late report cannot revive it.
-    let report = env.store.sweep().await.unwrap();
+    let report = env.store.outbox().sweep().await.unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(env.delivery_status(common::SENDER, &m.0).await, "expired");
     let late = env.report(&agent, &m.1, json!({"ok": true})).await;
@@ -458,6 +458,7 @@ async fn jsapi_signatures_use_shared_cached_tickets(env: Env) {
         let s = &sig[field];
         let ticket = env
             .store
+            .tokens()
             .token(&format!("wecom_app:sandbox-corp:1000002{key}"))
             .await
             .unwrap()

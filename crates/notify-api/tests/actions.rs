@@ -11,6 +11,7 @@ use serde_json::json;
 async fn send_all(app: &TestApp, result: impl Fn() -> PartResult) {
     let claimed = app
         .store
+        .outbox()
         .claim("log:logch|log", "worker", 100, 60_000)
         .await
         .unwrap();
@@ -23,7 +24,7 @@ async fn send_all(app: &TestApp, result: impl Fn() -> PartResult) {
             attempt: None,
         })
         .collect();
-    app.store.complete(&done).await.unwrap();
+    app.store.outbox().complete(&done).await.unwrap();
 }
 
 async fn recall_before_sending_cancels_and_is_idempotent(app: TestApp) {

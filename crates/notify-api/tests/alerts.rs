@@ -32,6 +32,7 @@ fn replica(app: &TestApp) -> AppState {
 
 async fn queued_parts(app: &TestApp) -> i64 {
     app.store
+        .reads()
         .part_counts()
         .await
         .unwrap()
@@ -117,12 +118,18 @@ async fn a_storm_is_one_send_and_one_digest(app: TestApp) {
         .await
         .unwrap();
     assert_eq!(
-        app.store.due_digests(T0 + 60_000, 10).await.unwrap().len(),
+        app.store
+            .alerts()
+            .due_digests(T0 + 60_000, 10)
+            .await
+            .unwrap()
+            .len(),
         1
     );
     assert_eq!(digest_once(&two).await.unwrap(), 0);
     assert!(app
         .store
+        .alerts()
         .due_digests(T0 + 60_000, 10)
         .await
         .unwrap()

@@ -141,7 +141,7 @@ async fn a_thousand_messages_commit_together(app: TestApp) {
     assert_eq!(a.body["accepted"], 1000);
     let stats = app.bearer(SENDER, "GET", "/v1/stats?window=1h", b"").await;
     assert_eq!(stats.body["total"], 1000, "{}", stats.text);
-    let depths = app.store.lane_depths().await.unwrap();
+    let depths = app.store.reads().lane_depths().await.unwrap();
     let queued: i64 = depths.iter().map(|(_, _, n)| n).sum();
     assert_eq!(queued, 1000);
 }

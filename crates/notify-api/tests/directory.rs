@@ -95,7 +95,13 @@ fn post_body(targets: Value) -> Value {
 
 /// The recipients of each delivery's first part, as stored.
 async fn recipients(app: &TestApp, id: &str) -> Vec<Vec<String>> {
-    let m = app.store.get_message(None, id).await.unwrap().unwrap();
+    let m = app
+        .store
+        .reads()
+        .get_message(None, id)
+        .await
+        .unwrap()
+        .unwrap();
     m.deliveries
         .iter()
         .map(|d| d.parts[0].recipients.clone())
@@ -224,7 +230,13 @@ async fn people_and_groups_expand_to_each_kinds_ids(app: TestApp, _state: AppSta
         ]
     );
     // The stored body keeps what the caller wrote.
-    let m = app.store.get_message(None, id).await.unwrap().unwrap();
+    let m = app
+        .store
+        .reads()
+        .get_message(None, id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(m.deliveries.len(), 4);
 }
 
@@ -323,7 +335,7 @@ async fn a_directory_change_does_not_touch_an_accepted_message(app: TestApp, _st
 
 /// The lane of the only queued part.
 async fn queued_lane(app: &TestApp) -> String {
-    let depths = app.store.lane_depths().await.unwrap();
+    let depths = app.store.reads().lane_depths().await.unwrap();
     let lanes: Vec<&String> = depths
         .iter()
         .filter(|(_, status, n)| status == "queued" && *n > 0)
@@ -335,9 +347,15 @@ async fn queued_lane(app: &TestApp) -> String {
 
 async fn finish_only_part(app: &TestApp, result: PartResult) {
     let lane = queued_lane(app).await;
-    let parts = app.store.claim(&lane, "w", 10, 60_000).await.unwrap();
+    let parts = app
+        .store
+        .outbox()
+        .claim(&lane, "w", 10, 60_000)
+        .await
+        .unwrap();
     assert_eq!(parts.len(), 1);
     app.store
+        .outbox()
         .complete(&[Completion {
             part_id: parts[0].id.clone(),
             lease_token: parts[0].lease_token.clone(),
@@ -439,7 +457,13 @@ async fn refused_directory_people_get_a_fallback_for_them_alone(app: TestApp, st
     let r = recipients(&app, &id).await;
     assert_eq!(r.len(), 2);
     assert_eq!(r[1], ["ww0001"], "lisi alone, by work ID");
-    let m = app.store.get_message(None, &id).await.unwrap().unwrap();
+    let m = app
+        .store
+        .reads()
+        .get_message(None, &id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(m.deliveries[0].status, "sent");
     assert_eq!(m.deliveries[1].kind, "wecom_workid");
 }

@@ -25,9 +25,10 @@ fn escalating(title: &str) -> Value {
 /// Sends every due call as the dispatcher would; returns the deliveries that went out.
 async fn send_due(app: &TestApp) -> Vec<String> {
     let mut out = Vec::new();
-    for lane in app.store.lanes().await.unwrap() {
+    for lane in app.store.lanes().lanes().await.unwrap() {
         let claimed = app
             .store
+            .outbox()
             .claim(&lane.info.lane, "w", 100, 60_000)
             .await
             .unwrap();
@@ -43,7 +44,7 @@ async fn send_due(app: &TestApp) -> Vec<String> {
                 attempt: None,
             })
             .collect();
-        app.store.complete(&done).await.unwrap();
+        app.store.outbox().complete(&done).await.unwrap();
         out.extend(claimed.into_iter().map(|p| p.delivery_id));
     }
     out
@@ -425,9 +426,10 @@ mod welink {
         assert_eq!(m.status, StatusCode::ACCEPTED, "{}", m.text);
         let link = m.body["ack_url"].as_str().unwrap().to_string();
         let mut bodies = Vec::new();
-        for lane in app.store.lanes().await.unwrap() {
+        for lane in app.store.lanes().lanes().await.unwrap() {
             let claimed = app
                 .store
+                .outbox()
                 .claim(&lane.info.lane, "w", 100, 60_000)
                 .await
                 .unwrap();

@@ -75,9 +75,10 @@ pub(crate) async fn activity(
     let now = store.now_ms();
     // The current minute and the `minutes - 1` before it.
     let since = (now.div_euclid(60_000) - (minutes - 1)) * 60_000;
-    let rows = store.lane_minutes(since).await?;
-    let suppressed = store.suppressed_since(since).await?;
+    let rows = store.monitoring().lane_minutes(since).await?;
+    let suppressed = store.monitoring().suppressed_since(since).await?;
     let oldest = store
+        .monitoring()
         .oldest_queued()
         .await?
         .into_iter()

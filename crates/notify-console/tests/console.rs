@@ -132,7 +132,7 @@ impl Console {
                 }),
                 ..Default::default()
             };
-            store.insert_messages(&[m]).await.unwrap();
+            store.outbox().insert_messages(&[m]).await.unwrap();
             ids.push(id);
         }
         ids

@@ -107,7 +107,12 @@ impl Dispatcher {
         };
         *reserved = true;
         let day = shanghai_day(self.store.now_ms());
-        match self.store.reserve_quota(&key, day, i64::from(limit)).await {
+        match self
+            .store
+            .quota()
+            .reserve_quota(&key, day, i64::from(limit))
+            .await
+        {
             Ok(true) => None,
             Ok(false) => {
                 metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "local").increment(1);

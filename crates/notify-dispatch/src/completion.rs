@@ -60,6 +60,7 @@ impl Dispatcher {
             let tokens: Vec<String> = self.held.lock().keys().cloned().collect();
             if let Err(e) = self
                 .store
+                .outbox()
                 .renew_leases(&self.config.replica_id, &tokens, lease_ms)
                 .await
             {
@@ -87,7 +88,7 @@ impl Dispatcher {
     async fn write_batch(&self, batch: &[Completion]) {
         let mut delay = Duration::from_millis(100);
         loop {
-            match self.store.complete(batch).await {
+            match self.store.outbox().complete(batch).await {
                 Ok(_) => {
                     self.release(batch.iter().map(|c| c.lease_token.as_str()));
                     return;

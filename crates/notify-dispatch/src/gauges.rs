@@ -33,8 +33,8 @@ impl Dispatcher {
     /// the deliveries created in the last 24 h, and the alerting gauges
     /// ([`Dispatcher::refresh_alert_gauges`]).
     pub async fn refresh_gauges(&self) -> Result<(), notify_store::StoreError> {
-        let lanes = self.store.lanes().await?;
-        let depths = self.store.lane_depths().await?;
+        let lanes = self.store.lanes().lanes().await?;
+        let depths = self.store.reads().lane_depths().await?;
         for lane in &lanes {
             for status in QUEUE_STATUSES {
                 let n = depths
@@ -52,7 +52,7 @@ impl Dispatcher {
             }
         }
         let since = self.store.now_ms() - DELIVERY_WINDOW.as_millis() as i64;
-        for (channel, status, n) in self.store.stats(None, since).await? {
+        for (channel, status, n) in self.store.reads().stats(None, since).await? {
             metrics::gauge!("notify_deliveries", "channel" => channel, "status" => status.as_str())
                 .set(n as f64);
         }
@@ -69,8 +69,8 @@ impl Dispatcher {
         lanes: &[notify_store::lanes::LaneRow],
     ) -> Result<(), notify_store::StoreError> {
         let now = self.store.now_ms();
-        let calls = self.store.lane_calls_since(now - 60_000).await?;
-        let oldest = self.store.lane_oldest_due(now).await?;
+        let calls = self.store.reads().lane_calls_since(now - 60_000).await?;
+        let oldest = self.store.monitoring().lane_oldest_due(now).await?;
         for lane in lanes {
             let (name, channel) = (lane.info.lane.clone(), lane.info.channel.clone());
             let n = calls.get(&lane.info.lane).copied().unwrap_or(0);
@@ -94,7 +94,7 @@ impl Dispatcher {
                 .set(waited_ms as f64 / 1000.0);
         }
 
-        let rejected = self.store.rejected_credentials().await?;
+        let rejected = self.store.monitoring().rejected_credentials().await?;
         let mut shown = BTreeSet::new();
         for h in self.channels.values() {
             if h.adapter.token_request().is_none() {
@@ -121,7 +121,7 @@ impl Dispatcher {
         let day = shanghai_day(now);
         for h in self.channels.values() {
             if let (Some(quota), Some(key)) = (h.daily_quota(), h.quota_key()) {
-                let (used, closed) = self.store.quota_used(&key, day).await?;
+                let (used, closed) = self.store.quota().quota_used(&key, day).await?;
                 let left = if closed {
                     0
                 } else {
@@ -132,7 +132,7 @@ impl Dispatcher {
             }
         }
 
-        let live = self.store.live_replicas(now).await?;
+        let live = self.store.monitoring().live_replicas(now).await?;
         metrics::gauge!("notify_replicas_live").set(live as f64);
         Ok(())
     }

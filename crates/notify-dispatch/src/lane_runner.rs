@@ -133,6 +133,7 @@ impl Dispatcher {
     async fn claim_for(&self, state: &LaneState, n: i64) -> Option<Vec<ClaimedPart>> {
         let claimed = self
             .store
+            .outbox()
             .claim(
                 &state.info.lane,
                 &self.config.replica_id,
@@ -196,10 +197,11 @@ impl Dispatcher {
         // already makes them.
         self.finish_pending_recalls().await?;
         let mut report = RoundReport::default();
-        for lane in self.store.lanes().await? {
+        for lane in self.store.lanes().lanes().await? {
             let state = self.lane_state(&lane.info);
             let parts = self
                 .store
+                .outbox()
                 .claim(
                     &lane.info.lane,
                     &self.config.replica_id,
@@ -212,7 +214,7 @@ impl Dispatcher {
                 completions.push(self.run_part(&state, p, None).await);
             }
             report.completed += completions.len();
-            self.store.complete(&completions).await?;
+            self.store.outbox().complete(&completions).await?;
         }
         Ok(report)
     }

@@ -9,7 +9,7 @@
 //! checked before every claim and again right before every call. Another replica takes a unit
 //! only when it is free (released) or when it has watched the row stay unchanged for a whole
 //! lease on its own monotonic clock, and then only by compare-and-set on what it saw
-//! (`Store::take_unit`). The row it saw was written after the owner's last renewal was sent, so
+//! (`Lanes::take_unit`). The row it saw was written after the owner's last renewal was sent, so
 //! the owner stopped sending at least `margin` before the takeover — whatever the replicas'
 //! wall clocks say. The fence grows with each new owner.
 //!
@@ -140,11 +140,12 @@ impl Units {
         self.releasing.retain(|_, h| !h.is_finished());
         let replicas = d
             .store
+            .lanes()
             .heartbeat(&self.me, self.lease_ms())
             .await
             .unwrap_or_else(|_| vec![self.me.clone()]);
-        let lanes = d.store.lanes().await.unwrap_or_default();
-        let owners = d.store.unit_owners().await.unwrap_or_default();
+        let lanes = d.store.lanes().lanes().await.unwrap_or_default();
+        let owners = d.store.lanes().unit_owners().await.unwrap_or_default();
         let now = Instant::now();
         self.watch(&owners, now);
         let mut units: Vec<String> = lanes.iter().map(|l| l.info.unit.clone()).collect();
@@ -196,6 +197,7 @@ impl Units {
         let sent = Instant::now();
         match d
             .store
+            .lanes()
             .renew_unit(unit, &self.me, lease.fence, self.lease_ms())
             .await
         {
@@ -235,7 +237,7 @@ impl Units {
                 for h in handles {
                     let _ = h.await;
                 }
-                let _ = store.release_unit(&u, &owner).await;
+                let _ = store.lanes().release_unit(&u, &owner).await;
                 tracing::info!(unit = %u, "lane unit handed over");
             }),
         );
@@ -272,7 +274,12 @@ impl Units {
             return;
         };
         let sent = Instant::now();
-        if let Ok(Some(fence)) = d.store.take_unit(&w.seen, &self.me, self.lease_ms()).await {
+        if let Ok(Some(fence)) = d
+            .store
+            .lanes()
+            .take_unit(&w.seen, &self.me, self.lease_ms())
+            .await
+        {
             let previous = w.seen.owner.clone();
             tracing::info!(%unit, fence, previous = ?previous, "lane unit taken");
             if previous.is_some() {
@@ -309,9 +316,9 @@ impl Units {
     /// written).
     pub(crate) async fn release_all(&self, d: &Dispatcher) {
         for unit in self.held.keys() {
-            let _ = d.store.release_unit(unit, &self.me).await;
+            let _ = d.store.lanes().release_unit(unit, &self.me).await;
         }
-        let _ = d.store.forget_replica(&self.me).await;
+        let _ = d.store.lanes().forget_replica(&self.me).await;
     }
 }
 

@@ -85,7 +85,7 @@ impl Dispatcher {
             let store = self.store.clone();
             let lane = state.info.lane.clone();
             tokio::spawn(async move {
-                let _ = store.pause_lane(&lane, 0, 0, false).await;
+                let _ = store.lanes().pause_lane(&lane, 0, 0, false).await;
             });
         }
     }
@@ -106,7 +106,7 @@ impl Dispatcher {
         let store = self.store.clone();
         let lane = state.info.lane.clone();
         tokio::spawn(async move {
-            let _ = store.pause_lane(&lane, until, step, true).await;
+            let _ = store.lanes().pause_lane(&lane, until, step, true).await;
         });
         if let Some(g) = &state.group {
             pause_group_in_a_storm(g, &state.info.lane, now, initial, cap);

@@ -17,7 +17,7 @@ impl Dispatcher {
     /// ahead as the API's would — unsent calls cancelled, recall calls queued for the sent
     /// ones. Returns how many deliveries it handled.
     pub async fn finish_pending_recalls(&self) -> Result<usize, StoreError> {
-        let ids = self.store.take_pending_recalls().await?;
+        let ids = self.store.outbox().take_pending_recalls().await?;
         for id in &ids {
             if let Err(e) = self.recall_after_send(id).await {
                 tracing::warn!(delivery = %id, error = %e, "a recall asked for during a send could not be queued");
@@ -27,16 +27,17 @@ impl Dispatcher {
     }
 
     async fn recall_after_send(&self, delivery_id: &str) -> Result<(), StoreError> {
-        let RecallStart::Sent(sent) = self.store.start_recall(delivery_id).await? else {
+        let RecallStart::Sent(sent) = self.store.outbox().start_recall(delivery_id).await? else {
             // Cancelled (nothing had left), pending again (a retry was claimed meanwhile: the
             // flag is set again) or final: nothing more to do here.
             return Ok(());
         };
-        let Some((message_id, _)) = self.store.delivery_owner(delivery_id).await? else {
+        let Some((message_id, _)) = self.store.reads().delivery_owner(delivery_id).await? else {
             return Ok(());
         };
         let Some(d) = self
             .store
+            .reads()
             .get_message(None, &message_id)
             .await?
             .and_then(|m| m.deliveries.into_iter().find(|d| d.id == delivery_id))
@@ -47,6 +48,7 @@ impl Dispatcher {
             let reason = format!("channel {:?} is no longer configured", d.channel);
             return self
                 .store
+                .outbox()
                 .set_delivery_status(delivery_id, DeliveryStatus::RecallFailed, Some(&reason))
                 .await;
         };
@@ -58,6 +60,7 @@ impl Dispatcher {
             Err(reason) => {
                 return self
                     .store
+                    .outbox()
                     .set_delivery_status(delivery_id, DeliveryStatus::NotRecallable, Some(&reason))
                     .await
             }
@@ -69,6 +72,7 @@ impl Dispatcher {
             .collect();
         tracing::info!(delivery = %delivery_id, calls = parts.len(), "send ended; queuing the recall asked for during it");
         self.store
+            .outbox()
             .append_parts(delivery_id, &parts, RECALL_TTL_MS)
             .await
     }

@@ -84,6 +84,7 @@ impl Dispatcher {
         if let Outcome::CredentialRejected { code, message } = outcome {
             let _ = self
                 .store
+                .tokens()
                 .reject_credential(&handle.adapter.credential(), code, message)
                 .await;
         }
@@ -96,7 +97,7 @@ impl Dispatcher {
             metrics::counter!("notify_quota_exhausted_total", "channel" => handle.name.clone(), "source" => "upstream").increment(1);
             let day = shanghai_day(self.store.now_ms());
             if let Some(key) = handle.quota_key() {
-                let _ = self.store.close_quota_day(&key, day).await;
+                let _ = self.store.quota().close_quota_day(&key, day).await;
             }
             result = over_quota(part, day);
         }

@@ -38,7 +38,7 @@ impl Dispatcher {
 
     /// Rescues expired leases, expires late work, queues pending recalls.
     async fn sweep_once(&self) {
-        match self.store.sweep().await {
+        match self.store.outbox().sweep().await {
             Ok(r) if r.rescued > 0 || r.expired > 0 => {
                 tracing::info!(rescued = r.rescued, expired = r.expired, "sweep");
                 metrics::counter!("notify_lease_takeovers_total").increment(r.rescued);
@@ -54,7 +54,7 @@ impl Dispatcher {
     /// Purges messages finished before the retention, 500 at a time.
     async fn purge_finished(&self, now: i64) {
         let before = now - self.config.retention.as_millis() as i64;
-        while let Ok(n) = self.store.purge_finished(before, 500).await {
+        while let Ok(n) = self.store.outbox().purge_finished(before, 500).await {
             if n == 0 {
                 break;
             }

@@ -107,15 +107,21 @@ async fn the_alert_gauges_follow_the_store() {
 
             // One call 10 s ago on the lane; another part due for 2 minutes and still waiting.
             store
+                .outbox()
                 .insert_messages(&[
                     message(0, &lane, T0 - 300_000),
                     message(1, &lane, T0 - 120_000),
                 ])
                 .await
                 .unwrap();
-            let claimed = store.claim(&lane.lane, "w", 1, 30_000).await.unwrap();
+            let claimed = store
+                .outbox()
+                .claim(&lane.lane, "w", 1, 30_000)
+                .await
+                .unwrap();
             assert_eq!(claimed.len(), 1);
             store
+                .outbox()
                 .complete(&[Completion {
                     part_id: claimed[0].id.clone(),
                     lease_token: claimed[0].lease_token.clone(),
@@ -137,12 +143,18 @@ async fn the_alert_gauges_follow_the_store() {
                 .await
                 .unwrap();
             store
+                .tokens()
                 .reject_credential(&credential, "10007", "wrong secret")
                 .await
                 .unwrap();
             let day = notify_core::clock::shanghai_day(T0);
-            while store.reserve_quota(&quota_key, day, 100).await.unwrap() {}
-            store.heartbeat("replica-1", 10_000).await.unwrap();
+            while store
+                .quota()
+                .reserve_quota(&quota_key, day, 100)
+                .await
+                .unwrap()
+            {}
+            store.lanes().heartbeat("replica-1", 10_000).await.unwrap();
 
             d.refresh_gauges().await.unwrap();
             let text = scrape.render();
@@ -180,8 +192,8 @@ async fn the_alert_gauges_follow_the_store() {
             );
 
             // Cleared: the rejection's series goes back to 0 instead of keeping its last value.
-            store.clear_rejection(&credential).await.unwrap();
-            store.forget_replica("replica-1").await.unwrap();
+            store.tokens().clear_rejection(&credential).await.unwrap();
+            store.lanes().forget_replica("replica-1").await.unwrap();
             d.refresh_gauges().await.unwrap();
             let text = scrape.render();
             assert_eq!(

@@ -146,7 +146,7 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
         }],
         ..Default::default()
     };
-    store.insert_messages(&[m]).await.unwrap();
+    store.outbox().insert_messages(&[m]).await.unwrap();
     (channel, dispatcher, id)
 }
 
@@ -175,7 +175,7 @@ async fn a_failed_second_part_is_retried_alone(store: Store, clock: ManualClock)
     let mut first_round = channel.calls.lock().clone();
     first_round.sort();
     assert_eq!(first_round, vec![0, 1, 2]);
-    let m = store.get_message(None, &id).await.unwrap().unwrap();
+    let m = store.reads().get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.deliveries[0].status, "queued");
 
     clock.advance_ms(600_001); // past the largest back-off
@@ -185,7 +185,7 @@ async fn a_failed_second_part_is_retried_alone(store: Store, clock: ManualClock)
         [1],
         "only the second part is called again"
     );
-    let m = store.get_message(None, &id).await.unwrap().unwrap();
+    let m = store.reads().get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.status, "sent");
     assert_eq!(m.deliveries[0].upstream_ids, vec!["up-0", "up-1", "up-2"]);
     assert_eq!(
@@ -219,7 +219,7 @@ async fn rate_limits_spend_no_attempt_and_permanent_errors_fail(store: Store, cl
             message: "illegal parameter".into(),
         });
     dispatcher.run_once().await.unwrap();
-    let m = store.get_message(None, &id).await.unwrap().unwrap();
+    let m = store.reads().get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.status, "failed");
     assert_eq!(
         m.deliveries[0].parts[0].attempts, 1,
@@ -254,7 +254,7 @@ async fn attempts_run_out_into_failed(store: Store, clock: ManualClock) {
         dispatcher.run_once().await.unwrap();
         clock.advance_ms(600_001);
     }
-    let m = store.get_message(None, &id).await.unwrap().unwrap();
+    let m = store.reads().get_message(None, &id).await.unwrap().unwrap();
     assert_eq!(m.deliveries[0].status, "failed");
     assert!(m.deliveries[0].attempts[0].possible_duplicate);
 }
@@ -265,7 +265,13 @@ async fn a_part_past_its_deadline_expires_without_a_call(store: Store, clock: Ma
     dispatcher.run_once().await.unwrap();
     assert!(channel.calls.lock().is_empty());
     assert_eq!(
-        store.get_message(None, &id).await.unwrap().unwrap().status,
+        store
+            .reads()
+            .get_message(None, &id)
+            .await
+            .unwrap()
+            .unwrap()
+            .status,
         "expired"
     );
 }

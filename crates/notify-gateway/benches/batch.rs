@@ -132,7 +132,11 @@ async fn phases(store: &Store, rounds: usize) -> (Duration, Duration) {
         }
         plan += t.elapsed();
         let t = Instant::now();
-        store.insert_messages(&messages).await.expect("insert");
+        store
+            .outbox()
+            .insert_messages(&messages)
+            .await
+            .expect("insert");
         insert += t.elapsed();
     }
     (plan / rounds as u32, insert / rounds as u32)

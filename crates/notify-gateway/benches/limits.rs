@@ -80,6 +80,7 @@ async fn post(http: &reqwest::Client, api: &str, n: usize, channels: &[String]) 
 
 async fn sent(store: &Store) -> i64 {
     store
+        .reads()
         .stats(None, 0)
         .await
         .expect("stats")
@@ -225,6 +226,7 @@ async fn three_replicas() {
     }
     // Crash the owner: abort its task, its lease stays in the table.
     let owner = stores[0]
+        .lanes()
         .unit_owners()
         .await
         .expect("owners")
@@ -241,6 +243,7 @@ async fn three_replicas() {
     let killed = Instant::now();
     let takeover = loop {
         let o = stores[(idx + 1) % 3]
+            .lanes()
             .unit_owners()
             .await
             .expect("owners")
@@ -378,6 +381,7 @@ async fn claim_time() {
         for _ in 0..200 {
             let t = Instant::now();
             let c = store
+                .outbox()
                 .claim("log:log|log", "bench", 32, 60_000)
                 .await
                 .expect("claim");

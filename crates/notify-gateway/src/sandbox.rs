@@ -43,6 +43,7 @@ impl WaitingChats for StoreChats {
         Box::pin(async move {
             let chats = self
                 .0
+                .sidebar()
                 .waiting_chats(CHATS_LISTED)
                 .await
                 .map_err(|e| e.to_string())?;

@@ -173,6 +173,7 @@ pub async fn serve(path: Option<&Path>, log_format: Option<String>) -> Result<()
         let seed = config.directory_seed();
         for tenant in config.directory_seed_tenants() {
             store
+                .people()
                 .seed_directory(&tenant, &seed)
                 .await
                 .map_err(|e| GatewayError::store("people", e))?;

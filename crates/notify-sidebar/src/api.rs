@@ -145,6 +145,7 @@ pub(crate) async fn pending(
     let rows = s
         .inner
         .store
+        .sidebar()
         .waiting_for_chat(&channel.name, &keys, sess.tenant.as_deref(), PAGE_LIMIT)
         .await?;
     let deliveries: Vec<Waiting> = rows
@@ -199,6 +200,7 @@ pub(crate) async fn result(
     })?;
     let store = &s.inner.store;
     let d = store
+        .sidebar()
         .sidebar_delivery(&id)
         .await?
         .filter(|d| in_scope(d, &sess))
@@ -215,6 +217,7 @@ pub(crate) async fn result(
         Some(r.chars().take(REASON_MAX_CHARS).collect::<String>())
     };
     let status = store
+        .sidebar()
         .record_agent_result(&d.id, body.ok, reason.as_deref())
         .await?;
     let expected = if body.ok {

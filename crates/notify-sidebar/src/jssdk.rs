@@ -101,7 +101,7 @@ impl TicketCache {
         }
         let mut waited = Duration::ZERO;
         loop {
-            let row = self.store.token(&key).await?;
+            let row = self.store.tokens().token(&key).await?;
             let now = self.store.now_ms();
             if let Some(t) = row.token.as_ref().filter(|_| now < row.refresh_at) {
                 self.memory
@@ -111,6 +111,7 @@ impl TicketCache {
             }
             if self
                 .store
+                .tokens()
                 .begin_token_fetch(&key, &self.owner, 15_000)
                 .await?
             {
@@ -120,6 +121,7 @@ impl TicketCache {
                         let now = self.store.now_ms();
                         let refresh_at = now + (expires_in - 300).max(expires_in / 2) * 1000;
                         self.store
+                            .tokens()
                             .store_token(&key, &ticket, now + expires_in * 1000, refresh_at)
                             .await?;
                         self.memory
@@ -128,7 +130,7 @@ impl TicketCache {
                         Ok(ticket)
                     }
                     Err(e) => {
-                        let _ = self.store.end_token_fetch(&key, &self.owner).await;
+                        let _ = self.store.tokens().end_token_fetch(&key, &self.owner).await;
                         Err(e)
                     }
                 };

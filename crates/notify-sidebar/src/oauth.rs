@@ -35,6 +35,7 @@ pub(crate) async fn login(
     if let Err(e) = s
         .inner
         .store
+        .sidebar()
         .put_oauth_state(&state, &channel.name, ttl.as_millis() as i64)
         .await
     {
@@ -98,7 +99,13 @@ pub(crate) async fn callback(
         session::read_cookie(&headers, STATE_COOKIE).is_some_and(|c| session::same(c, &state));
     let ttl_ms = s.inner.config.state_ttl.as_millis() as i64;
     // Taken before anything else is checked, so a state works once whatever happens next.
-    let channel_name = match s.inner.store.take_oauth_state(&state, ttl_ms).await {
+    let channel_name = match s
+        .inner
+        .store
+        .sidebar()
+        .take_oauth_state(&state, ttl_ms)
+        .await
+    {
         Ok(c) => c,
         Err(e) => {
             tracing::warn!(error = %e, "sidebar: cannot check the OAuth state");

@@ -1,4 +1,4 @@
-//! Completion benchmark: how long `Store::complete` takes to apply one dispatcher batch of 256
+//! Completion benchmark: how long `Outbox::complete` takes to apply one dispatcher batch of 256
 //! finished parts (256 single-part deliveries of 256 messages, each part `done` with its attempt
 //! logged, as the `log` channel's drain writes them), on Postgres (a fresh schema) and on SQLite
 //! (a fresh file). Only the `complete` call is timed: the batch is inserted and claimed before
@@ -123,8 +123,13 @@ struct Cost {
 async fn one_batch(store: &Store, admin: Option<&PgPool>) -> Cost {
     let now = store.now_ms();
     let batch: Vec<NewMessage> = (0..PER_BATCH).map(|_| message(now)).collect();
-    store.insert_messages(&batch).await.expect("insert");
+    store
+        .outbox()
+        .insert_messages(&batch)
+        .await
+        .expect("insert");
     let claimed = store
+        .outbox()
         .claim(&lane().lane, "bench", PER_BATCH as i64, 60_000)
         .await
         .expect("claim");
@@ -157,7 +162,11 @@ async fn one_batch(store: &Store, admin: Option<&PgPool>) -> Cost {
     };
     let client_before = cpu_ns(me).unwrap_or(0);
     let started = Instant::now();
-    let applied = store.complete(&completions).await.expect("complete");
+    let applied = store
+        .outbox()
+        .complete(&completions)
+        .await
+        .expect("complete");
     let wall = started.elapsed();
     let client_cpu_ns = cpu_ns(me).unwrap_or(0).saturating_sub(client_before);
     let server_cpu_ns = match admin {

@@ -8,11 +8,14 @@
 //! serves. The count of suppressed messages reads the window's messages only, by primary key
 //! (a message's id carries its accept time), like `stats` reads the window's deliveries. The
 //! plans are in `docs/console.md`.
+//!
+//! They are on the [`Monitoring`] handle, beside the sweeper's gauges (`monitoring.rs`).
 
 use serde::Serialize;
 use sqlx::Row;
 
-use crate::{Store, StoreError};
+use crate::monitoring::Monitoring;
+use crate::StoreError;
 
 /// One lane's calls in one minute.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -38,11 +41,11 @@ pub struct LaneOldest {
     pub oldest_created_at: i64,
 }
 
-impl Store {
+impl Monitoring<'_> {
     /// Calls per lane and minute for the minutes that start at or after `since_ms` rounded
     /// down to a minute, by every replica, with each minute's per-second peak and its
     /// rate-limit answers. Minutes without calls are left out. Ordered by lane and minute.
-    pub async fn lane_minutes(&self, since_ms: i64) -> Result<Vec<LaneMinute>, StoreError> {
+    pub async fn lane_minutes(self, since_ms: i64) -> Result<Vec<LaneMinute>, StoreError> {
         let since = since_ms.div_euclid(60_000) * 60_000;
         // Seconds first (for the peak), then minutes. Integer division on both backends.
         let rows = sqlx::query(
@@ -54,7 +57,7 @@ impl Store {
              ) s GROUP BY lane, sec / 60 ORDER BY lane, sec / 60",
         )
         .bind(since)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -71,11 +74,11 @@ impl Store {
     }
 
     /// Per lane with queued parts, when the oldest of them was created.
-    pub async fn oldest_queued(&self) -> Result<Vec<LaneOldest>, StoreError> {
+    pub async fn oldest_queued(self) -> Result<Vec<LaneOldest>, StoreError> {
         let rows = sqlx::query(
             "SELECT lane, MIN(created_at) FROM parts WHERE status = 'queued' GROUP BY lane ORDER BY lane",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -89,11 +92,11 @@ impl Store {
 
     /// Messages accepted at or after `since_ms` that storm control stored as `suppressed`
     /// (they have no deliveries, so delivery counts never show them), by every tenant.
-    pub async fn suppressed_since(&self, since_ms: i64) -> Result<i64, StoreError> {
+    pub async fn suppressed_since(self, since_ms: i64) -> Result<i64, StoreError> {
         let row =
             sqlx::query("SELECT COUNT(*) FROM messages WHERE id >= $1 AND status = 'suppressed'")
                 .bind(notify_core::MessageId::first_at(since_ms).0)
-                .fetch_one(&self.pool)
+                .fetch_one(&self.store.pool)
                 .await?;
         Ok(row.try_get(0)?)
     }

@@ -9,6 +9,14 @@ use sqlx::Row;
 
 use crate::{stored, Store, StoreError};
 
+/// The alerts role ([`Store::alerts`]): alert reads (`GET /v1/alerts`, `GET /v1/alerts/{key}`),
+/// the deliveries a resolve updates, and the digest row-timer (due digests, clearing one). Used
+/// by `notify-api` only. The alert rows themselves are written by the outbox's insert.
+#[derive(Debug, Clone, Copy)]
+pub struct Alerts<'s> {
+    pub(crate) store: &'s Store,
+}
+
 /// Why an undelivered firing delivery was cancelled by its alert's resolve.
 pub const RESOLVED_BEFORE_SENT: &str = "the alert was resolved before this was sent";
 /// Why a resolve's delivery was cancelled on a channel that never carried the alert.
@@ -139,11 +147,11 @@ fn alert_of(r: &sqlx::any::AnyRow) -> Result<(AlertView, i64), StoreError> {
     ))
 }
 
-impl Store {
+impl Alerts<'_> {
     /// A page of alerts, newest first (by first message), each with its position for the next
     /// page's cursor.
     pub async fn list_alerts(
-        &self,
+        self,
         f: &AlertFilter,
     ) -> Result<Vec<(AlertView, AlertPosition)>, StoreError> {
         let mut sql = format!("SELECT {ALERT_COLUMNS} FROM alerts WHERE 1 = 1");
@@ -187,7 +195,7 @@ impl Store {
         for t in texts {
             q = q.bind(t);
         }
-        q.fetch_all(&self.pool)
+        q.fetch_all(&self.store.pool)
             .await?
             .iter()
             .map(|r| {
@@ -201,7 +209,7 @@ impl Store {
     /// One alert with its messages (newest first, at most `limit`); `None` when the tenant
     /// has no such alert.
     pub async fn get_alert(
-        &self,
+        self,
         tenant: &str,
         key: &str,
         limit: i64,
@@ -211,7 +219,7 @@ impl Store {
         ))
         .bind(tenant)
         .bind(key)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         let Some(row) = row else { return Ok(None) };
         let (mut alert, _) = alert_of(&row)?;
@@ -222,7 +230,7 @@ impl Store {
         .bind(tenant)
         .bind(key)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         for r in &rows {
             alert.messages.push(AlertMessage {
@@ -239,7 +247,7 @@ impl Store {
     /// The alert's firing deliveries of channel `kind` that were sent (their cards may take a
     /// state update on resolve), with their parts.
     pub async fn alert_sent_deliveries(
-        &self,
+        self,
         tenant: &str,
         key: &str,
         kind: &str,
@@ -252,11 +260,11 @@ impl Store {
         .bind(tenant)
         .bind(key)
         .bind(kind)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         let mut out = Vec::new();
         for id in messages {
-            if let Some(m) = self.get_message(Some(tenant), &id).await? {
+            if let Some(m) = self.store.reads().get_message(Some(tenant), &id).await? {
                 out.extend(
                     m.deliveries
                         .into_iter()
@@ -268,7 +276,7 @@ impl Store {
     }
 
     /// Digests due at `now`, oldest first, with their lead's caller and body.
-    pub async fn due_digests(&self, now: i64, limit: i64) -> Result<Vec<DueDigest>, StoreError> {
+    pub async fn due_digests(self, now: i64, limit: i64) -> Result<Vec<DueDigest>, StoreError> {
         let rows = sqlx::query(
             "SELECT a.tenant, a.alert_key, a.digest_window_start, a.dedup_window_ms, \
                     a.digest_count, a.digest_lead_id, m.caller, m.body \
@@ -278,7 +286,7 @@ impl Store {
         )
         .bind(now)
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -301,7 +309,7 @@ impl Store {
     /// current window suppressed while the slot was taken moves into the slot. True when this
     /// call cleared it.
     pub async fn clear_digest(
-        &self,
+        self,
         tenant: &str,
         key: &str,
         window_start: i64,
@@ -318,7 +326,7 @@ impl Store {
         .bind(tenant)
         .bind(key)
         .bind(window_start)
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?
         .rows_affected();
         Ok(done > 0)

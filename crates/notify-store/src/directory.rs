@@ -10,6 +10,15 @@ use sqlx::Row;
 
 use crate::{Store, StoreError};
 
+/// The directory role ([`Store::people`]): a tenant's people and groups, read whole by ingress
+/// and edited one by one by `/v1/directory`, and the seed from config. Named `People` so it
+/// does not clash with the [`Directory`] value that [`People::directory`] returns. Used by
+/// `notify-api` (ingress and the directory routes) and `notify-gateway` (the seed at start).
+#[derive(Debug, Clone, Copy)]
+pub struct People<'s> {
+    pub(crate) store: &'s Store,
+}
+
 /// A person: their ids on the channel kinds (each optional).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Person {
@@ -41,9 +50,9 @@ pub enum DirectoryRefusal {
     InGroups(Vec<String>),
 }
 
-impl Store {
+impl People<'_> {
     /// The whole directory of `tenant`.
-    pub async fn directory(&self, tenant: &str) -> Result<Directory, StoreError> {
+    pub async fn directory(self, tenant: &str) -> Result<Directory, StoreError> {
         Ok(Directory {
             people: self.list_people(tenant).await?.into_iter().collect(),
             groups: self.list_groups(tenant).await?.into_iter().collect(),
@@ -51,12 +60,12 @@ impl Store {
     }
 
     /// The people of `tenant`, by id.
-    pub async fn list_people(&self, tenant: &str) -> Result<Vec<(String, Person)>, StoreError> {
+    pub async fn list_people(self, tenant: &str) -> Result<Vec<(String, Person)>, StoreError> {
         let rows = sqlx::query(
             "SELECT id, name, welink, wecom, workid FROM directory_people WHERE tenant = $1 ORDER BY id",
         )
         .bind(tenant)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -74,13 +83,13 @@ impl Store {
     }
 
     /// One person of `tenant`.
-    pub async fn person(&self, tenant: &str, id: &str) -> Result<Option<Person>, StoreError> {
+    pub async fn person(self, tenant: &str, id: &str) -> Result<Option<Person>, StoreError> {
         let row = sqlx::query(
             "SELECT name, welink, wecom, workid FROM directory_people WHERE tenant = $1 AND id = $2",
         )
         .bind(tenant)
         .bind(id)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         row.map(|r| {
             Ok(Person {
@@ -95,13 +104,13 @@ impl Store {
 
     /// Creates or replaces a person. Returns true when the person is new.
     pub async fn put_person(
-        &self,
+        self,
         tenant: &str,
         id: &str,
         person: &Person,
     ) -> Result<bool, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let existed: Option<String> =
             sqlx::query_scalar("SELECT id FROM directory_people WHERE tenant = $1 AND id = $2")
                 .bind(tenant)
@@ -129,11 +138,11 @@ impl Store {
 
     /// Deletes a person unless a group names them. `Ok(Ok(false))`: there was no such person.
     pub async fn delete_person(
-        &self,
+        self,
         tenant: &str,
         id: &str,
     ) -> Result<Result<bool, DirectoryRefusal>, StoreError> {
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.store.begin_tx().await?;
         let in_groups: Vec<String> = groups_rows(&mut tx, tenant)
             .await?
             .into_iter()
@@ -154,22 +163,19 @@ impl Store {
     }
 
     /// The groups of `tenant`, by name.
-    pub async fn list_groups(
-        &self,
-        tenant: &str,
-    ) -> Result<Vec<(String, Vec<String>)>, StoreError> {
-        let mut conn = self.pool.acquire().await?;
+    pub async fn list_groups(self, tenant: &str) -> Result<Vec<(String, Vec<String>)>, StoreError> {
+        let mut conn = self.store.pool.acquire().await?;
         groups_rows(&mut conn, tenant).await
     }
 
     /// One group's members.
-    pub async fn group(&self, tenant: &str, name: &str) -> Result<Option<Vec<String>>, StoreError> {
+    pub async fn group(self, tenant: &str, name: &str) -> Result<Option<Vec<String>>, StoreError> {
         let members: Option<String> = sqlx::query_scalar(
             "SELECT members FROM directory_groups WHERE tenant = $1 AND name = $2",
         )
         .bind(tenant)
         .bind(name)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         members.map(|m| members_of(name, &m)).transpose()
     }
@@ -177,13 +183,13 @@ impl Store {
     /// Creates or replaces a group, if every member is a person of the tenant. Returns true
     /// when the group is new.
     pub async fn put_group(
-        &self,
+        self,
         tenant: &str,
         name: &str,
         members: &[String],
     ) -> Result<Result<bool, DirectoryRefusal>, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let known: Vec<String> =
             sqlx::query_scalar("SELECT id FROM directory_people WHERE tenant = $1")
                 .bind(tenant)
@@ -219,11 +225,11 @@ impl Store {
     }
 
     /// Deletes a group. Returns false when there was no such group.
-    pub async fn delete_group(&self, tenant: &str, name: &str) -> Result<bool, StoreError> {
+    pub async fn delete_group(self, tenant: &str, name: &str) -> Result<bool, StoreError> {
         let n = sqlx::query("DELETE FROM directory_groups WHERE tenant = $1 AND name = $2")
             .bind(tenant)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.store.pool)
             .await?
             .rows_affected();
         Ok(n > 0)
@@ -232,9 +238,9 @@ impl Store {
     /// Writes the configured directory into `tenant` in one transaction: each configured
     /// person and group replaces the stored one of the same id (the config file wins at every
     /// start); people and groups only the API created are kept.
-    pub async fn seed_directory(&self, tenant: &str, seed: &Directory) -> Result<(), StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+    pub async fn seed_directory(self, tenant: &str, seed: &Directory) -> Result<(), StoreError> {
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         for (id, p) in &seed.people {
             sqlx::query(
                 "INSERT INTO directory_people (tenant, id, name, welink, wecom, workid, updated_at) \

@@ -13,6 +13,14 @@ use crate::outbox::actions::insert_parts_in;
 use crate::outbox::roll_up::roll_up_messages;
 use crate::{stored, Dialect, Store, StoreError};
 
+/// The escalation role ([`Store::escalation`]): acknowledging a message (which cancels its
+/// pending steps and appends its state calls) and cancelling pending steps. Used by
+/// `notify-api` (`POST /v1/messages/{id}/ack` and the ack page).
+#[derive(Debug, Clone, Copy)]
+pub struct Escalation<'s> {
+    pub(crate) store: &'s Store,
+}
+
 /// Why pending steps are cancelled: stored in `deliveries.cancel_reason`.
 pub mod reason {
     /// The message (or its alert) was acknowledged.
@@ -148,16 +156,22 @@ pub struct StateCalls {
     pub parts: Vec<NewPart>,
 }
 
-impl Store {
+impl Escalation<'_> {
     /// [`cancel_pending_steps`] in a transaction of its own.
     pub async fn cancel_pending_steps(
-        &self,
+        self,
         steps: StepsOf<'_>,
         reason: &str,
     ) -> Result<Vec<String>, StoreError> {
-        let mut tx = self.begin_tx().await?;
-        let cancelled =
-            cancel_pending_steps(&mut tx, self.dialect, steps, reason, self.now_ms()).await?;
+        let mut tx = self.store.begin_tx().await?;
+        let cancelled = cancel_pending_steps(
+            &mut tx,
+            self.store.dialect,
+            steps,
+            reason,
+            self.store.now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(cancelled)
     }
@@ -168,14 +182,14 @@ impl Store {
     /// WeLink cards), valid for `ttl_ms`. A second acknowledgement changes nothing and returns
     /// the first one's who and when. `None` when the message does not exist.
     pub async fn acknowledge(
-        &self,
+        self,
         message_id: &str,
         by: &str,
         state: &[StateCalls],
         ttl_ms: i64,
     ) -> Result<Option<Acknowledgement>, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let first = sqlx::query(
             "UPDATE messages SET acknowledged_by = $2, acknowledged_at = $3 \
              WHERE id = $1 AND acknowledged_at IS NULL",
@@ -210,8 +224,14 @@ impl Store {
             Some((tenant, key)) => StepsOf::Alert { tenant, key },
             None => StepsOf::Messages(&ids),
         };
-        let cancelled =
-            cancel_pending_steps(&mut tx, self.dialect, steps, reason::ACKNOWLEDGED, now).await?;
+        let cancelled = cancel_pending_steps(
+            &mut tx,
+            self.store.dialect,
+            steps,
+            reason::ACKNOWLEDGED,
+            now,
+        )
+        .await?;
         let mut lanes = Vec::new();
         for calls in state {
             lanes.extend(
@@ -219,11 +239,14 @@ impl Store {
                     .await?,
             );
         }
-        let new_lanes = self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
+        let new_lanes = self
+            .store
+            .register_lanes_in(&mut tx, lanes.into_iter())
+            .await?;
         tx.commit().await?;
-        self.remember_lanes(new_lanes);
+        self.store.remember_lanes(new_lanes);
         if state.iter().any(|c| !c.parts.is_empty()) {
-            self.announce().await;
+            self.store.announce().await;
         }
         Ok(Some(Acknowledgement {
             by: by.to_string(),

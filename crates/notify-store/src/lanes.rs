@@ -7,6 +7,16 @@ use sqlx::{Any, Row, Transaction};
 use crate::model::LaneInfo;
 use crate::{Store, StoreError};
 
+/// The lane-ownership role ([`Store::lanes`]): the lane rows and their rate-limit pauses, the
+/// units' leases with their fences, and the replicas' heartbeats. Used by `notify-dispatch`
+/// (ownership, pauses, gauges) and `notify-api` (`GET /v1/channels` shows lanes and owners).
+/// Registering a lane is not here: it happens inside the outbox's write transactions
+/// (`Store::register_lanes_in`, crate-private).
+#[derive(Debug, Clone, Copy)]
+pub struct Lanes<'s> {
+    pub(crate) store: &'s Store,
+}
+
 /// A lane row.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LaneRow {
@@ -98,14 +108,16 @@ impl Store {
             k.extend(lanes);
         }
     }
+}
 
+impl Lanes<'_> {
     /// Every known lane.
-    pub async fn lanes(&self) -> Result<Vec<LaneRow>, StoreError> {
+    pub async fn lanes(self) -> Result<Vec<LaneRow>, StoreError> {
         let rows = sqlx::query(
             "SELECT lane, channel, credential, interface, unit, paused_until, backoff_ms, rate_limited \
              FROM lanes ORDER BY lane",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -129,15 +141,15 @@ impl Store {
     /// unit is free, already `owner`'s, or its lease ran out; the fence grows on every change
     /// of owner. Returns the fence, or `None` when another replica holds it.
     pub async fn acquire_unit(
-        &self,
+        self,
         unit: &str,
         owner: &str,
         lease_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         sqlx::query("INSERT INTO lane_owners (unit) VALUES ($1) ON CONFLICT (unit) DO NOTHING")
             .bind(unit)
-            .execute(&self.pool)
+            .execute(&self.store.pool)
             .await?;
         let fence: Option<i64> = sqlx::query_scalar(
             "UPDATE lane_owners SET \
@@ -150,7 +162,7 @@ impl Store {
         .bind(owner)
         .bind(now + lease_ms)
         .bind(now)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         Ok(fence)
     }
@@ -162,12 +174,12 @@ impl Store {
     /// wall clocks: a replica whose clock is off cannot steal a live lease. The fence grows.
     /// Returns the new fence, or `None` when the row changed meanwhile.
     pub async fn take_unit(
-        &self,
+        self,
         seen: &UnitOwner,
         owner: &str,
         lease_ms: i64,
     ) -> Result<Option<i64>, StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         let fence: Option<i64> = sqlx::query_scalar(
             "UPDATE lane_owners SET fence = fence + 1, owner = $2, lease_until = $3 \
              WHERE unit = $1 AND fence = $4 AND lease_until = $5 RETURNING fence",
@@ -177,7 +189,7 @@ impl Store {
         .bind(now + lease_ms)
         .bind(seen.fence)
         .bind(seen.lease_until)
-        .fetch_optional(&self.pool)
+        .fetch_optional(&self.store.pool)
         .await?;
         Ok(fence)
     }
@@ -186,13 +198,13 @@ impl Store {
     /// this owner's under that fence (another replica took it): the caller stops at once.
     /// Every renewal writes a new `lease_until`, which is what watchers see change.
     pub async fn renew_unit(
-        &self,
+        self,
         unit: &str,
         owner: &str,
         fence: i64,
         lease_ms: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         let n = sqlx::query(
             "UPDATE lane_owners SET lease_until = CASE WHEN lease_until >= $4 THEN lease_until + 1 ELSE $4 END \
              WHERE unit = $1 AND owner = $2 AND fence = $3",
@@ -201,29 +213,29 @@ impl Store {
         .bind(owner)
         .bind(fence)
         .bind(now + lease_ms)
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?
         .rows_affected();
         Ok(n == 1)
     }
 
     /// Gives a unit up (graceful shutdown) so another replica can take it at once.
-    pub async fn release_unit(&self, unit: &str, owner: &str) -> Result<(), StoreError> {
+    pub async fn release_unit(self, unit: &str, owner: &str) -> Result<(), StoreError> {
         sqlx::query(
             "UPDATE lane_owners SET owner = NULL, lease_until = 0 WHERE unit = $1 AND owner = $2",
         )
         .bind(unit)
         .bind(owner)
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         Ok(())
     }
 
     /// Every unit's owner.
-    pub async fn unit_owners(&self) -> Result<Vec<UnitOwner>, StoreError> {
+    pub async fn unit_owners(self) -> Result<Vec<UnitOwner>, StoreError> {
         let rows =
             sqlx::query("SELECT unit, owner, fence, lease_until FROM lane_owners ORDER BY unit")
-                .fetch_all(&self.pool)
+                .fetch_all(&self.store.pool)
                 .await?;
         rows.iter()
             .map(|r| {
@@ -238,40 +250,40 @@ impl Store {
     }
 
     /// Records a replica as alive until now + `ttl_ms` and returns the live replicas, sorted.
-    pub async fn heartbeat(&self, replica: &str, ttl_ms: i64) -> Result<Vec<String>, StoreError> {
-        let now = self.now_ms();
+    pub async fn heartbeat(self, replica: &str, ttl_ms: i64) -> Result<Vec<String>, StoreError> {
+        let now = self.store.now_ms();
         sqlx::query(
             "INSERT INTO replicas (id, seen_until) VALUES ($1, $2) \
              ON CONFLICT (id) DO UPDATE SET seen_until = excluded.seen_until",
         )
         .bind(replica)
         .bind(now + ttl_ms)
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         sqlx::query("DELETE FROM replicas WHERE seen_until < $1")
             .bind(now - 60_000)
-            .execute(&self.pool)
+            .execute(&self.store.pool)
             .await?;
         Ok(
             sqlx::query_scalar("SELECT id FROM replicas WHERE seen_until >= $1 ORDER BY id")
                 .bind(now)
-                .fetch_all(&self.pool)
+                .fetch_all(&self.store.pool)
                 .await?,
         )
     }
 
     /// Removes a replica's heartbeat (graceful shutdown).
-    pub async fn forget_replica(&self, replica: &str) -> Result<(), StoreError> {
+    pub async fn forget_replica(self, replica: &str) -> Result<(), StoreError> {
         sqlx::query("DELETE FROM replicas WHERE id = $1")
             .bind(replica)
-            .execute(&self.pool)
+            .execute(&self.store.pool)
             .await?;
         Ok(())
     }
 
     /// Records a lane's rate-limit pause (shown in `/v1/channels`; a new owner honours it).
     pub async fn pause_lane(
-        &self,
+        self,
         lane: &str,
         until_ms: i64,
         backoff_ms: i64,
@@ -285,7 +297,7 @@ impl Store {
         .bind(until_ms)
         .bind(backoff_ms)
         .bind(i64::from(rate_limited))
-        .execute(&self.pool)
+        .execute(&self.store.pool)
         .await?;
         Ok(())
     }

@@ -35,11 +35,20 @@ use notify_core::Clock;
 use sqlx::any::{AnyConnectOptions, AnyPoolOptions};
 use sqlx::{AnyPool, ConnectOptions, Executor};
 
-pub use alerts::{AlertFilter, AlertMessage, AlertPosition, AlertView, DueDigest};
+pub use alerts::{AlertFilter, AlertMessage, AlertPosition, AlertView, Alerts, DueDigest};
 pub use db_clock::DatabaseClock;
+pub use directory::People;
 pub use error::StoreError;
+pub use escalation::Escalation;
+pub use lanes::Lanes;
 pub use model::*;
+pub use monitoring::Monitoring;
 pub use outbox::fallback::{FallbackPlan, FallbackReason, PendingFallback};
+pub use outbox::Outbox;
+pub use quota::Quota;
+pub use reads::Reads;
+pub use sidebar::Sidebar;
+pub use tokens::Tokens;
 pub use wake::Wake;
 
 /// Which SQL database is behind the pool.
@@ -109,6 +118,15 @@ impl StoreOptions {
 }
 
 /// The store. Cheap to clone.
+///
+/// `Store` itself holds only the infrastructure (connecting, migrating, readiness, the clock,
+/// wake-ups, closing). Its domain operations are reached through role handles, one per kind of
+/// work, so a crate's calls name the role it plays and each crate sees what it needs:
+/// [`Store::outbox`], [`Store::reads`], [`Store::lanes`], [`Store::tokens`], [`Store::quota`],
+/// [`Store::sidebar`], [`Store::alerts`], [`Store::people`], [`Store::escalation`] and
+/// [`Store::monitoring`]. A handle is a borrowed reference to the store (no cost to make, `Copy`)
+/// and reaches no other role: which crate uses which role is in `crates/notify-store/README.md`,
+/// kept true by `tests/role_use.rs`.
 #[derive(Clone)]
 pub struct Store {
     pub(crate) pool: AnyPool,
@@ -343,6 +361,56 @@ impl Store {
     #[doc(hidden)]
     pub async fn execute_raw(&self, sql: &str) -> Result<u64, StoreError> {
         Ok(sqlx::query(sql).execute(&self.pool).await?.rows_affected())
+    }
+
+    /// The outbox's writes and their lifecycle ([`Outbox`]).
+    pub fn outbox(&self) -> Outbox<'_> {
+        Outbox { store: self }
+    }
+
+    /// Messages, pages, counts and lane depths as callers and gauges read them ([`Reads`]).
+    pub fn reads(&self) -> Reads<'_> {
+        Reads { store: self }
+    }
+
+    /// Lanes, their owners' leases and the replicas' heartbeats ([`Lanes`]).
+    pub fn lanes(&self) -> Lanes<'_> {
+        Lanes { store: self }
+    }
+
+    /// The shared token cache and credential rejection ([`Tokens`]).
+    pub fn tokens(&self) -> Tokens<'_> {
+        Tokens { store: self }
+    }
+
+    /// Daily quotas ([`Quota`]).
+    pub fn quota(&self) -> Quota<'_> {
+        Quota { store: self }
+    }
+
+    /// The Juzi sidebar's state and reads ([`Sidebar`]).
+    pub fn sidebar(&self) -> Sidebar<'_> {
+        Sidebar { store: self }
+    }
+
+    /// Alert reads and digests ([`Alerts`]).
+    pub fn alerts(&self) -> Alerts<'_> {
+        Alerts { store: self }
+    }
+
+    /// The people-and-groups directory ([`People`]).
+    pub fn people(&self) -> People<'_> {
+        People { store: self }
+    }
+
+    /// Acknowledgement and escalation steps ([`Escalation`]).
+    pub fn escalation(&self) -> Escalation<'_> {
+        Escalation { store: self }
+    }
+
+    /// The aggregate reads behind the gauges and the console ([`Monitoring`]).
+    pub fn monitoring(&self) -> Monitoring<'_> {
+        Monitoring { store: self }
     }
 
     /// Drops the Postgres schema this store works in (tests' clean-up).

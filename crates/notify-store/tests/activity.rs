@@ -96,17 +96,27 @@ async fn calls_are_counted_per_lane_and_minute_with_peak_and_rate_limits(
     _clock: ManualClock,
 ) {
     store
+        .outbox()
         .insert_messages(&[
             message(0, "a", 6, T0 - 10_000),
             message(1, "b", 1, T0 - 9_000),
         ])
         .await
         .unwrap();
-    let a = store.claim(&lane("a").lane, "w", 10, 60_000).await.unwrap();
-    let b = store.claim(&lane("b").lane, "w", 10, 60_000).await.unwrap();
+    let a = store
+        .outbox()
+        .claim(&lane("a").lane, "w", 10, 60_000)
+        .await
+        .unwrap();
+    let b = store
+        .outbox()
+        .claim(&lane("b").lane, "w", 10, 60_000)
+        .await
+        .unwrap();
     assert_eq!((a.len(), b.len()), (6, 1));
     let m2 = T0 - 120_000; // a minute boundary two minutes ago
     store
+        .outbox()
         .complete(&[
             // Two hours ago: outside an hour's window.
             completion(&a[0], T0 - 7_200_000, "sent"),
@@ -122,7 +132,11 @@ async fn calls_are_counted_per_lane_and_minute_with_peak_and_rate_limits(
         .await
         .unwrap();
     // A window start inside a minute counts that whole minute.
-    let rows = store.lane_minutes(T0 - 3_600_000 + 1).await.unwrap();
+    let rows = store
+        .monitoring()
+        .lane_minutes(T0 - 3_600_000 + 1)
+        .await
+        .unwrap();
     let row = |l: &str, minute, calls, peak, rl| LaneMinute {
         lane: lane(l).lane,
         minute,
@@ -139,14 +153,28 @@ async fn calls_are_counted_per_lane_and_minute_with_peak_and_rate_limits(
         ]
     );
     // From the last minute on: a's second minute and b's.
-    assert_eq!(store.lane_minutes(T0 - 60_000).await.unwrap().len(), 2);
-    assert!(store.lane_minutes(T0).await.unwrap().is_empty());
-    assert_eq!(store.lane_minutes(0).await.unwrap().len(), 4);
+    assert_eq!(
+        store
+            .monitoring()
+            .lane_minutes(T0 - 60_000)
+            .await
+            .unwrap()
+            .len(),
+        2
+    );
+    assert!(store
+        .monitoring()
+        .lane_minutes(T0)
+        .await
+        .unwrap()
+        .is_empty());
+    assert_eq!(store.monitoring().lane_minutes(0).await.unwrap().len(), 4);
 }
 
 async fn the_oldest_queued_part_of_each_lane_is_found(store: Store, _clock: ManualClock) {
-    assert!(store.oldest_queued().await.unwrap().is_empty());
+    assert!(store.monitoring().oldest_queued().await.unwrap().is_empty());
     store
+        .outbox()
         .insert_messages(&[
             message(0, "a", 1, T0 - 50_000),
             message(1, "a", 1, T0 - 40_000),
@@ -159,19 +187,28 @@ async fn the_oldest_queued_part_of_each_lane_is_found(store: Store, _clock: Manu
         oldest_created_at: at,
     };
     assert_eq!(
-        store.oldest_queued().await.unwrap(),
+        store.monitoring().oldest_queued().await.unwrap(),
         vec![oldest("a", T0 - 50_000), oldest("b", T0 - 30_000)]
     );
     // Lane a's oldest leaves the queue (claimed): the next one is the oldest; b's is sent.
-    let a = store.claim(&lane("a").lane, "w", 1, 60_000).await.unwrap();
+    let a = store
+        .outbox()
+        .claim(&lane("a").lane, "w", 1, 60_000)
+        .await
+        .unwrap();
     assert_eq!(a.len(), 1);
-    let b = store.claim(&lane("b").lane, "w", 1, 60_000).await.unwrap();
+    let b = store
+        .outbox()
+        .claim(&lane("b").lane, "w", 1, 60_000)
+        .await
+        .unwrap();
     store
+        .outbox()
         .complete(&[completion(&b[0], T0, "sent")])
         .await
         .unwrap();
     assert_eq!(
-        store.oldest_queued().await.unwrap(),
+        store.monitoring().oldest_queued().await.unwrap(),
         vec![oldest("a", T0 - 40_000)]
     );
 }
@@ -186,7 +223,7 @@ async fn suppressed_messages_are_counted_from_a_time_on(store: Store, _clock: Ma
         }),
         ..message(n, "a", 1, at)
     };
-    assert_eq!(store.suppressed_since(0).await.unwrap(), 0);
+    assert_eq!(store.monitoring().suppressed_since(0).await.unwrap(), 0);
     // Two hours ago: a lead and one repeat; ten minutes ago: a new lead and two repeats.
     let two_hours = T0 - 7_200_000;
     let ten_minutes = T0 - 600_000;
@@ -197,18 +234,34 @@ async fn suppressed_messages_are_counted_from_a_time_on(store: Store, _clock: Ma
         (3, ten_minutes + 1_000),
         (4, ten_minutes + 2_000),
     ] {
-        store.insert_messages(&[alert(n, at)]).await.unwrap();
+        store
+            .outbox()
+            .insert_messages(&[alert(n, at)])
+            .await
+            .unwrap();
     }
     // A plain message is never counted.
     store
+        .outbox()
         .insert_messages(&[message(5, "a", 1, T0 - 1_000)])
         .await
         .unwrap();
-    assert_eq!(store.suppressed_since(T0 - 3_600_000).await.unwrap(), 2);
-    assert_eq!(store.suppressed_since(0).await.unwrap(), 3);
     assert_eq!(
-        store.suppressed_since(ten_minutes + 1_500).await.unwrap(),
+        store
+            .monitoring()
+            .suppressed_since(T0 - 3_600_000)
+            .await
+            .unwrap(),
+        2
+    );
+    assert_eq!(store.monitoring().suppressed_since(0).await.unwrap(), 3);
+    assert_eq!(
+        store
+            .monitoring()
+            .suppressed_since(ten_minutes + 1_500)
+            .await
+            .unwrap(),
         1
     );
-    assert_eq!(store.suppressed_since(T0).await.unwrap(), 0);
+    assert_eq!(store.monitoring().suppressed_since(T0).await.unwrap(), 0);
 }

@@ -79,6 +79,7 @@ fn firing(at: i64) -> NewMessage {
 
 async fn message(store: &Store, id: &str) -> MessageView {
     store
+        .reads()
         .get_message(None, id)
         .await
         .unwrap()
@@ -97,7 +98,7 @@ async fn delivery_statuses(store: &Store, id: &str) -> Vec<(String, String, Opti
 /// Sends every queued part of `channel` (claim, then complete as done).
 async fn send_all(store: &Store, channel: &str) {
     let lane = lane(channel).lane;
-    let claimed = store.claim(&lane, "w", 100, 30_000).await.unwrap();
+    let claimed = store.outbox().claim(&lane, "w", 100, 30_000).await.unwrap();
     assert!(!claimed.is_empty(), "nothing queued on {channel}");
     let done: Vec<Completion> = claimed
         .iter()
@@ -111,7 +112,7 @@ async fn send_all(store: &Store, channel: &str) {
             attempt: None,
         })
         .collect();
-    store.complete(&done).await.unwrap();
+    store.outbox().complete(&done).await.unwrap();
 }
 
 on_both_backends!(
@@ -129,6 +130,7 @@ async fn a_taken_key_in_the_batch_keeps_the_alert(store: Store, _clock: ManualCl
     plain.alert = None;
     plain.idempotency_key = Some("k1".into());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&plain))
         .await
         .unwrap();
@@ -137,10 +139,18 @@ async fn a_taken_key_in_the_batch_keeps_the_alert(store: Store, _clock: ManualCl
     let lead = firing(T0 + 1);
     let mut retry = plain.clone();
     retry.id = notify_core::MessageId::new_at(T0 + 1).0;
-    let outcomes = store.insert_messages(&[lead.clone(), retry]).await.unwrap();
+    let outcomes = store
+        .outbox()
+        .insert_messages(&[lead.clone(), retry])
+        .await
+        .unwrap();
     assert_eq!(outcomes[0], InsertOutcome::Inserted);
     assert!(matches!(outcomes[1], InsertOutcome::Replayed { .. }));
-    let next = store.insert_messages(&[firing(T0 + 2)]).await.unwrap();
+    let next = store
+        .outbox()
+        .insert_messages(&[firing(T0 + 2)])
+        .await
+        .unwrap();
     assert!(
         matches!(&next[0], InsertOutcome::Suppressed { response } if response.contains(&lead.id)),
         "{next:?}"
@@ -151,6 +161,7 @@ async fn a_storm_is_one_lead_and_one_digest(store: Store, _clock: ManualClock) {
     let lead = firing(T0);
     assert_eq!(
         store
+            .outbox()
             .insert_messages(std::slice::from_ref(&lead))
             .await
             .unwrap(),
@@ -158,19 +169,20 @@ async fn a_storm_is_one_lead_and_one_digest(store: Store, _clock: ManualClock) {
     );
     // A burst in one batch, and one more in another: all inside the window.
     let burst: Vec<NewMessage> = (1..=50).map(|i| firing(T0 + i)).collect();
-    let outcomes = store.insert_messages(&burst).await.unwrap();
+    let outcomes = store.outbox().insert_messages(&burst).await.unwrap();
     assert!(outcomes.iter().all(
         |o| matches!(o, InsertOutcome::Suppressed { response } if response.contains(&lead.id))
     ));
     let last = firing(T0 + WINDOW - 1);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&last))
         .await
         .unwrap();
 
     // One part queued: the lead's. The suppressed ones show no deliveries and their lead.
     assert_eq!(
-        store.part_counts().await.unwrap(),
+        store.reads().part_counts().await.unwrap(),
         vec![("queued".to_string(), 1)]
     );
     let s = message(&store, &burst[7].id).await;
@@ -186,6 +198,7 @@ async fn a_storm_is_one_lead_and_one_digest(store: Store, _clock: ManualClock) {
     );
 
     let alert = store
+        .alerts()
         .get_alert("ops", "db-3/DiskFull", 100)
         .await
         .unwrap()
@@ -198,27 +211,34 @@ async fn a_storm_is_one_lead_and_one_digest(store: Store, _clock: ManualClock) {
 
     // The digest is due when the window ends, once.
     assert!(store
+        .alerts()
         .due_digests(T0 + WINDOW - 1, 10)
         .await
         .unwrap()
         .is_empty());
-    let due = store.due_digests(T0 + WINDOW, 10).await.unwrap();
+    let due = store.alerts().due_digests(T0 + WINDOW, 10).await.unwrap();
     assert_eq!(due.len(), 1);
     assert_eq!(
         (due[0].window_start, due[0].count, due[0].lead_id.as_str()),
         (T0, 51, lead.id.as_str())
     );
     let (a, b) = tokio::join!(
-        store.clear_digest("ops", "db-3/DiskFull", T0),
-        store.clear_digest("ops", "db-3/DiskFull", T0)
+        store.alerts().clear_digest("ops", "db-3/DiskFull", T0),
+        store.alerts().clear_digest("ops", "db-3/DiskFull", T0)
     );
     assert!(a.unwrap() ^ b.unwrap(), "exactly one clear wins");
-    assert!(store.due_digests(T0 + WINDOW, 10).await.unwrap().is_empty());
+    assert!(store
+        .alerts()
+        .due_digests(T0 + WINDOW, 10)
+        .await
+        .unwrap()
+        .is_empty());
 
     // After the window the next firing message is a new lead.
     let next = firing(T0 + WINDOW);
     assert_eq!(
         store
+            .outbox()
             .insert_messages(std::slice::from_ref(&next))
             .await
             .unwrap(),
@@ -231,12 +251,13 @@ async fn a_repeated_fingerprint_is_a_replay(store: Store, _clock: ManualClock) {
     let fp = |at, fp| alert_message(at, "am/group-1", AlertStatus::Firing, Some(fp), &["a"]);
     let first = fp(T0, "f1");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&first))
         .await
         .unwrap();
     // The source retries twice (in one batch), then sends a changed notification.
     let retries = [fp(T0 + 10, "f1"), fp(T0 + 20, "f1"), fp(T0 + 30, "f2")];
-    let outcomes = store.insert_messages(&retries).await.unwrap();
+    let outcomes = store.outbox().insert_messages(&retries).await.unwrap();
     let replay = InsertOutcome::Replayed {
         response: first.response.clone(),
     };
@@ -244,12 +265,18 @@ async fn a_repeated_fingerprint_is_a_replay(store: Store, _clock: ManualClock) {
     assert_eq!(outcomes[1], replay);
     assert!(matches!(outcomes[2], InsertOutcome::Suppressed { .. }));
     for r in &retries[..2] {
-        assert!(store.get_message(None, &r.id).await.unwrap().is_none());
+        assert!(store
+            .reads()
+            .get_message(None, &r.id)
+            .await
+            .unwrap()
+            .is_none());
     }
     // A repeat of the changed one inside the same batch answers that one's answer.
     let changed = fp(T0 + 40, "f3");
     let again = fp(T0 + 50, "f3");
     let outcomes = store
+        .outbox()
         .insert_messages(&[changed.clone(), again])
         .await
         .unwrap();
@@ -263,6 +290,7 @@ async fn a_repeated_fingerprint_is_a_replay(store: Store, _clock: ManualClock) {
         }
     );
     let alert = store
+        .alerts()
         .get_alert("ops", "am/group-1", 100)
         .await
         .unwrap()
@@ -275,7 +303,7 @@ async fn a_repeated_fingerprint_is_a_replay(store: Store, _clock: ManualClock) {
     // Outside the window the same fingerprint is news again.
     let late = fp(T0 + WINDOW + 40, "f3");
     assert_eq!(
-        store.insert_messages(&[late]).await.unwrap(),
+        store.outbox().insert_messages(&[late]).await.unwrap(),
         vec![InsertOutcome::Inserted]
     );
 }
@@ -285,14 +313,24 @@ async fn a_resolve_cancels_what_never_left(store: Store, _clock: ManualClock) {
     let lead = firing(T0);
     let suppressed = firing(T0 + 1);
     store
+        .outbox()
         .insert_messages(&[lead.clone(), suppressed])
         .await
         .unwrap();
-    assert_eq!(store.due_digests(T0 + WINDOW, 10).await.unwrap().len(), 1);
+    assert_eq!(
+        store
+            .alerts()
+            .due_digests(T0 + WINDOW, 10)
+            .await
+            .unwrap()
+            .len(),
+        1
+    );
 
     let resolve = alert_message(T0 + 2, key, AlertStatus::Resolved, None, &["a"]);
     assert_eq!(
         store
+            .outbox()
             .insert_messages(std::slice::from_ref(&resolve))
             .await
             .unwrap(),
@@ -314,17 +352,27 @@ async fn a_resolve_cancels_what_never_left(store: Store, _clock: ManualClock) {
         vec![("a".into(), "cancelled".into(), Some(NOTHING_SENT.into()))]
     );
     assert_eq!(
-        store.part_counts().await.unwrap(),
+        store.reads().part_counts().await.unwrap(),
         vec![("cancelled".to_string(), 2)]
     );
     // The pending digest is cancelled; the alert is resolved.
-    assert!(store.due_digests(T0 + WINDOW, 10).await.unwrap().is_empty());
-    let alert = store.get_alert("ops", key, 10).await.unwrap().unwrap();
+    assert!(store
+        .alerts()
+        .due_digests(T0 + WINDOW, 10)
+        .await
+        .unwrap()
+        .is_empty());
+    let alert = store
+        .alerts()
+        .get_alert("ops", key, 10)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(alert.status, "resolved");
     // Firing again after a resolve opens a new round with a new lead.
     let again = firing(T0 + 3);
     assert_eq!(
-        store.insert_messages(&[again]).await.unwrap(),
+        store.outbox().insert_messages(&[again]).await.unwrap(),
         vec![InsertOutcome::Inserted]
     );
 }
@@ -333,12 +381,14 @@ async fn a_resolve_goes_only_where_the_alert_was_sent(store: Store, _clock: Manu
     let key = "web/5xx";
     let lead = alert_message(T0, key, AlertStatus::Firing, None, &["a", "b"]);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&lead))
         .await
         .unwrap();
     send_all(&store, "a").await;
     let resolve = alert_message(T0 + 5, key, AlertStatus::Resolved, None, &["a", "b"]);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&resolve))
         .await
         .unwrap();
@@ -378,6 +428,7 @@ async fn a_resolve_does_not_count_the_step_it_stood_down(store: Store, _clock: M
     step.expires_at = Some(T0 + 3_900_000);
     lead.deliveries.push(step);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&lead))
         .await
         .unwrap();
@@ -389,6 +440,7 @@ async fn a_resolve_does_not_count_the_step_it_stood_down(store: Store, _clock: M
     );
     let resolve = alert_message(T0 + 5, key, AlertStatus::Resolved, None, &["a"]);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&resolve))
         .await
         .unwrap();
@@ -410,10 +462,10 @@ async fn a_resolve_does_not_count_the_step_it_stood_down(store: Store, _clock: M
 async fn alerts_are_listed_by_status_and_tenant(store: Store, _clock: ManualClock) {
     for (i, key) in ["k1", "k2", "k3"].into_iter().enumerate() {
         let m = alert_message(T0 + i as i64, key, AlertStatus::Firing, None, &["a"]);
-        store.insert_messages(&[m]).await.unwrap();
+        store.outbox().insert_messages(&[m]).await.unwrap();
     }
     let r = alert_message(T0 + 10, "k2", AlertStatus::Resolved, None, &["a"]);
-    store.insert_messages(&[r]).await.unwrap();
+    store.outbox().insert_messages(&[r]).await.unwrap();
     let list = |status: Option<&str>, tenant: Option<&str>, after, limit| AlertFilter {
         tenant: tenant.map(str::to_string),
         status: status.map(str::to_string),
@@ -424,28 +476,41 @@ async fn alerts_are_listed_by_status_and_tenant(store: Store, _clock: ManualCloc
         page.iter().map(|(a, _)| a.key.clone()).collect()
     };
     let firing = store
+        .alerts()
         .list_alerts(&list(Some("firing"), Some("ops"), None, 10))
         .await
         .unwrap();
     assert_eq!(keys(&firing), ["k3", "k1"], "newest first");
     let resolved = store
+        .alerts()
         .list_alerts(&list(Some("resolved"), None, None, 10))
         .await
         .unwrap();
     assert_eq!(keys(&resolved), ["k2"]);
     assert!(store
+        .alerts()
         .list_alerts(&list(None, Some("other"), None, 10))
         .await
         .unwrap()
         .is_empty());
     // Pages follow on from the cursor without overlap.
-    let first = store.list_alerts(&list(None, None, None, 2)).await.unwrap();
+    let first = store
+        .alerts()
+        .list_alerts(&list(None, None, None, 2))
+        .await
+        .unwrap();
     assert_eq!(keys(&first), ["k3", "k2"]);
     let after = first.last().map(|(_, p)| p.clone());
     let second = store
+        .alerts()
         .list_alerts(&list(None, None, after, 2))
         .await
         .unwrap();
     assert_eq!(keys(&second), ["k1"]);
-    assert!(store.get_alert("other", "k1", 10).await.unwrap().is_none());
+    assert!(store
+        .alerts()
+        .get_alert("other", "k1", 10)
+        .await
+        .unwrap()
+        .is_none());
 }

@@ -102,7 +102,12 @@ type DeliverySeen = (
 );
 
 async fn seen(store: &Store, m: &NewMessage) -> Seen {
-    let v = store.get_message(None, &m.id).await.unwrap().unwrap();
+    let v = store
+        .reads()
+        .get_message(None, &m.id)
+        .await
+        .unwrap()
+        .unwrap();
     let deliveries = v
         .deliveries
         .into_iter()
@@ -152,8 +157,12 @@ async fn a_mixed_batch_applies_each_result_and_rolls_up(store: Store, clock: Man
         &two_parts, &retried, &failed, &expired, &stale, &uploaded, &mixed,
     ];
     let batch: Vec<NewMessage> = all.iter().map(|m| (*m).clone()).collect();
-    store.insert_messages(&batch).await.unwrap();
-    let claimed = store.claim(&lane().lane, "w", 100, 60_000).await.unwrap();
+    store.outbox().insert_messages(&batch).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 100, 60_000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 9, "every part but the two blocked sends");
     let of = |d: &NewDelivery, seq: i64| {
         claimed
@@ -228,7 +237,7 @@ async fn a_mixed_batch_applies_each_result_and_rolls_up(store: Store, clock: Man
             attempt("sent", false),
         ),
     ];
-    let applied = store.complete(&completions).await.unwrap();
+    let applied = store.outbox().complete(&completions).await.unwrap();
     assert_eq!(
         applied,
         vec![true, false, true, true, true, true, true, false, true, true]
@@ -339,7 +348,12 @@ async fn a_mixed_batch_applies_each_result_and_rolls_up(store: Store, clock: Man
         )
     );
     // The attempt of the retried call carries its possible duplicate; so does the part.
-    let view = store.get_message(None, &retried.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &retried.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert!(view.deliveries[0].attempts[0].possible_duplicate);
     let flagged = store
         .execute_raw(&format!(
@@ -354,12 +368,20 @@ async fn a_mixed_batch_applies_each_result_and_rolls_up(store: Store, clock: Man
     );
 
     // Now due: the unblocked send, with its upload's media id. The retry is due later.
-    let next = store.claim(&lane().lane, "w", 100, 60_000).await.unwrap();
+    let next = store
+        .outbox()
+        .claim(&lane().lane, "w", 100, 60_000)
+        .await
+        .unwrap();
     assert_eq!(next.len(), 1, "{next:?}");
     assert_eq!(next[0].delivery_id, uploaded.deliveries[0].id);
     assert_eq!(next[0].dependency_id.as_deref(), Some("media-1"));
     clock.advance_ms(5_000);
-    let later = store.claim(&lane().lane, "w", 100, 60_000).await.unwrap();
+    let later = store
+        .outbox()
+        .claim(&lane().lane, "w", 100, 60_000)
+        .await
+        .unwrap();
     assert_eq!(later.len(), 1);
     assert_eq!(later[0].delivery_id, retried.deliveries[0].id);
 }

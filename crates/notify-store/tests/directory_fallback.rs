@@ -75,13 +75,18 @@ fn message(users: &[&str], fallback: bool) -> NewMessage {
 }
 
 async fn claim_one(store: &Store) -> ClaimedPart {
-    let mut parts = store.claim(&lane().lane, "w", 10, 10_000).await.unwrap();
+    let mut parts = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 10_000)
+        .await
+        .unwrap();
     assert_eq!(parts.len(), 1);
     parts.remove(0)
 }
 
 async fn finish(store: &Store, part: &ClaimedPart, result: PartResult) {
     let applied = store
+        .outbox()
         .complete(&[Completion {
             part_id: part.id.clone(),
             lease_token: part.lease_token.clone(),
@@ -95,6 +100,7 @@ async fn finish(store: &Store, part: &ClaimedPart, result: PartResult) {
 
 async fn message_status(store: &Store, id: &str) -> String {
     store
+        .reads()
         .get_message(None, id)
         .await
         .unwrap()
@@ -138,48 +144,73 @@ on_both_backends!(
 
 async fn people_and_groups_are_kept_per_tenant(store: Store, _clock: ManualClock) {
     assert!(store
+        .people()
         .put_person("t1", "a", &person("a@welink", Some("a")))
         .await
         .unwrap());
     assert!(!store
+        .people()
         .put_person("t1", "a", &person("a2@welink", None))
         .await
         .unwrap());
     assert_eq!(
-        store.person("t1", "a").await.unwrap().unwrap(),
+        store.people().person("t1", "a").await.unwrap().unwrap(),
         person("a2@welink", None)
     );
-    assert!(store.person("t2", "a").await.unwrap().is_none());
-    assert_eq!(store.list_people("t1").await.unwrap().len(), 1);
-    assert!(store.directory("t2").await.unwrap().people.is_empty());
-    assert_eq!(store.delete_person("t1", "a").await.unwrap(), Ok(true));
-    assert_eq!(store.delete_person("t1", "a").await.unwrap(), Ok(false));
+    assert!(store.people().person("t2", "a").await.unwrap().is_none());
+    assert_eq!(store.people().list_people("t1").await.unwrap().len(), 1);
+    assert!(store
+        .people()
+        .directory("t2")
+        .await
+        .unwrap()
+        .people
+        .is_empty());
+    assert_eq!(
+        store.people().delete_person("t1", "a").await.unwrap(),
+        Ok(true)
+    );
+    assert_eq!(
+        store.people().delete_person("t1", "a").await.unwrap(),
+        Ok(false)
+    );
 }
 
 async fn a_group_names_only_known_people_and_keeps_its_people(store: Store, _clock: ManualClock) {
     store
+        .people()
         .put_person("t1", "a", &person("a@welink", None))
         .await
         .unwrap();
     let members = vec!["a".to_string(), "b".to_string()];
     assert_eq!(
-        store.put_group("t1", "g", &members).await.unwrap(),
+        store.people().put_group("t1", "g", &members).await.unwrap(),
         Err(DirectoryRefusal::UnknownMembers(vec!["b".into()]))
     );
     assert_eq!(
-        store.put_group("t1", "g", &members[..1]).await.unwrap(),
+        store
+            .people()
+            .put_group("t1", "g", &members[..1])
+            .await
+            .unwrap(),
         Ok(true)
     );
-    assert_eq!(store.group("t1", "g").await.unwrap().unwrap(), ["a"]);
     assert_eq!(
-        store.delete_person("t1", "a").await.unwrap(),
+        store.people().group("t1", "g").await.unwrap().unwrap(),
+        ["a"]
+    );
+    assert_eq!(
+        store.people().delete_person("t1", "a").await.unwrap(),
         Err(DirectoryRefusal::InGroups(vec!["g".into()]))
     );
-    let dir = store.directory("t1").await.unwrap();
+    let dir = store.people().directory("t1").await.unwrap();
     assert_eq!(dir.groups["g"], ["a"]);
-    assert!(store.delete_group("t1", "g").await.unwrap());
-    assert!(!store.delete_group("t1", "g").await.unwrap());
-    assert_eq!(store.delete_person("t1", "a").await.unwrap(), Ok(true));
+    assert!(store.people().delete_group("t1", "g").await.unwrap());
+    assert!(!store.people().delete_group("t1", "g").await.unwrap());
+    assert_eq!(
+        store.people().delete_person("t1", "a").await.unwrap(),
+        Ok(true)
+    );
 }
 
 async fn the_config_seed_replaces_the_same_ids_and_keeps_the_rest(
@@ -187,10 +218,12 @@ async fn the_config_seed_replaces_the_same_ids_and_keeps_the_rest(
     _clock: ManualClock,
 ) {
     store
+        .people()
         .put_person("default", "a", &person("edited@welink", None))
         .await
         .unwrap();
     store
+        .people()
         .put_person("default", "api-only", &person("x@welink", None))
         .await
         .unwrap();
@@ -198,8 +231,12 @@ async fn the_config_seed_replaces_the_same_ids_and_keeps_the_rest(
         people: BTreeMap::from([("a".to_string(), person("a@welink", Some("a")))]),
         groups: BTreeMap::from([("g".to_string(), vec!["a".to_string()])]),
     };
-    store.seed_directory("default", &seed).await.unwrap();
-    let dir = store.directory("default").await.unwrap();
+    store
+        .people()
+        .seed_directory("default", &seed)
+        .await
+        .unwrap();
+    let dir = store.people().directory("default").await.unwrap();
     assert_eq!(dir.people["a"], person("a@welink", Some("a")));
     assert!(dir.people.contains_key("api-only"));
     assert_eq!(dir.groups["g"], ["a"]);
@@ -208,6 +245,7 @@ async fn the_config_seed_replaces_the_same_ids_and_keeps_the_rest(
 async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: ManualClock) {
     let m = message(&["a@welink", "x@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -222,7 +260,7 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
     )
     .await;
     assert!(woken.has_changed().unwrap(), "the fallback loop is woken");
-    let pending = store.pending_fallbacks(10).await.unwrap();
+    let pending = store.outbox().pending_fallbacks(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].reason, FallbackReason::Whole);
     let target = pending[0].target().unwrap();
@@ -237,6 +275,7 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
     let primary = &m.deliveries[0].id;
     let fb = fallback_delivery();
     assert!(store
+        .outbox()
         .insert_fallback(primary, Some(&fb), T0 + 60_000)
         .await
         .unwrap());
@@ -244,11 +283,22 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
     let mut again = fallback_delivery();
     again.id = notify_core::DeliveryId::new_at(T0 + 2).0;
     assert!(!store
+        .outbox()
         .insert_fallback(primary, Some(&again), T0 + 60_000)
         .await
         .unwrap());
-    assert!(store.pending_fallbacks(10).await.unwrap().is_empty());
-    let view = store.get_message(None, &m.id).await.unwrap().unwrap();
+    assert!(store
+        .outbox()
+        .pending_fallbacks(10)
+        .await
+        .unwrap()
+        .is_empty());
+    let view = store
+        .reads()
+        .get_message(None, &m.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.deliveries.len(), 2);
     assert_eq!(
         view.deliveries[1].fallback_of.as_deref(),
@@ -270,7 +320,11 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
     .await;
     assert_eq!(message_status(&store, &m.id).await, "sent");
     // An admin retry of the primary that fails again does not fall back twice.
-    assert!(store.retry_delivery(primary, 60_000).await.unwrap());
+    assert!(store
+        .outbox()
+        .retry_delivery(primary, 60_000)
+        .await
+        .unwrap());
     let part = claim_one(&store).await;
     finish(
         &store,
@@ -280,22 +334,29 @@ async fn a_failed_delivery_makes_its_fallback_due_once(store: Store, _clock: Man
         },
     )
     .await;
-    assert!(store.pending_fallbacks(10).await.unwrap().is_empty());
+    assert!(store
+        .outbox()
+        .pending_fallbacks(10)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn an_expired_delivery_makes_its_fallback_due(store: Store, clock: ManualClock) {
     let m = message(&["a@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     clock.set_ms(T0 + 60_001);
-    assert_eq!(store.sweep().await.unwrap().expired, 1);
-    let pending = store.pending_fallbacks(10).await.unwrap();
+    assert_eq!(store.outbox().sweep().await.unwrap().expired, 1);
+    let pending = store.outbox().pending_fallbacks(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     // The fallback gets as long as the message had, from now.
     assert_eq!(pending[0].expires_at(T0 + 60_001), T0 + 120_001);
     assert!(store
+        .outbox()
         .insert_fallback(&m.deliveries[0].id, None, T0 + 120_001)
         .await
         .unwrap());
@@ -308,6 +369,7 @@ async fn an_expiry_for_the_spent_quota_makes_its_fallback_due(store: Store, _clo
     // expires the part (`PartResult::Expired`).
     let m = message(&["a@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -320,7 +382,7 @@ async fn an_expiry_for_the_spent_quota_makes_its_fallback_due(store: Store, _clo
         },
     )
     .await;
-    let pending = store.pending_fallbacks(10).await.unwrap();
+    let pending = store.outbox().pending_fallbacks(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].reason, FallbackReason::Whole);
 }
@@ -331,6 +393,7 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
 ) {
     let m = message(&["a@welink", "x@welink", "b@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -350,7 +413,7 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
         },
     )
     .await;
-    let pending = store.pending_fallbacks(10).await.unwrap();
+    let pending = store.outbox().pending_fallbacks(10).await.unwrap();
     assert_eq!(pending.len(), 1);
     assert_eq!(pending[0].reason, FallbackReason::People);
     let target = pending[0].target().unwrap();
@@ -359,6 +422,7 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
     // A sent delivery whose refused recipients are no directory people has no fallback.
     let m2 = message(&["x@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m2))
         .await
         .unwrap();
@@ -372,7 +436,7 @@ async fn a_sent_delivery_with_refused_directory_people_falls_back_for_them_alone
         },
     )
     .await;
-    assert_eq!(store.pending_fallbacks(10).await.unwrap().len(), 1);
+    assert_eq!(store.outbox().pending_fallbacks(10).await.unwrap().len(), 1);
     assert_eq!(message_status(&store, &m2.id).await, "sent");
 }
 
@@ -382,6 +446,7 @@ async fn rate_limits_and_unknown_outcomes_never_make_a_fallback_due(
 ) {
     let m = message(&["a@welink"], true);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -416,14 +481,20 @@ async fn rate_limits_and_unknown_outcomes_never_make_a_fallback_due(
     // A worker lost mid-call: its lease runs out, the sweeper queues it again.
     let _lost = claim_one(&store).await;
     clock.set_ms(T0 + 30_000);
-    assert_eq!(store.sweep().await.unwrap().rescued, 1);
-    assert!(store.pending_fallbacks(10).await.unwrap().is_empty());
+    assert_eq!(store.outbox().sweep().await.unwrap().rescued, 1);
+    assert!(store
+        .outbox()
+        .pending_fallbacks(10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(message_status(&store, &m.id).await, "accepted");
 }
 
 async fn a_delivery_without_a_fallback_writes_no_pending_row(store: Store, _clock: ManualClock) {
     let m = message(&["a@welink"], false);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -436,6 +507,11 @@ async fn a_delivery_without_a_fallback_writes_no_pending_row(store: Store, _cloc
         },
     )
     .await;
-    assert!(store.pending_fallbacks(10).await.unwrap().is_empty());
+    assert!(store
+        .outbox()
+        .pending_fallbacks(10)
+        .await
+        .unwrap()
+        .is_empty());
     assert_eq!(message_status(&store, &m.id).await, "failed");
 }

@@ -61,7 +61,7 @@ fn escalating(now: i64) -> NewMessage {
 }
 
 async fn send_due(store: &Store) -> Vec<String> {
-    let claimed = store.claim(LANE, "w", 100, 60_000).await.unwrap();
+    let claimed = store.outbox().claim(LANE, "w", 100, 60_000).await.unwrap();
     let done: Vec<Completion> = claimed
         .iter()
         .map(|p| Completion {
@@ -74,12 +74,17 @@ async fn send_due(store: &Store) -> Vec<String> {
             attempt: None,
         })
         .collect();
-    store.complete(&done).await.unwrap();
+    store.outbox().complete(&done).await.unwrap();
     claimed.into_iter().map(|p| p.delivery_id).collect()
 }
 
 async fn view(store: &Store, id: &str) -> MessageView {
-    store.get_message(None, id).await.unwrap().expect("message")
+    store
+        .reads()
+        .get_message(None, id)
+        .await
+        .unwrap()
+        .expect("message")
 }
 
 on_both_backends!(
@@ -94,6 +99,7 @@ on_both_backends!(
 async fn a_step_is_claimable_only_when_due_and_fires_once(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -127,12 +133,14 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
 ) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     send_due(&store).await;
     clock.advance_ms(1_000);
     let ack = store
+        .escalation()
         .acknowledge(&m.id, "zhangsan", &[], TTL)
         .await
         .unwrap()
@@ -143,6 +151,7 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
     assert_eq!(ack.cancelled, vec![m.deliveries[1].id.clone()]);
     clock.advance_ms(1_000);
     let again = store
+        .escalation()
         .acknowledge(&m.id, "lisi", &[], TTL)
         .await
         .unwrap()
@@ -164,6 +173,7 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
     assert_eq!(step.state, "cancelled");
     assert_eq!(step.reason.as_deref(), Some("acknowledged"));
     assert!(store
+        .escalation()
         .acknowledge("msg_nonexistent", "x", &[], TTL)
         .await
         .unwrap()
@@ -173,14 +183,16 @@ async fn acknowledging_cancels_pending_steps_and_twice_is_a_no_op(
 async fn a_fired_step_is_not_cancelled(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     clock.advance_ms(AFTER);
     // Both are claimed (the step is in flight) when the acknowledgement comes.
-    let claimed = store.claim(LANE, "w", 100, 60_000).await.unwrap();
+    let claimed = store.outbox().claim(LANE, "w", 100, 60_000).await.unwrap();
     assert_eq!(claimed.len(), 2);
     let ack = store
+        .escalation()
         .acknowledge(&m.id, "zhangsan", &[], TTL)
         .await
         .unwrap()
@@ -193,6 +205,7 @@ async fn a_fired_step_is_not_cancelled(store: Store, clock: ManualClock) {
 async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
@@ -211,11 +224,16 @@ async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
         parts: vec![state],
     }];
     store
+        .escalation()
         .acknowledge(&m.id, "zhangsan", &calls, TTL)
         .await
         .unwrap();
     // A second acknowledgement adds nothing.
-    store.acknowledge(&m.id, "lisi", &calls, TTL).await.unwrap();
+    store
+        .escalation()
+        .acknowledge(&m.id, "lisi", &calls, TTL)
+        .await
+        .unwrap();
     let v = view(&store, &m.id).await;
     let states: Vec<_> = v.deliveries[0]
         .parts
@@ -225,7 +243,7 @@ async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
     assert_eq!(states.len(), 1);
     assert_eq!(states[0].status, "queued");
     assert_eq!(v.deliveries[0].status, "sent");
-    let claimed = store.claim(LANE, "w", 100, 60_000).await.unwrap();
+    let claimed = store.outbox().claim(LANE, "w", 100, 60_000).await.unwrap();
     assert_eq!(claimed.len(), 1, "the state call is due at once");
     assert_eq!(claimed[0].op, PartOp::State);
 }
@@ -233,10 +251,12 @@ async fn acknowledging_appends_state_calls(store: Store, clock: ManualClock) {
 async fn resolving_cancels_pending_steps_by_message(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     let cancelled = store
+        .escalation()
         .cancel_pending_steps(
             StepsOf::Messages(std::slice::from_ref(&m.id)),
             notify_store::escalation::reason::RESOLVED,
@@ -263,15 +283,16 @@ async fn resolving_cancels_pending_steps_by_message(store: Store, clock: ManualC
 async fn a_step_expires_a_ttl_after_it_is_due(store: Store, clock: ManualClock) {
     let m = escalating(clock.now_ms());
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     send_due(&store).await;
     // Past the message's own deadline, but within the step's (due + TTL).
     clock.advance_ms(TTL + 1);
-    assert_eq!(store.sweep().await.unwrap().expired, 0);
+    assert_eq!(store.outbox().sweep().await.unwrap().expired, 0);
     clock.advance_ms(AFTER);
-    assert_eq!(store.sweep().await.unwrap().expired, 1);
+    assert_eq!(store.outbox().sweep().await.unwrap().expired, 1);
     let v = view(&store, &m.id).await;
     assert_eq!(v.deliveries[1].status, "expired");
 }

@@ -79,8 +79,14 @@ async fn the_oldest_due_part_of_each_lane_is_found_and_waiting_parts_are_not_due
     store: Store,
     clock: ManualClock,
 ) {
-    assert!(store.lane_oldest_due(T0).await.unwrap().is_empty());
+    assert!(store
+        .monitoring()
+        .lane_oldest_due(T0)
+        .await
+        .unwrap()
+        .is_empty());
     store
+        .outbox()
         .insert_messages(&[
             // Lane a: due 10 min ago and 1 min ago; one scheduled for later.
             message(0, "a", T0 - 600_000, None),
@@ -94,7 +100,7 @@ async fn the_oldest_due_part_of_each_lane_is_found_and_waiting_parts_are_not_due
         .await
         .unwrap();
     assert_eq!(
-        store.lane_oldest_due(T0).await.unwrap(),
+        store.monitoring().lane_oldest_due(T0).await.unwrap(),
         vec![
             ("a|log".to_string(), T0 - 600_000),
             ("b|log".to_string(), T0 - 5_000),
@@ -102,20 +108,20 @@ async fn the_oldest_due_part_of_each_lane_is_found_and_waiting_parts_are_not_due
     );
     // Lane a's oldest is sent (claimed, then done): the next one is the oldest; a claimed part
     // is no longer waiting either.
-    let claimed = store.claim("a|log", "w", 1, 30_000).await.unwrap();
+    let claimed = store.outbox().claim("a|log", "w", 1, 30_000).await.unwrap();
     assert_eq!(claimed.len(), 1);
-    let rows = store.lane_oldest_due(T0).await.unwrap();
+    let rows = store.monitoring().lane_oldest_due(T0).await.unwrap();
     assert_eq!(rows[0], ("a|log".to_string(), T0 - 60_000 + 1), "{rows:?}");
-    store.complete(&[done(&claimed[0])]).await.unwrap();
+    store.outbox().complete(&[done(&claimed[0])]).await.unwrap();
     assert_eq!(
-        store.lane_oldest_due(T0).await.unwrap()[0],
+        store.monitoring().lane_oldest_due(T0).await.unwrap()[0],
         ("a|log".to_string(), T0 - 60_000 + 1)
     );
     // Time passes: the scheduled parts become due and count from their due time.
     clock.advance_ms(120_000);
     let now = T0 + 120_000;
     assert_eq!(
-        store.lane_oldest_due(now).await.unwrap(),
+        store.monitoring().lane_oldest_due(now).await.unwrap(),
         vec![
             ("a|log".to_string(), T0 - 60_000 + 1),
             ("b|log".to_string(), T0 - 5_000),
@@ -125,36 +131,49 @@ async fn the_oldest_due_part_of_each_lane_is_found_and_waiting_parts_are_not_due
 }
 
 async fn rejected_credentials_are_listed_until_cleared(store: Store, _clock: ManualClock) {
-    assert!(store.rejected_credentials().await.unwrap().is_empty());
+    assert!(store
+        .monitoring()
+        .rejected_credentials()
+        .await
+        .unwrap()
+        .is_empty());
     store
+        .tokens()
         .reject_credential("welink:app", "10007", "wrong secret")
         .await
         .unwrap();
     store
+        .tokens()
         .reject_credential("wecom:corp", "40001", "invalid secret")
         .await
         .unwrap();
     assert_eq!(
-        store.rejected_credentials().await.unwrap(),
+        store.monitoring().rejected_credentials().await.unwrap(),
         vec![
             ("wecom:corp".to_string(), "40001".to_string()),
             ("welink:app".to_string(), "10007".to_string()),
         ]
     );
-    store.clear_rejection("welink:app").await.unwrap();
+    store.tokens().clear_rejection("welink:app").await.unwrap();
     assert_eq!(
-        store.rejected_credentials().await.unwrap(),
+        store.monitoring().rejected_credentials().await.unwrap(),
         vec![("wecom:corp".to_string(), "40001".to_string())]
     );
 }
 
 async fn live_replicas_are_those_with_a_live_heartbeat(store: Store, clock: ManualClock) {
-    assert_eq!(store.live_replicas(T0).await.unwrap(), 0);
-    store.heartbeat("a", 10_000).await.unwrap();
-    store.heartbeat("b", 30_000).await.unwrap();
-    assert_eq!(store.live_replicas(T0).await.unwrap(), 2);
+    assert_eq!(store.monitoring().live_replicas(T0).await.unwrap(), 0);
+    store.lanes().heartbeat("a", 10_000).await.unwrap();
+    store.lanes().heartbeat("b", 30_000).await.unwrap();
+    assert_eq!(store.monitoring().live_replicas(T0).await.unwrap(), 2);
     clock.advance_ms(20_000);
-    assert_eq!(store.live_replicas(T0 + 20_000).await.unwrap(), 1);
-    store.forget_replica("b").await.unwrap();
-    assert_eq!(store.live_replicas(T0 + 20_000).await.unwrap(), 0);
+    assert_eq!(
+        store.monitoring().live_replicas(T0 + 20_000).await.unwrap(),
+        1
+    );
+    store.lanes().forget_replica("b").await.unwrap();
+    assert_eq!(
+        store.monitoring().live_replicas(T0 + 20_000).await.unwrap(),
+        0
+    );
 }

@@ -94,7 +94,7 @@ fn attempt(outcome: &str) -> AttemptRecord {
 }
 
 async fn status_of(store: &Store, id: &str) -> (String, Vec<String>) {
-    let m = store.get_message(None, id).await.unwrap().unwrap();
+    let m = store.reads().get_message(None, id).await.unwrap().unwrap();
     (
         m.status.to_string(),
         m.deliveries.iter().map(|d| d.status.to_string()).collect(),
@@ -136,7 +136,7 @@ on_both_backends!(
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
     let batch: Vec<NewMessage> = (0..10_000).map(|i| message(i, 1, None, "h")).collect();
     for chunk in batch.chunks(1000) {
-        store.insert_messages(chunk).await.unwrap();
+        store.outbox().insert_messages(chunk).await.unwrap();
     }
     let seen = Arc::new(parking_lot::Mutex::new(Vec::new()));
     let mut workers = Vec::new();
@@ -146,6 +146,7 @@ async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualC
         workers.push(tokio::spawn(async move {
             loop {
                 let claimed = store
+                    .outbox()
                     .claim(&lane().lane, &format!("w{w}"), 50, 60_000)
                     .await
                     .unwrap();
@@ -153,7 +154,7 @@ async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualC
                     break;
                 }
                 let completions: Vec<Completion> = claimed.iter().map(|p| done(p, "x")).collect();
-                let applied = store.complete(&completions).await.unwrap();
+                let applied = store.outbox().complete(&completions).await.unwrap();
                 assert!(applied.iter().all(|a| *a));
                 seen.lock().extend(claimed.into_iter().map(|p| p.id));
             }
@@ -166,7 +167,7 @@ async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualC
     let unique: HashSet<&String> = seen.iter().collect();
     assert_eq!(seen.len(), 10_000, "every part claimed");
     assert_eq!(unique.len(), 10_000, "no part claimed twice");
-    let counts = store.part_counts().await.unwrap();
+    let counts = store.reads().part_counts().await.unwrap();
     assert_eq!(counts, vec![("done".to_string(), 10_000)]);
 }
 
@@ -176,15 +177,18 @@ async fn an_expired_lease_is_requeued_and_the_old_worker_is_fenced(
 ) {
     let m = message(0, 1, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     let first = store
+        .outbox()
         .claim(&lane().lane, "crashed", 10, 30_000)
         .await
         .unwrap();
     assert_eq!(first.len(), 1);
     assert!(store
+        .outbox()
         .claim(&lane().lane, "other", 10, 30_000)
         .await
         .unwrap()
@@ -192,28 +196,45 @@ async fn an_expired_lease_is_requeued_and_the_old_worker_is_fenced(
 
     clock.advance_ms(29_000);
     assert_eq!(
-        store.sweep().await.unwrap().rescued,
+        store.outbox().sweep().await.unwrap().rescued,
         0,
         "lease still running"
     );
     clock.advance_ms(2_000);
-    assert_eq!(store.sweep().await.unwrap().rescued, 1);
+    assert_eq!(store.outbox().sweep().await.unwrap().rescued, 1);
 
-    let second = store.claim(&lane().lane, "next", 10, 30_000).await.unwrap();
+    let second = store
+        .outbox()
+        .claim(&lane().lane, "next", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(second.len(), 1);
     assert_eq!(second[0].id, first[0].id);
     assert_eq!(second[0].attempts, 1, "the lost try counts");
 
     // The crashed worker comes back and reports: fenced out.
     assert_eq!(
-        store.complete(&[done(&first[0], "old")]).await.unwrap(),
+        store
+            .outbox()
+            .complete(&[done(&first[0], "old")])
+            .await
+            .unwrap(),
         vec![false]
     );
     assert_eq!(
-        store.complete(&[done(&second[0], "new")]).await.unwrap(),
+        store
+            .outbox()
+            .complete(&[done(&second[0], "new")])
+            .await
+            .unwrap(),
         vec![true]
     );
-    let view = store.get_message(None, &m.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &m.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.deliveries[0].upstream_ids, vec!["new".to_string()]);
     assert_eq!(view.status, "sent");
     assert_eq!(
@@ -229,12 +250,17 @@ async fn idempotency_replays_and_conflicts(store: Store, _clock: ManualClock) {
     let other = message(2, 1, Some("alert-7f3a"), "hash-b");
     assert_eq!(
         store
+            .outbox()
             .insert_messages(std::slice::from_ref(&a))
             .await
             .unwrap(),
         vec![InsertOutcome::Inserted]
     );
-    let again = store.insert_messages(&[same, other]).await.unwrap();
+    let again = store
+        .outbox()
+        .insert_messages(&[same, other])
+        .await
+        .unwrap();
     assert_eq!(
         again[0],
         InsertOutcome::Replayed {
@@ -250,7 +276,11 @@ async fn idempotency_replays_and_conflicts(store: Store, _clock: ManualClock) {
     // Two uses of one new key inside one batch: the first wins.
     let b1 = message(3, 1, Some("k2"), "h1");
     let b2 = message(4, 1, Some("k2"), "h1");
-    let r = store.insert_messages(&[b1.clone(), b2]).await.unwrap();
+    let r = store
+        .outbox()
+        .insert_messages(&[b1.clone(), b2])
+        .await
+        .unwrap();
     assert_eq!(r[0], InsertOutcome::Inserted);
     assert_eq!(
         r[1],
@@ -260,7 +290,7 @@ async fn idempotency_replays_and_conflicts(store: Store, _clock: ManualClock) {
     );
     // Only two messages' parts are queued.
     assert_eq!(
-        store.part_counts().await.unwrap(),
+        store.reads().part_counts().await.unwrap(),
         vec![("queued".to_string(), 2)]
     );
 }
@@ -270,7 +300,7 @@ async fn a_time_range_lists_the_messages_accepted_in_it(store: Store, _clock: Ma
     let mut batch: Vec<NewMessage> = (0..10).map(|i| message(i, 1, None, "h")).collect();
     batch[4].tenant = "hr".into();
     batch[7].tenant = "hr".into();
-    store.insert_messages(&batch).await.unwrap();
+    store.outbox().insert_messages(&batch).await.unwrap();
     let titles = |page: Vec<notify_store::MessageView>| -> Vec<String> {
         page.into_iter().map(|m| m.title).collect()
     };
@@ -283,15 +313,27 @@ async fn a_time_range_lists_the_messages_accepted_in_it(store: Store, _clock: Ma
     };
     // Since is inclusive, until exclusive, newest first.
     assert_eq!(
-        titles(store.list_messages(&range(None)).await.unwrap()),
+        titles(store.reads().list_messages(&range(None)).await.unwrap()),
         ["#7", "#6", "#5", "#4", "#3"].map(|n| format!("Disk almost full {n}"))
     );
     assert_eq!(
-        titles(store.list_messages(&range(Some("default"))).await.unwrap()),
+        titles(
+            store
+                .reads()
+                .list_messages(&range(Some("default")))
+                .await
+                .unwrap()
+        ),
         ["#6", "#5", "#3"].map(|n| format!("Disk almost full {n}"))
     );
     assert_eq!(
-        titles(store.list_messages(&range(Some("hr"))).await.unwrap()),
+        titles(
+            store
+                .reads()
+                .list_messages(&range(Some("hr")))
+                .await
+                .unwrap()
+        ),
         ["#7", "#4"].map(|n| format!("Disk almost full {n}"))
     );
     // A page of the range, then the rest after the cursor.
@@ -299,11 +341,11 @@ async fn a_time_range_lists_the_messages_accepted_in_it(store: Store, _clock: Ma
         limit: 2,
         ..range(None)
     };
-    let first = store.list_messages(&f).await.unwrap();
+    let first = store.reads().list_messages(&f).await.unwrap();
     f.before_id = first.last().map(|m| m.id.clone());
     f.limit = 50;
     assert_eq!(
-        titles(store.list_messages(&f).await.unwrap()),
+        titles(store.reads().list_messages(&f).await.unwrap()),
         ["#5", "#4", "#3"].map(|n| format!("Disk almost full {n}"))
     );
 }
@@ -311,7 +353,7 @@ async fn a_time_range_lists_the_messages_accepted_in_it(store: Store, _clock: Ma
 async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualClock) {
     let mut batch: Vec<NewMessage> = (0..25).map(|i| message(i, 1, None, "h")).collect();
     batch[3].tenant = "hr".into();
-    store.insert_messages(&batch).await.unwrap();
+    store.outbox().insert_messages(&batch).await.unwrap();
     let mut f = MessageFilter {
         tenant: Some("default".into()),
         limit: 10,
@@ -319,7 +361,7 @@ async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualCloc
     };
     let mut ids = Vec::new();
     loop {
-        let page = store.list_messages(&f).await.unwrap();
+        let page = store.reads().list_messages(&f).await.unwrap();
         if page.is_empty() {
             break;
         }
@@ -332,6 +374,7 @@ async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualCloc
     sorted.reverse();
     assert_eq!(ids, sorted, "newest first");
     let text = store
+        .reads()
         .list_messages(&MessageFilter {
             text: Some("#17".into()),
             limit: 10,
@@ -342,6 +385,7 @@ async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualCloc
     assert_eq!(text.len(), 1);
     assert!(
         store
+            .reads()
             .get_message(Some("hr"), &batch[0].id)
             .await
             .unwrap()
@@ -353,10 +397,15 @@ async fn pages_are_newest_first_without_overlap(store: Store, _clock: ManualCloc
 async fn a_retry_resumes_at_the_unfinished_part(store: Store, clock: ManualClock) {
     let m = message(0, 3, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
-    let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 3);
     let by_seq = |s: i64| claimed.iter().find(|p| p.seq == s).unwrap();
     let retry = Completion {
@@ -371,12 +420,14 @@ async fn a_retry_resumes_at_the_unfinished_part(store: Store, clock: ManualClock
         attempt: Some(attempt("transient")),
     };
     store
+        .outbox()
         .complete(&[done(by_seq(0), "u0"), retry, done(by_seq(2), "u2")])
         .await
         .unwrap();
     assert_eq!(status_of(&store, &m.id).await.1, vec!["queued"]);
     assert!(
         store
+            .outbox()
             .claim(&lane().lane, "w", 10, 30_000)
             .await
             .unwrap()
@@ -384,15 +435,28 @@ async fn a_retry_resumes_at_the_unfinished_part(store: Store, clock: ManualClock
         "not before its retry time"
     );
     clock.advance_ms(1_000);
-    let again = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let again = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(
         again.iter().map(|p| p.seq).collect::<Vec<_>>(),
         vec![1],
         "only the failed part comes back"
     );
     assert_eq!(again[0].attempts, 1);
-    store.complete(&[done(&again[0], "u1")]).await.unwrap();
-    let view = store.get_message(None, &m.id).await.unwrap().unwrap();
+    store
+        .outbox()
+        .complete(&[done(&again[0], "u1")])
+        .await
+        .unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &m.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.status, "sent");
     assert_eq!(view.deliveries[0].upstream_ids, vec!["u0", "u1", "u2"]);
 }
@@ -402,18 +466,32 @@ async fn a_send_waits_for_its_upload(store: Store, _clock: ManualClock) {
     m.deliveries[0].parts[0].op = PartOp::Upload;
     m.deliveries[0].parts[1].depends_on = Some(0);
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
-    let first = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let first = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(first.len(), 1, "the send is blocked");
     assert_eq!(first[0].op, PartOp::Upload);
-    store.complete(&[done(&first[0], "media-1")]).await.unwrap();
-    let send = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    store
+        .outbox()
+        .complete(&[done(&first[0], "media-1")])
+        .await
+        .unwrap();
+    let send = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(send.len(), 1);
     assert_eq!(send[0].dependency_id.as_deref(), Some("media-1"));
     // The media id expired upstream: a fresh upload is queued and the send waits again.
     store
+        .outbox()
         .complete(&[Completion {
             part_id: send[0].id.clone(),
             lease_token: send[0].lease_token.clone(),
@@ -424,29 +502,47 @@ async fn a_send_waits_for_its_upload(store: Store, _clock: ManualClock) {
         }])
         .await
         .unwrap();
-    let up2 = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let up2 = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!((up2.len(), up2[0].op), (1, PartOp::Upload));
-    store.complete(&[done(&up2[0], "media-2")]).await.unwrap();
-    let send2 = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    store
+        .outbox()
+        .complete(&[done(&up2[0], "media-2")])
+        .await
+        .unwrap();
+    let send2 = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(send2[0].dependency_id.as_deref(), Some("media-2"));
-    store.complete(&[done(&send2[0], "msgid")]).await.unwrap();
+    store
+        .outbox()
+        .complete(&[done(&send2[0], "msgid")])
+        .await
+        .unwrap();
     assert_eq!(status_of(&store, &m.id).await.0, "sent");
 }
 
 async fn late_work_expires(store: Store, clock: ManualClock) {
     let m = message(0, 1, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
     clock.advance_ms(3_600_000);
-    let report = store.sweep().await.unwrap();
+    let report = store.outbox().sweep().await.unwrap();
     assert_eq!(report.expired, 1);
     assert_eq!(
         status_of(&store, &m.id).await,
         ("expired".to_string(), vec!["expired".to_string()])
     );
     assert!(store
+        .outbox()
         .claim(&lane().lane, "w", 10, 30_000)
         .await
         .unwrap()
@@ -457,36 +553,54 @@ async fn recall_cancels_what_has_not_left(store: Store, _clock: ManualClock) {
     let queued = message(0, 1, None, "h");
     let inflight = message(1, 1, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&queued))
         .await
         .unwrap();
     let d = &queued.deliveries[0].id;
-    assert_eq!(store.start_recall(d).await.unwrap(), RecallStart::Cancelled);
+    assert_eq!(
+        store.outbox().start_recall(d).await.unwrap(),
+        RecallStart::Cancelled
+    );
     assert_eq!(
         status_of(&store, &queued.id).await,
         ("recalled".to_string(), vec!["cancelled".to_string()])
     );
 
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&inflight))
         .await
         .unwrap();
-    let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     let d2 = &inflight.deliveries[0].id;
-    assert_eq!(store.start_recall(d2).await.unwrap(), RecallStart::Pending);
+    assert_eq!(
+        store.outbox().start_recall(d2).await.unwrap(),
+        RecallStart::Pending
+    );
     assert!(
-        store.take_pending_recalls().await.unwrap().is_empty(),
+        store
+            .outbox()
+            .take_pending_recalls()
+            .await
+            .unwrap()
+            .is_empty(),
         "still in flight"
     );
     store
+        .outbox()
         .complete(&[done(&claimed[0], "item-9")])
         .await
         .unwrap();
     assert_eq!(
-        store.take_pending_recalls().await.unwrap(),
+        store.outbox().take_pending_recalls().await.unwrap(),
         vec![d2.clone()]
     );
-    match store.start_recall(d2).await.unwrap() {
+    match store.outbox().start_recall(d2).await.unwrap() {
         RecallStart::Sent(parts) => assert_eq!(parts[0].1, "item-9"),
         other => panic!("{other:?}"),
     }
@@ -494,49 +608,71 @@ async fn recall_cancels_what_has_not_left(store: Store, _clock: ManualClock) {
 
 async fn one_token_fetch_at_a_time(store: Store, clock: ManualClock) {
     assert!(store
+        .tokens()
         .begin_token_fetch("welink:a", "r1", 10_000)
         .await
         .unwrap());
     assert!(!store
+        .tokens()
         .begin_token_fetch("welink:a", "r2", 10_000)
         .await
         .unwrap());
     store
+        .tokens()
         .store_token("welink:a", "tok-1", T0 + 7_200_000, T0 + 6_900_000)
         .await
         .unwrap();
     assert_eq!(
-        store.token("welink:a").await.unwrap().token.as_deref(),
+        store
+            .tokens()
+            .token("welink:a")
+            .await
+            .unwrap()
+            .token
+            .as_deref(),
         Some("tok-1")
     );
     assert!(
-        !store.drop_token("welink:a", "tok-0").await.unwrap(),
+        !store
+            .tokens()
+            .drop_token("welink:a", "tok-0")
+            .await
+            .unwrap(),
         "a stale report keeps the new token"
     );
-    assert!(store.drop_token("welink:a", "tok-1").await.unwrap());
+    assert!(store
+        .tokens()
+        .drop_token("welink:a", "tok-1")
+        .await
+        .unwrap());
     // A fetch whose owner died is taken over after its lease.
     assert!(store
+        .tokens()
         .begin_token_fetch("welink:a", "r1", 10_000)
         .await
         .unwrap());
     clock.advance_ms(10_001);
     assert!(store
+        .tokens()
         .begin_token_fetch("welink:a", "r2", 10_000)
         .await
         .unwrap());
     store
+        .tokens()
         .reject_credential("welink:a", "10007", "wrong secret")
         .await
         .unwrap();
     assert!(
         !store
+            .tokens()
             .begin_token_fetch("welink:a", "r3", 10_000)
             .await
             .unwrap(),
         "rejected: no fetching"
     );
-    store.clear_rejection("welink:a").await.unwrap();
+    store.tokens().clear_rejection("welink:a").await.unwrap();
     assert!(store
+        .tokens()
         .begin_token_fetch("welink:a", "r3", 10_000)
         .await
         .unwrap());
@@ -548,21 +684,24 @@ async fn quota_never_exceeds_the_limit(store: Store, _clock: ManualClock) {
     for _ in 0..12 {
         let s = store.clone();
         tasks.push(tokio::spawn(async move {
-            s.reserve_quota("xw", 20_000, 5).await.unwrap()
+            s.quota().reserve_quota("xw", 20_000, 5).await.unwrap()
         }));
     }
     for t in tasks {
         granted += usize::from(t.await.unwrap());
     }
     assert_eq!(granted, 5);
-    assert_eq!(store.quota_used("xw", 20_000).await.unwrap(), (5, false));
+    assert_eq!(
+        store.quota().quota_used("xw", 20_000).await.unwrap(),
+        (5, false)
+    );
     assert!(
-        store.reserve_quota("xw", 20_001, 5).await.unwrap(),
+        store.quota().reserve_quota("xw", 20_001, 5).await.unwrap(),
         "a new day"
     );
-    store.close_quota_day("xw", 20_001).await.unwrap();
+    store.quota().close_quota_day("xw", 20_001).await.unwrap();
     assert!(
-        !store.reserve_quota("xw", 20_001, 5).await.unwrap(),
+        !store.quota().reserve_quota("xw", 20_001, 5).await.unwrap(),
         "closed by upstream"
     );
 }
@@ -591,7 +730,7 @@ async fn one_enterprise_shares_one_quota_day(store: Store, _clock: ManualClock) 
         tasks.push(tokio::spawn(async move {
             let mut granted = 0;
             for _ in 0..limit {
-                granted += usize::from(s.reserve_quota(&key, day, limit).await.unwrap());
+                granted += usize::from(s.quota().reserve_quota(&key, day, limit).await.unwrap());
             }
             granted
         }));
@@ -603,11 +742,15 @@ async fn one_enterprise_shares_one_quota_day(store: Store, _clock: ManualClock) 
     assert_eq!(granted, 100, "one enterprise, one day's 100");
     for app in &apps {
         let key = app.quota_key().unwrap();
-        assert_eq!(store.quota_used(&key, day).await.unwrap(), (100, false));
+        assert_eq!(
+            store.quota().quota_used(&key, day).await.unwrap(),
+            (100, false)
+        );
     }
     // Another enterprise's day is its own.
     let other = xiaowei("other", "app-3", "globex");
     assert!(store
+        .quota()
         .reserve_quota(&other.quota_key().unwrap(), day, 100)
         .await
         .unwrap());
@@ -615,12 +758,14 @@ async fn one_enterprise_shares_one_quota_day(store: Store, _clock: ManualClock) 
 
 async fn unit_leases_fence_a_takeover(store: Store, clock: ManualClock) {
     let f1 = store
+        .lanes()
         .acquire_unit("egress:default", "a", 10_000)
         .await
         .unwrap();
     assert_eq!(f1, Some(1));
     assert_eq!(
         store
+            .lanes()
             .acquire_unit("egress:default", "b", 10_000)
             .await
             .unwrap(),
@@ -628,6 +773,7 @@ async fn unit_leases_fence_a_takeover(store: Store, clock: ManualClock) {
     );
     assert_eq!(
         store
+            .lanes()
             .acquire_unit("egress:default", "a", 10_000)
             .await
             .unwrap(),
@@ -637,34 +783,56 @@ async fn unit_leases_fence_a_takeover(store: Store, clock: ManualClock) {
     clock.advance_ms(10_001);
     assert_eq!(
         store
+            .lanes()
             .acquire_unit("egress:default", "b", 10_000)
             .await
             .unwrap(),
         Some(2)
     );
-    store.release_unit("egress:default", "b").await.unwrap();
+    store
+        .lanes()
+        .release_unit("egress:default", "b")
+        .await
+        .unwrap();
     assert_eq!(
         store
+            .lanes()
             .acquire_unit("egress:default", "a", 10_000)
             .await
             .unwrap(),
         Some(3)
     );
-    let owners = store.unit_owners().await.unwrap();
+    let owners = store.lanes().unit_owners().await.unwrap();
     assert_eq!(owners[0].owner.as_deref(), Some("a"));
     assert_eq!(
-        store.heartbeat("a", 10_000).await.unwrap(),
+        store.lanes().heartbeat("a", 10_000).await.unwrap(),
         vec!["a".to_string()]
     );
 }
 
 async fn a_signature_is_accepted_once(store: Store, clock: ManualClock) {
-    assert!(store.remember_signature("sig-1", 300_000).await.unwrap());
-    assert!(!store.remember_signature("sig-1", 300_000).await.unwrap());
+    assert!(store
+        .outbox()
+        .remember_signature("sig-1", 300_000)
+        .await
+        .unwrap());
+    assert!(!store
+        .outbox()
+        .remember_signature("sig-1", 300_000)
+        .await
+        .unwrap());
     clock.advance_ms(700_000);
-    assert!(store.remember_signature("sig-2", 300_000).await.unwrap());
+    assert!(store
+        .outbox()
+        .remember_signature("sig-2", 300_000)
+        .await
+        .unwrap());
     assert!(
-        store.remember_signature("sig-1", 300_000).await.unwrap(),
+        store
+            .outbox()
+            .remember_signature("sig-1", 300_000)
+            .await
+            .unwrap(),
         "pruned after the window"
     );
 }
@@ -672,11 +840,17 @@ async fn a_signature_is_accepted_once(store: Store, clock: ManualClock) {
 async fn admin_retry_requeues_a_failed_delivery(store: Store, _clock: ManualClock) {
     let m = message(0, 1, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
-    let c = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
+    let c = store
+        .outbox()
+        .claim(&lane().lane, "w", 1, 30_000)
+        .await
+        .unwrap();
     store
+        .outbox()
         .complete(&[Completion {
             part_id: c[0].id.clone(),
             lease_token: c[0].lease_token.clone(),
@@ -689,12 +863,16 @@ async fn admin_retry_requeues_a_failed_delivery(store: Store, _clock: ManualCloc
         .unwrap();
     assert_eq!(status_of(&store, &m.id).await.0, "failed");
     let d = &m.deliveries[0].id;
-    assert!(store.retry_delivery(d, 3_600_000).await.unwrap());
+    assert!(store.outbox().retry_delivery(d, 3_600_000).await.unwrap());
     assert!(
-        !store.retry_delivery(d, 3_600_000).await.unwrap(),
+        !store.outbox().retry_delivery(d, 3_600_000).await.unwrap(),
         "only failed or expired"
     );
-    let again = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
+    let again = store
+        .outbox()
+        .claim(&lane().lane, "w", 1, 30_000)
+        .await
+        .unwrap();
     assert_eq!((again.len(), again[0].attempts), (1, 0));
 }
 
@@ -702,24 +880,32 @@ async fn retention_purges_finished_messages_only(store: Store, clock: ManualCloc
     let finished = message(0, 1, None, "h");
     let pending = message(1, 1, None, "h");
     store
+        .outbox()
         .insert_messages(&[finished.clone(), pending.clone()])
         .await
         .unwrap();
     store
+        .outbox()
         .start_recall(&finished.deliveries[0].id)
         .await
         .unwrap();
     clock.advance_ms(1_000);
     assert_eq!(
-        store.purge_finished(clock_now(&store), 10).await.unwrap(),
+        store
+            .outbox()
+            .purge_finished(clock_now(&store), 10)
+            .await
+            .unwrap(),
         1
     );
     assert!(store
+        .reads()
         .get_message(None, &finished.id)
         .await
         .unwrap()
         .is_none());
     assert!(store
+        .reads()
         .get_message(None, &pending.id)
         .await
         .unwrap()
@@ -736,10 +922,15 @@ async fn claim_order_follows_priority(store: Store, _clock: ManualClock) {
     let mut urgent = message(1, 1, None, "h");
     urgent.priority = 0;
     store
+        .outbox()
         .insert_messages(&[low.clone(), urgent.clone()])
         .await
         .unwrap();
-    let c = store.claim(&lane().lane, "w", 1, 30_000).await.unwrap();
+    let c = store
+        .outbox()
+        .claim(&lane().lane, "w", 1, 30_000)
+        .await
+        .unwrap();
     assert_eq!(c[0].message_id, urgent.id);
 }
 
@@ -767,6 +958,7 @@ async fn sidebar_lists_a_chats_waiting_deliveries_in_scope(store: Store, clock: 
     let other_tenant = juzi_message(4, "other", "chat:wrChat");
     let other_chat = juzi_message(5, "default", "chat:wrElse");
     store
+        .outbox()
         .insert_messages(&[
             ours.clone(),
             pinned_to_us.clone(),
@@ -778,6 +970,7 @@ async fn sidebar_lists_a_chats_waiting_deliveries_in_scope(store: Store, clock: 
         .unwrap();
     let keys = vec!["chat:wrChat".to_string(), "chat:wrChat@bot1".to_string()];
     let got = store
+        .sidebar()
         .waiting_for_chat("juzi", &keys, Some("default"), 50)
         .await
         .unwrap();
@@ -794,40 +987,51 @@ async fn sidebar_lists_a_chats_waiting_deliveries_in_scope(store: Store, clock: 
     assert_eq!(first.context["payloads"][0]["text"]["content"], "hello 1");
     // Without a tenant filter the other tenant's message of that chat shows too.
     let all = store
+        .sidebar()
         .waiting_for_chat("juzi", &keys, None, 50)
         .await
         .unwrap();
     assert_eq!(all.len(), 3);
     // Another channel of the same chat shows nothing.
     assert!(store
+        .sidebar()
         .waiting_for_chat("juzi2", &keys, None, 50)
         .await
         .unwrap()
         .is_empty());
     // A sent one leaves the list; one past its deadline is not listed even before a sweep.
     store
+        .sidebar()
         .record_agent_result(&ours.deliveries[0].id, true, None)
         .await
         .unwrap();
     let got = store
+        .sidebar()
         .waiting_for_chat("juzi", &keys, Some("default"), 50)
         .await
         .unwrap();
     assert_eq!(got.len(), 1);
     clock.advance_ms(3_600_001);
     assert!(store
+        .sidebar()
         .waiting_for_chat("juzi", &keys, Some("default"), 50)
         .await
         .unwrap()
         .is_empty());
     let one = store
+        .sidebar()
         .sidebar_delivery(&pinned_to_us.deliveries[0].id)
         .await
         .unwrap()
         .unwrap();
     assert_eq!(one.chat_key.as_deref(), Some("chat:wrChat@bot1"));
     assert_eq!(one.status, "awaiting_agent");
-    assert!(store.sidebar_delivery("dlv_none").await.unwrap().is_none());
+    assert!(store
+        .sidebar()
+        .sidebar_delivery("dlv_none")
+        .await
+        .unwrap()
+        .is_none());
 }
 
 async fn sidebar_reports_are_idempotent_and_expiry_still_applies(store: Store, clock: ManualClock) {
@@ -835,21 +1039,31 @@ async fn sidebar_reports_are_idempotent_and_expiry_still_applies(store: Store, c
     let failed = juzi_message(2, "default", "chat:wrChat");
     let late = juzi_message(3, "default", "chat:wrChat");
     store
+        .outbox()
         .insert_messages(&[sent.clone(), failed.clone(), late.clone()])
         .await
         .unwrap();
     let id = &sent.deliveries[0].id;
     assert_eq!(
-        store.record_agent_result(id, true, None).await.unwrap(),
+        store
+            .sidebar()
+            .record_agent_result(id, true, None)
+            .await
+            .unwrap(),
         "sent"
     );
     assert_eq!(
-        store.record_agent_result(id, true, None).await.unwrap(),
+        store
+            .sidebar()
+            .record_agent_result(id, true, None)
+            .await
+            .unwrap(),
         "sent"
     );
     // A later, different report changes nothing.
     assert_eq!(
         store
+            .sidebar()
             .record_agent_result(id, false, Some("url is empty"))
             .await
             .unwrap(),
@@ -858,43 +1072,66 @@ async fn sidebar_reports_are_idempotent_and_expiry_still_applies(store: Store, c
     let fid = &failed.deliveries[0].id;
     assert_eq!(
         store
+            .sidebar()
             .record_agent_result(fid, false, Some("text content is empty"))
             .await
             .unwrap(),
         "failed"
     );
-    let view = store.get_message(None, &failed.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &failed.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.status, "failed");
     assert_eq!(
         view.deliveries[0].last_error.as_deref(),
         Some("text content is empty")
     );
-    let view = store.get_message(None, &sent.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &sent.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.status, "sent");
     // Expiry while waiting: the sweep expires it and a late report cannot revive it.
     clock.advance_ms(3_600_000);
-    let report = store.sweep().await.unwrap();
+    let report = store.outbox().sweep().await.unwrap();
     assert_eq!(report.expired, 1);
     let lid = &late.deliveries[0].id;
     assert_eq!(
-        store.record_agent_result(lid, true, None).await.unwrap(),
+        store
+            .sidebar()
+            .record_agent_result(lid, true, None)
+            .await
+            .unwrap(),
         "expired"
     );
-    let view = store.get_message(None, &late.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &late.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.deliveries[0].status, "expired");
 }
 
 async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualClock) {
     store
+        .sidebar()
         .put_oauth_state("abc123", "juzi", 600_000)
         .await
         .unwrap();
     store
+        .sidebar()
         .put_oauth_state("old1", "juzi", 600_000)
         .await
         .unwrap();
     assert_eq!(
         store
+            .sidebar()
             .take_oauth_state("abc123", 600_000)
             .await
             .unwrap()
@@ -902,22 +1139,39 @@ async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualCloc
         Some("juzi")
     );
     assert_eq!(
-        store.take_oauth_state("abc123", 600_000).await.unwrap(),
+        store
+            .sidebar()
+            .take_oauth_state("abc123", 600_000)
+            .await
+            .unwrap(),
         None
     );
     assert_eq!(
-        store.take_oauth_state("never", 600_000).await.unwrap(),
+        store
+            .sidebar()
+            .take_oauth_state("never", 600_000)
+            .await
+            .unwrap(),
         None
     );
     clock.advance_ms(600_001);
-    assert_eq!(store.take_oauth_state("old1", 600_000).await.unwrap(), None);
+    assert_eq!(
+        store
+            .sidebar()
+            .take_oauth_state("old1", 600_000)
+            .await
+            .unwrap(),
+        None
+    );
     // Unfinished sign-ins are forgotten when a new one starts.
     store
+        .sidebar()
         .put_oauth_state("stale", "juzi", 600_000)
         .await
         .unwrap();
     clock.advance_ms(600_001);
     store
+        .sidebar()
         .put_oauth_state("fresh", "juzi", 600_000)
         .await
         .unwrap();
@@ -931,6 +1185,7 @@ async fn oauth_states_are_single_use_and_age_out(store: Store, clock: ManualCloc
 async fn waiting_chats_are_grouped_per_channel_and_chat(store: Store, clock: ManualClock) {
     let first = juzi_message(1, "default", "chat:wrChat");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&first))
         .await
         .unwrap();
@@ -941,14 +1196,16 @@ async fn waiting_chats_are_grouped_per_channel_and_chat(store: Store, clock: Man
     elsewhere.deliveries[0].channel = "juzi2".into();
     let sent = juzi_message(5, "default", "chat:wrSent");
     store
+        .outbox()
         .insert_messages(&[second, pinned, elsewhere, sent.clone()])
         .await
         .unwrap();
     store
+        .sidebar()
         .record_agent_result(&sent.deliveries[0].id, true, None)
         .await
         .unwrap();
-    let got = store.waiting_chats(50).await.unwrap();
+    let got = store.sidebar().waiting_chats(50).await.unwrap();
     let view: Vec<(&str, &str, i64)> = got
         .iter()
         .map(|c| (c.channel.as_str(), c.chat_key.as_str(), c.waiting))
@@ -967,10 +1224,10 @@ async fn waiting_chats_are_grouped_per_channel_and_chat(store: Store, clock: Man
         ])
     );
     assert_eq!(got[0].oldest_at, first.created_at);
-    assert_eq!(store.waiting_chats(1).await.unwrap().len(), 1);
+    assert_eq!(store.sidebar().waiting_chats(1).await.unwrap().len(), 1);
     // Past their deadline they are not waiting any more, even before a sweep.
     clock.advance_ms(3_600_001);
-    assert!(store.waiting_chats(50).await.unwrap().is_empty());
+    assert!(store.sidebar().waiting_chats(50).await.unwrap().is_empty());
 }
 
 async fn recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one(
@@ -980,29 +1237,49 @@ async fn recall_cancels_a_waiting_juzi_delivery_but_not_a_sent_one(
     let waiting = juzi_message(1, "default", "chat:wrChat");
     let sent = juzi_message(2, "default", "chat:wrChat");
     store
+        .outbox()
         .insert_messages(&[waiting.clone(), sent.clone()])
         .await
         .unwrap();
     assert_eq!(
-        store.start_recall(&waiting.deliveries[0].id).await.unwrap(),
+        store
+            .outbox()
+            .start_recall(&waiting.deliveries[0].id)
+            .await
+            .unwrap(),
         RecallStart::Cancelled
     );
-    let view = store.get_message(None, &waiting.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &waiting.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.deliveries[0].status, "cancelled");
     assert!(store
+        .sidebar()
         .waiting_for_chat("juzi", &["chat:wrChat".into()], None, 50)
         .await
         .unwrap()
         .iter()
         .all(|d| d.id != waiting.deliveries[0].id));
     let sid = &sent.deliveries[0].id;
-    store.record_agent_result(sid, true, None).await.unwrap();
+    store
+        .sidebar()
+        .record_agent_result(sid, true, None)
+        .await
+        .unwrap();
     // Sent by an agent: nothing to recall, and it stays sent (the API marks it not_recallable).
     assert_eq!(
-        store.start_recall(sid).await.unwrap(),
+        store.outbox().start_recall(sid).await.unwrap(),
         RecallStart::Sent(vec![])
     );
-    let view = store.get_message(None, &sent.id).await.unwrap().unwrap();
+    let view = store
+        .reads()
+        .get_message(None, &sent.id)
+        .await
+        .unwrap()
+        .unwrap();
     assert_eq!(view.deliveries[0].status, "sent");
 }
 
@@ -1015,7 +1292,7 @@ async fn claim_is_fair_across_tenants(store: Store, _clock: ManualClock) {
             m
         })
         .collect();
-    store.insert_messages(&flood).await.unwrap();
+    store.outbox().insert_messages(&flood).await.unwrap();
     let mut quiet: Vec<NewMessage> = (200..202)
         .map(|i| {
             let mut m = message(i, 1, None, "h");
@@ -1027,8 +1304,12 @@ async fn claim_is_fair_across_tenants(store: Store, _clock: ManualClock) {
     alert.tenant = "flood".into();
     alert.priority = 0;
     quiet.push(alert.clone());
-    store.insert_messages(&quiet).await.unwrap();
-    let c = store.claim(&lane().lane, "w", 5, 30_000).await.unwrap();
+    store.outbox().insert_messages(&quiet).await.unwrap();
+    let c = store
+        .outbox()
+        .claim(&lane().lane, "w", 5, 30_000)
+        .await
+        .unwrap();
     let tenants: Vec<&str> = c.iter().map(|p| p.tenant.as_str()).collect();
     assert_eq!(c[0].message_id, alert.id, "urgent first, whoever sent it");
     // Within a priority, tenants take turns (in a turn, the order follows due time and id).
@@ -1037,40 +1318,50 @@ async fn claim_is_fair_across_tenants(store: Store, _clock: ManualClock) {
         turn.sort_unstable();
         assert_eq!(turn, ["flood", "quiet"], "{tenants:?}");
     }
-    let c = store.claim(&lane().lane, "w", 5, 30_000).await.unwrap();
+    let c = store
+        .outbox()
+        .claim(&lane().lane, "w", 5, 30_000)
+        .await
+        .unwrap();
     assert!(c.iter().all(|p| p.tenant == "flood"), "quiet has no more");
     assert_eq!(c.len(), 5);
 }
 
 async fn a_unit_is_taken_only_as_it_was_seen(store: Store, _clock: ManualClock) {
     store
+        .lanes()
         .acquire_unit("egress:g", "a", 10_000)
         .await
         .unwrap()
         .unwrap();
-    let seen = store.unit_owners().await.unwrap()[0].clone();
+    let seen = store.lanes().unit_owners().await.unwrap()[0].clone();
     assert_eq!(seen.owner.as_deref(), Some("a"));
     // The owner renews: the row changes, so a watcher's stale view cannot take it.
     assert!(store
+        .lanes()
         .renew_unit("egress:g", "a", seen.fence, 10_000)
         .await
         .unwrap());
-    assert_eq!(store.take_unit(&seen, "b", 10_000).await.unwrap(), None);
+    assert_eq!(
+        store.lanes().take_unit(&seen, "b", 10_000).await.unwrap(),
+        None
+    );
     // A watcher that saw the renewed row unchanged for a lease takes it; the fence grows.
-    let seen = store.unit_owners().await.unwrap()[0].clone();
-    let fence = store.take_unit(&seen, "b", 10_000).await.unwrap();
+    let seen = store.lanes().unit_owners().await.unwrap()[0].clone();
+    let fence = store.lanes().take_unit(&seen, "b", 10_000).await.unwrap();
     assert_eq!(fence, Some(seen.fence + 1));
     // The old owner's renewal under its old fence fails: it must stop.
     assert!(!store
+        .lanes()
         .renew_unit("egress:g", "a", seen.fence, 10_000)
         .await
         .unwrap());
     // Released: free for anyone who saw it released.
-    store.release_unit("egress:g", "b").await.unwrap();
-    let seen = store.unit_owners().await.unwrap()[0].clone();
+    store.lanes().release_unit("egress:g", "b").await.unwrap();
+    let seen = store.lanes().unit_owners().await.unwrap()[0].clone();
     assert_eq!(seen.owner, None);
     assert_eq!(
-        store.take_unit(&seen, "c", 10_000).await.unwrap(),
+        store.lanes().take_unit(&seen, "c", 10_000).await.unwrap(),
         Some(seen.fence + 1)
     );
 }
@@ -1078,23 +1369,29 @@ async fn a_unit_is_taken_only_as_it_was_seen(store: Store, _clock: ManualClock) 
 async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
     let m = message(0, 1, None, "h");
     store
+        .outbox()
         .insert_messages(std::slice::from_ref(&m))
         .await
         .unwrap();
-    let claimed = store.claim(&lane().lane, "w1", 1, 3_000).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w1", 1, 3_000)
+        .await
+        .unwrap();
     let token = claimed[0].lease_token.clone();
     // A slow call: the worker renews before the lease runs out, twice.
     for _ in 0..2 {
         clock.advance_ms(2_000);
         assert_eq!(
             store
+                .outbox()
                 .renew_leases("w1", std::slice::from_ref(&token), 3_000)
                 .await
                 .unwrap(),
             1
         );
         assert_eq!(
-            store.sweep().await.unwrap().rescued,
+            store.outbox().sweep().await.unwrap().rescued,
             0,
             "a renewed lease is alive"
         );
@@ -1102,6 +1399,7 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
     // Another owner's renewal changes nothing.
     assert_eq!(
         store
+            .outbox()
             .renew_leases("w2", std::slice::from_ref(&token), 3_000)
             .await
             .unwrap(),
@@ -1109,9 +1407,13 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
     );
     // The worker dies: no more renewals, rescued one lease later.
     clock.advance_ms(3_001);
-    assert_eq!(store.sweep().await.unwrap().rescued, 1);
+    assert_eq!(store.outbox().sweep().await.unwrap().rescued, 1);
     assert_eq!(
-        store.renew_leases("w1", &[token], 3_000).await.unwrap(),
+        store
+            .outbox()
+            .renew_leases("w1", &[token], 3_000)
+            .await
+            .unwrap(),
         0,
         "too late: requeued"
     );
@@ -1122,8 +1424,12 @@ async fn a_renewed_lease_is_not_rescued(store: Store, clock: ManualClock) {
 async fn renewal_skips_a_part_a_completion_holds(store: Store, _clock: ManualClock) {
     use sqlx::Connection;
     let batch: Vec<NewMessage> = (0..2).map(|i| message(i, 1, None, "h")).collect();
-    store.insert_messages(&batch).await.unwrap();
-    let claimed = store.claim(&lane().lane, "w1", 2, 3_000).await.unwrap();
+    store.outbox().insert_messages(&batch).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w1", 2, 3_000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     let mut tokens: Vec<String> = claimed.iter().map(|p| p.lease_token.clone()).collect();
     tokens.dedup();
@@ -1149,7 +1455,7 @@ async fn renewal_skips_a_part_a_completion_holds(store: Store, _clock: ManualClo
     }
     let renewed = tokio::time::timeout(
         std::time::Duration::from_secs(10),
-        store.renew_leases("w1", &tokens, 3_000),
+        store.outbox().renew_leases("w1", &tokens, 3_000),
     )
     .await
     .expect("renewal waited on a locked part")
@@ -1163,10 +1469,15 @@ async fn calls_per_lane_are_counted_from_the_attempt_log_since_an_instant(
     _clock: ManualClock,
 ) {
     store
+        .outbox()
         .insert_messages(&[message(0, 3, None, "h")])
         .await
         .unwrap();
-    let claimed = store.claim(&lane().lane, "w", 10, 30_000).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 10, 30_000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 3);
     // One call started 90 s ago, two just now (at T0).
     let mut early = done(&claimed[0], "u0");
@@ -1174,14 +1485,20 @@ async fn calls_per_lane_are_counted_from_the_attempt_log_since_an_instant(
         a.at = T0 - 90_000;
     }
     store
+        .outbox()
         .complete(&[early, done(&claimed[1], "u1"), done(&claimed[2], "u2")])
         .await
         .unwrap();
-    let last_minute = store.lane_calls_since(T0 - 60_000).await.unwrap();
+    let last_minute = store.reads().lane_calls_since(T0 - 60_000).await.unwrap();
     assert_eq!(last_minute.get(&lane().lane), Some(&2), "{last_minute:?}");
-    let last_two = store.lane_calls_since(T0 - 120_000).await.unwrap();
+    let last_two = store.reads().lane_calls_since(T0 - 120_000).await.unwrap();
     assert_eq!(last_two.get(&lane().lane), Some(&3), "{last_two:?}");
-    assert!(store.lane_calls_since(T0 + 1).await.unwrap().is_empty());
+    assert!(store
+        .reads()
+        .lane_calls_since(T0 + 1)
+        .await
+        .unwrap()
+        .is_empty());
 }
 
 async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock: ManualClock) {
@@ -1199,20 +1516,26 @@ async fn stats_count_the_deliveries_accepted_in_the_window(store: Store, _clock:
             m
         })
         .collect();
-    store.insert_messages(&batch).await.unwrap();
+    store.outbox().insert_messages(&batch).await.unwrap();
     let total =
         |rows: Vec<(String, DeliveryStatus, i64)>| -> i64 { rows.iter().map(|r| r.2).sum() };
-    assert_eq!(total(store.stats(None, 0).await.unwrap()), 6);
+    assert_eq!(total(store.reads().stats(None, 0).await.unwrap()), 6);
     // From the third accept time on: messages 2..6, the bound inclusive.
     let since = T0 - 600_000 + 2 * 60_000;
-    assert_eq!(total(store.stats(None, since).await.unwrap()), 4);
-    assert_eq!(total(store.stats(None, since + 1).await.unwrap()), 3);
-    assert_eq!(total(store.stats(Some("default"), since).await.unwrap()), 2);
+    assert_eq!(total(store.reads().stats(None, since).await.unwrap()), 4);
     assert_eq!(
-        store.stats(Some("hr"), since).await.unwrap(),
+        total(store.reads().stats(None, since + 1).await.unwrap()),
+        3
+    );
+    assert_eq!(
+        total(store.reads().stats(Some("default"), since).await.unwrap()),
+        2
+    );
+    assert_eq!(
+        store.reads().stats(Some("hr"), since).await.unwrap(),
         vec![("logch".to_string(), DeliveryStatus::Queued, 2)]
     );
-    assert!(store.stats(None, T0).await.unwrap().is_empty());
+    assert!(store.reads().stats(None, T0).await.unwrap().is_empty());
 }
 
 async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualClock) {
@@ -1221,6 +1544,7 @@ async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualCloc
     with_upload.deliveries[0].parts[0].op = PartOp::Upload;
     with_upload.deliveries[0].parts[1].depends_on = Some(0);
     store
+        .outbox()
         .insert_messages(&[
             with_upload,
             message(1, 1, None, "h"),
@@ -1234,7 +1558,7 @@ async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualCloc
             .map(|r| r.2)
             .sum()
     };
-    let rows = store.lane_depths().await.unwrap();
+    let rows = store.reads().lane_depths().await.unwrap();
     assert_eq!(
         (
             depth(rows.clone(), "queued"),
@@ -1245,19 +1569,24 @@ async fn lane_depths_count_open_parts_by_status(store: Store, _clock: ManualCloc
     );
     assert_eq!(depth(rows, "sending"), 0);
     // The oldest two are claimed: the upload and message 1's part.
-    let claimed = store.claim(&lane().lane, "w", 2, 30_000).await.unwrap();
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 2, 30_000)
+        .await
+        .unwrap();
     assert_eq!(claimed.len(), 2);
     assert_eq!(claimed[0].op, PartOp::Upload);
-    let rows = store.lane_depths().await.unwrap();
+    let rows = store.reads().lane_depths().await.unwrap();
     assert_eq!(depth(rows.clone(), "queued"), 1, "{rows:?}");
     assert_eq!(depth(rows.clone(), "sending"), 2, "{rows:?}");
     assert_eq!(depth(rows, "blocked"), 1);
     // The upload done: it leaves the counts and its send is queued, no longer blocked.
     store
+        .outbox()
         .complete(&[done(&claimed[0], "media-1")])
         .await
         .unwrap();
-    let rows = store.lane_depths().await.unwrap();
+    let rows = store.reads().lane_depths().await.unwrap();
     assert_eq!(depth(rows.clone(), "queued"), 2, "{rows:?}");
     assert_eq!(depth(rows.clone(), "sending"), 1, "{rows:?}");
     assert_eq!(depth(rows, "blocked"), 0);

@@ -140,6 +140,7 @@ impl TokenManager {
         loop {
             let row = self
                 .store
+                .tokens()
                 .token(&credential)
                 .await
                 .map_err(|e| TokenError::Later(e.to_string()))?;
@@ -169,6 +170,7 @@ impl TokenManager {
             }
             if self
                 .store
+                .tokens()
                 .begin_token_fetch(&credential, &self.owner, 15_000)
                 .await
                 .map_err(|e| TokenError::Later(e.to_string()))?
@@ -193,7 +195,11 @@ impl TokenManager {
 
     async fn fetch(&self, channel: &ChannelHandle, credential: &str) -> Result<String, TokenError> {
         let Some(req) = channel.adapter.token_request() else {
-            let _ = self.store.end_token_fetch(credential, &self.owner).await;
+            let _ = self
+                .store
+                .tokens()
+                .end_token_fetch(credential, &self.owner)
+                .await;
             return Err(TokenError::Rejected("this channel uses no token".into()));
         };
         let lane = channel.rate_limits().map(|l| {
@@ -211,7 +217,11 @@ impl TokenManager {
         let answer = match self.http.call(&req).await {
             Ok(a) => a,
             Err(TransportError::NotSent(e) | TransportError::Unknown(e)) => {
-                let _ = self.store.end_token_fetch(credential, &self.owner).await;
+                let _ = self
+                    .store
+                    .tokens()
+                    .end_token_fetch(credential, &self.owner)
+                    .await;
                 return Err(TokenError::Later(format!(
                     "token endpoint unreachable: {e}"
                 )));
@@ -229,6 +239,7 @@ impl TokenManager {
                 let refresh_at =
                     now + (expires_in_s - refresh_ahead_s).max(expires_in_s / 2) * 1000;
                 self.store
+                    .tokens()
                     .store_token(credential, &token, expires_at, refresh_at)
                     .await
                     .map_err(|e| TokenError::Later(e.to_string()))?;
@@ -239,6 +250,7 @@ impl TokenManager {
                 tracing::error!(channel = %channel.name, %code, %message, "credential rejected: token fetching stopped until the config changes or an admin retries");
                 let _ = self
                     .store
+                    .tokens()
                     .reject_credential(credential, &code, &message)
                     .await;
                 Err(TokenError::Rejected(format!("{code}: {message}")))
@@ -248,7 +260,11 @@ impl TokenManager {
                 message,
                 initial_backoff,
             } => {
-                let _ = self.store.end_token_fetch(credential, &self.owner).await;
+                let _ = self
+                    .store
+                    .tokens()
+                    .end_token_fetch(credential, &self.owner)
+                    .await;
                 tracing::warn!(channel = %channel.name, %code, pause_ms = initial_backoff.as_millis() as u64, "token fetch rate-limited");
                 self.holds.lock().insert(
                     credential.to_string(),
@@ -265,7 +281,11 @@ impl TokenManager {
                 })
             }
             TokenAnswer::Failed { code, message } => {
-                let _ = self.store.end_token_fetch(credential, &self.owner).await;
+                let _ = self
+                    .store
+                    .tokens()
+                    .end_token_fetch(credential, &self.owner)
+                    .await;
                 Err(TokenError::Later(format!(
                     "token fetch failed ({code}): {message}"
                 )))
@@ -310,7 +330,7 @@ impl TokenManager {
                 cache.remove(&credential);
             }
         }
-        if let Err(e) = self.store.drop_token(&credential, token).await {
+        if let Err(e) = self.store.tokens().drop_token(&credential, token).await {
             tracing::warn!(error = %e, "could not drop an invalid token");
         }
     }

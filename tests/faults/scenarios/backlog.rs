@@ -1,5 +1,5 @@
 //! Scenario 7: a backlog of 100,000 (short) or 1,000,000 (long) queued deliveries, inserted
-//! set-based into the schema. The store's own claim (`Store::claim`, 32 parts as the dispatcher
+//! set-based into the schema. The store's own claim (`Outbox::claim`, 32 parts as the dispatcher
 //! asks) keeps p99 < 20 ms; a gateway started over the backlog keeps its memory flat; once the
 //! backlog has drained, `VACUUM (ANALYZE)` leaves the claim fast, and its scans use the claim
 //! indexes (EXPLAIN), never a sequential scan of `parts`.
@@ -159,6 +159,7 @@ async fn time_claims(store: &Store, lane: &str, n: usize) -> Res<(Vec<f64>, usiz
     for _ in 0..n {
         let t = Instant::now();
         let parts = store
+            .outbox()
             .claim(lane, "faults-bench", CLAIM_BATCH, 600_000)
             .await
             .ctx("claim")?;
@@ -186,7 +187,7 @@ async fn explain(env: &Env, sql: &str, t: &Template) -> Res<String> {
     Ok(rows.join(" | "))
 }
 
-/// The per-tenant scan of the claim (`Store::claim` on Postgres runs one per tenant with work in
+/// The per-tenant scan of the claim (`Outbox::claim` on Postgres runs one per tenant with work in
 /// the lane, inside a LATERAL join).
 const PER_TENANT: &str = "SELECT id FROM parts WHERE lane = $1 AND tenant = $2 AND status = 'queued' \
      AND next_attempt_at <= $3 ORDER BY priority, next_attempt_at, id LIMIT 32 FOR UPDATE SKIP LOCKED";

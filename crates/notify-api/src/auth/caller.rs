@@ -400,7 +400,7 @@ async fn admit(state: &AppState, req: Request) -> Result<(Request, BodyPermit), 
     if is_mutating(&parts.method) {
         clients.check_limit(i)?;
         if let Some(key) = replay_key {
-            if !store.remember_signature(&key, window).await? {
+            if !store.outbox().remember_signature(&key, window).await? {
                 tracing::warn!(access_key = %caller.access_key, "refused: replayed request");
                 return Err(ApiError::ReplayedRequest);
             }

@@ -46,7 +46,7 @@ pub async fn run(state: AppState, interval: Duration, mut stop: watch::Receiver<
 /// inserted first is cleared but not counted).
 pub async fn digest_once(state: &AppState) -> Result<usize, ApiError> {
     let now = state.store().now_ms();
-    let due = state.store().due_digests(now, PER_ROUND).await?;
+    let due = state.store().alerts().due_digests(now, PER_ROUND).await?;
     let mut made = 0;
     for d in due {
         match insert_digest(state, &d, now).await {
@@ -61,6 +61,7 @@ pub async fn digest_once(state: &AppState) -> Result<usize, ApiError> {
         }
         state
             .store()
+            .alerts()
             .clear_digest(&d.tenant, &d.key, d.window_start)
             .await?;
     }
@@ -88,6 +89,7 @@ async fn insert_digest(state: &AppState, d: &DueDigest, now: i64) -> Result<bool
     accepted.message.digest_of = Some(d.key.clone());
     let outcome = state
         .store()
+        .outbox()
         .insert_messages(std::slice::from_ref(&accepted.message))
         .await?;
     Ok(matches!(outcome.first(), Some(InsertOutcome::Inserted)))

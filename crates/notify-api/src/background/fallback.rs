@@ -5,7 +5,7 @@
 //!
 //! It wakes on the store's fallback wake-up (a commit in this process made a fallback due) and
 //! polls every [`POLL`] for those other replicas made due. Replicas may race for one row:
-//! [`notify_store::Store::insert_fallback`] deletes the pending row as its fence, so exactly
+//! [`notify_store::Outbox::insert_fallback`] deletes the pending row as its fence, so exactly
 //! one adds the delivery; a crash before the commit leaves the row for the next pass.
 
 use std::time::Duration;
@@ -46,7 +46,7 @@ pub async fn run(state: AppState, mut stop: watch::Receiver<bool>) {
 
 /// Plans and adds every pending fallback (up to a batch). Returns how many were handled.
 pub async fn pass(state: &AppState) -> Result<usize, notify_store::StoreError> {
-    let pending = state.store().pending_fallbacks(BATCH).await?;
+    let pending = state.store().outbox().pending_fallbacks(BATCH).await?;
     let now = state.store().now_ms();
     for p in &pending {
         let delivery = match plan(state, p, now) {
@@ -61,6 +61,7 @@ pub async fn pass(state: &AppState) -> Result<usize, notify_store::StoreError> {
         };
         let added = state
             .store()
+            .outbox()
             .insert_fallback(&p.delivery_id, delivery.as_ref(), p.expires_at(now))
             .await?;
         if let (true, Some(d)) = (added, &delivery) {

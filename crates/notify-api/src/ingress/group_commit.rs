@@ -146,7 +146,7 @@ pub(crate) async fn commit_batch(
 }
 
 async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutcome, CommitError>> {
-    match store.insert_messages(messages).await {
+    match store.outbox().insert_messages(messages).await {
         Ok(outcomes) if outcomes.len() == messages.len() => outcomes.into_iter().map(Ok).collect(),
         Ok(outcomes) => {
             let m = format!(
@@ -171,12 +171,20 @@ async fn insert(store: &Store, messages: &[NewMessage]) -> Vec<Result<InsertOutc
             tracing::warn!(error = %e, size = messages.len(), "batch insert failed; inserting one by one");
             let mut out = Vec::with_capacity(messages.len());
             for m in messages {
-                out.push(match store.insert_messages(std::slice::from_ref(m)).await {
-                    Ok(mut o) if o.len() == 1 => Ok(o.remove(0)),
-                    Ok(_) => Err(CommitError::Failed("no outcome".into())),
-                    Err(e) if e.is_unavailable() => Err(CommitError::Unavailable(e.to_string())),
-                    Err(e) => Err(CommitError::Failed(e.to_string())),
-                });
+                out.push(
+                    match store
+                        .outbox()
+                        .insert_messages(std::slice::from_ref(m))
+                        .await
+                    {
+                        Ok(mut o) if o.len() == 1 => Ok(o.remove(0)),
+                        Ok(_) => Err(CommitError::Failed("no outcome".into())),
+                        Err(e) if e.is_unavailable() => {
+                            Err(CommitError::Unavailable(e.to_string()))
+                        }
+                        Err(e) => Err(CommitError::Failed(e.to_string())),
+                    },
+                );
             }
             out
         }

@@ -108,7 +108,7 @@ impl RequestDirectory {
             return Ok(None);
         }
         if self.read.is_none() {
-            self.read = Some(Arc::new(state.store().directory(tenant).await?));
+            self.read = Some(Arc::new(state.store().people().directory(tenant).await?));
         }
         Ok(self.read.clone())
     }

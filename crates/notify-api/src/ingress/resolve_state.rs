@@ -38,6 +38,7 @@ pub async fn attach(state: &AppState, accepted: &mut Accepted, now: i64) -> Resu
     }
     let cards = state
         .store()
+        .alerts()
         .alert_sent_deliveries(&m.tenant, &alert.key, "welink")
         .await?;
     if cards.is_empty() {

@@ -85,6 +85,7 @@ pub async fn acknowledge(
             .collect()
     };
     let ack = store
+        .escalation()
         .acknowledge(&m.id, by, &calls, STATE_TTL_MS)
         .await?
         .ok_or_else(|| ApiError::NotFound(format!("no message {:?}", m.id)))?;

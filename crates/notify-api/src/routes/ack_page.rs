@@ -48,6 +48,7 @@ async fn message_of(state: &AppState, token: &str) -> Result<MessageView, ApiErr
     tracing::Span::current().record("message", id.as_str());
     state
         .store()
+        .reads()
         .get_message(None, &id)
         .await?
         .ok_or_else(not_found)
@@ -127,6 +128,7 @@ async fn render(
 ) -> Result<Response, ApiError> {
     let input = state
         .store()
+        .reads()
         .message_body(&m.id)
         .await?
         .and_then(|b| MessageInput::from_json(b.as_bytes()).ok());

@@ -36,6 +36,7 @@ pub(crate) async fn message_for_action(
     tracing::Span::current().record("message", id);
     let m = state
         .store()
+        .reads()
         .get_message(None, id)
         .await?
         .ok_or_else(not_found)?;
@@ -101,7 +102,7 @@ pub async fn recall(
 
 async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction, ApiError> {
     let store = state.store();
-    match store.start_recall(&d.id).await? {
+    match store.outbox().start_recall(&d.id).await? {
         RecallStart::Cancelled => Ok(action(
             d,
             DeliveryStatus::Cancelled,
@@ -133,6 +134,7 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
             let Some(handle) = state.channel(&d.channel) else {
                 let reason = format!("channel {:?} is no longer configured", d.channel);
                 store
+                    .outbox()
                     .set_delivery_status(&d.id, DeliveryStatus::RecallFailed, Some(&reason))
                     .await?;
                 return Ok(action(d, DeliveryStatus::RecallFailed, false, Some(reason)));
@@ -144,6 +146,7 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
                 Ok(recall) => recall,
                 Err(reason) => {
                     store
+                        .outbox()
                         .set_delivery_status(&d.id, DeliveryStatus::NotRecallable, Some(&reason))
                         .await?;
                     return Ok(action(
@@ -159,7 +162,10 @@ async fn recall_one(state: &AppState, d: &DeliveryView) -> Result<DeliveryAction
                 .into_iter()
                 .map(|c| NewPart::planned(c.lane, &c.plan, 0, now))
                 .collect();
-            store.append_parts(&d.id, &calls, ACTION_TTL_MS).await?;
+            store
+                .outbox()
+                .append_parts(&d.id, &calls, ACTION_TTL_MS)
+                .await?;
             Ok(action(d, DeliveryStatus::Recalling, true, recall.refusal))
         }
     }
@@ -222,7 +228,10 @@ pub async fn state(
     for d in &m.deliveries {
         match plan_state_calls(&state, d, &update, now) {
             Ok(parts) => {
-                store.append_parts(&d.id, &parts, ACTION_TTL_MS).await?;
+                store
+                    .outbox()
+                    .append_parts(&d.id, &parts, ACTION_TTL_MS)
+                    .await?;
                 deliveries.push(action(d, d.status, true, None));
             }
             Err(reason) => deliveries.push(action(d, d.status, false, Some(reason))),
@@ -307,8 +316,13 @@ pub async fn retry(
         return Err(not_found());
     }
     let store = state.store();
-    let (message_id, _tenant) = store.delivery_owner(&id).await?.ok_or_else(not_found)?;
+    let (message_id, _tenant) = store
+        .reads()
+        .delivery_owner(&id)
+        .await?
+        .ok_or_else(not_found)?;
     if !store
+        .outbox()
         .retry_delivery(&id, state.config().default_ttl_ms)
         .await?
     {
@@ -318,14 +332,17 @@ pub async fn retry(
         });
     }
     // An admin retry also lifts a credential rejection (contract §5) of the delivery's channel.
-    if let Some(m) = store.get_message(None, &message_id).await? {
+    if let Some(m) = store.reads().get_message(None, &message_id).await? {
         if let Some(handle) = m
             .deliveries
             .iter()
             .find(|d| d.id == id)
             .and_then(|d| state.channel(&d.channel))
         {
-            store.clear_rejection(&handle.adapter.credential()).await?;
+            store
+                .tokens()
+                .clear_rejection(&handle.adapter.credential())
+                .await?;
         }
     }
     tracing::info!(access_key = %caller.access_key, delivery = %id, "admin retry");

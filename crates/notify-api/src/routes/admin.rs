@@ -118,10 +118,10 @@ pub async fn channels(
     caller.require("admin")?;
     let store = state.store();
     let now = store.now_ms();
-    let lanes = store.lanes().await?;
-    let depths = store.lane_depths().await?;
-    let owners = store.unit_owners().await?;
-    let calls = store.lane_calls_since(now - 60_000).await?;
+    let lanes = store.lanes().lanes().await?;
+    let depths = store.reads().lane_depths().await?;
+    let owners = store.lanes().unit_owners().await?;
+    let calls = store.reads().lane_calls_since(now - 60_000).await?;
     let mut out = Vec::new();
     for h in state.channels() {
         let credential = h.adapter.credential();
@@ -154,7 +154,7 @@ pub async fn channels(
             });
         }
         let token = if h.adapter.token_request().is_some() {
-            let t = store.token(&credential).await?;
+            let t = store.tokens().token(&credential).await?;
             Some(TokenStatus {
                 held: t.token.is_some(),
                 expires_at: (t.expires_at > 0).then(|| ms_to_rfc3339(t.expires_at)),
@@ -166,7 +166,7 @@ pub async fn channels(
         };
         let quota = match (h.daily_quota(), h.quota_key()) {
             (Some(q), Some(key)) => {
-                let (used, closed) = store.quota_used(&key, shanghai_day(now)).await?;
+                let (used, closed) = store.quota().quota_used(&key, shanghai_day(now)).await?;
                 Some(QuotaStatus {
                     enterprise: key.trim_start_matches("welink:").to_string(),
                     daily_quota: q,
@@ -247,7 +247,11 @@ pub async fn stats(
     let ms = i64::try_from(d.as_millis()).unwrap_or(i64::MAX);
     let now = state.store().now_ms();
     let since = now.saturating_sub(ms).max(0);
-    let rows = state.store().stats(caller.tenant_filter(), since).await?;
+    let rows = state
+        .store()
+        .reads()
+        .stats(caller.tenant_filter(), since)
+        .await?;
     let mut channels: BTreeMap<String, BTreeMap<String, i64>> = BTreeMap::new();
     let mut total = 0;
     for (channel, status, n) in rows {

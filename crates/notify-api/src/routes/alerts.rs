@@ -106,7 +106,7 @@ pub async fn list(
         after,
         limit: limit + 1,
     };
-    let mut page = state.store().list_alerts(&filter).await?;
+    let mut page = state.store().alerts().list_alerts(&filter).await?;
     let next_cursor = if page.len() as i64 > limit {
         page.truncate(limit as usize);
         page.last().map(|(_, pos)| encode_cursor(pos))
@@ -146,6 +146,7 @@ pub async fn get_one(
         .unwrap_or_else(|| caller.tenant.clone());
     state
         .store()
+        .alerts()
         .get_alert(&tenant, &key, MESSAGES_SHOWN)
         .await?
         .map(Json)

@@ -194,6 +194,7 @@ pub async fn put_person(
     let person = parse_person(&body)?;
     let created = state
         .store()
+        .people()
         .put_person(&tenant, &id, &person.clone().into())
         .await?;
     let status = if created {
@@ -226,7 +227,7 @@ pub async fn get_person(
 ) -> Result<Json<PersonView>, ApiError> {
     caller.require("admin")?;
     let tenant = q.of(&caller);
-    match state.store().person(&tenant, &id).await? {
+    match state.store().people().person(&tenant, &id).await? {
         Some(p) => Ok(Json(PersonView {
             id,
             person: p.into(),
@@ -258,7 +259,7 @@ pub async fn delete_person(
 ) -> Result<StatusCode, ApiError> {
     caller.require("admin")?;
     let tenant = q.of(&caller);
-    match state.store().delete_person(&tenant, &id).await? {
+    match state.store().people().delete_person(&tenant, &id).await? {
         Ok(true) => Ok(StatusCode::NO_CONTENT),
         Ok(false) => Err(ApiError::NotFound(format!("no person {id:?}"))),
         Err(DirectoryRefusal::InGroups(groups)) => Err(ApiError::Conflict {
@@ -296,6 +297,7 @@ pub async fn list_people(
     let tenant = q.of(&caller);
     let people = state
         .store()
+        .people()
         .list_people(&tenant)
         .await?
         .into_iter()
@@ -339,6 +341,7 @@ pub async fn put_group(
     group.members.retain(|m| seen.insert(m.clone()));
     match state
         .store()
+        .people()
         .put_group(&tenant, &name, &group.members)
         .await?
     {
@@ -392,7 +395,7 @@ pub async fn get_group(
 ) -> Result<Json<GroupView>, ApiError> {
     caller.require("admin")?;
     let tenant = q.of(&caller);
-    match state.store().group(&tenant, &name).await? {
+    match state.store().people().group(&tenant, &name).await? {
         Some(members) => Ok(Json(GroupView { name, members })),
         None => Err(ApiError::NotFound(format!("no group {name:?}"))),
     }
@@ -420,7 +423,7 @@ pub async fn delete_group(
 ) -> Result<StatusCode, ApiError> {
     caller.require("admin")?;
     let tenant = q.of(&caller);
-    if state.store().delete_group(&tenant, &name).await? {
+    if state.store().people().delete_group(&tenant, &name).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
         Err(ApiError::NotFound(format!("no group {name:?}")))
@@ -449,6 +452,7 @@ pub async fn list_groups(
     let tenant = q.of(&caller);
     let groups = state
         .store()
+        .people()
         .list_groups(&tenant)
         .await?
         .into_iter()

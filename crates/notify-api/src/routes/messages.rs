@@ -135,6 +135,7 @@ pub async fn get_one(
     tracing::Span::current().record("message", id.as_str());
     state
         .store()
+        .reads()
         .get_message(caller.tenant_filter(), &id)
         .await?
         .map(Json)
@@ -245,7 +246,7 @@ pub async fn list(
         before_id: p.cursor.clone(),
         limit: limit + 1,
     };
-    let mut messages = state.store().list_messages(&filter).await?;
+    let mut messages = state.store().reads().list_messages(&filter).await?;
     let next_cursor = if messages.len() as i64 > limit {
         messages.truncate(limit as usize);
         messages.last().map(|m| m.id.clone())

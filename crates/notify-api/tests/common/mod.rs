@@ -251,12 +251,13 @@ where
 
 /// Sends (as a worker would) every queued part of the channel's lanes.
 pub async fn send_everything(app: &TestApp, channel: &str) {
-    for lane in app.store.lanes().await.unwrap() {
+    for lane in app.store.lanes().lanes().await.unwrap() {
         if lane.info.channel != channel {
             continue;
         }
         let claimed = app
             .store
+            .outbox()
             .claim(&lane.info.lane, "w", 100, 30_000)
             .await
             .unwrap();
@@ -272,6 +273,6 @@ pub async fn send_everything(app: &TestApp, channel: &str) {
                 attempt: None,
             })
             .collect();
-        app.store.complete(&done).await.unwrap();
+        app.store.outbox().complete(&done).await.unwrap();
     }
 }

@@ -1,5 +1,6 @@
 //! Operations on a delivery that callers and admins start: recall, adding recall or state
-//! calls, admin retry, and the Juzi sidebar's report.
+//! calls, admin retry. (The Juzi sidebar's report of an agent's send is
+//! [`crate::sidebar::Sidebar::record_agent_result`].)
 
 use std::collections::BTreeSet;
 
@@ -9,8 +10,9 @@ use sqlx::Row;
 use sqlx::{Any, Transaction};
 
 use crate::model::{LaneInfo, NewPart};
-use crate::outbox::roll_up::{roll_up, roll_up_messages};
-use crate::{stored, Store, StoreError};
+use crate::outbox::roll_up::roll_up;
+use crate::outbox::Outbox;
+use crate::{stored, StoreError};
 
 /// Where a delivery stood when its recall was asked for.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -26,11 +28,11 @@ pub enum RecallStart {
     Final(DeliveryStatus),
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Starts the recall of one delivery: cancels what has not left, and says what was sent.
-    pub async fn start_recall(&self, delivery_id: &str) -> Result<RecallStart, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+    pub async fn start_recall(self, delivery_id: &str) -> Result<RecallStart, StoreError> {
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let status: Option<String> =
             sqlx::query_scalar("SELECT status FROM deliveries WHERE id = $1")
                 .bind(delivery_id)
@@ -102,7 +104,7 @@ impl Store {
                 RecallStart::Sent(sent)
             }
         };
-        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
+        roll_up(&mut tx, self.store.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
         Ok(result)
     }
@@ -110,7 +112,7 @@ impl Store {
     /// Adds calls (recalls, state updates) to an existing delivery, queued now and valid for
     /// `ttl_ms`.
     pub async fn append_parts(
-        &self,
+        self,
         delivery_id: &str,
         parts: &[NewPart],
         ttl_ms: i64,
@@ -118,26 +120,29 @@ impl Store {
         if parts.is_empty() {
             return Ok(());
         }
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let lanes = insert_parts_in(&mut tx, delivery_id, parts, now + ttl_ms, now).await?;
-        let new_lanes = self.register_lanes_in(&mut tx, lanes.into_iter()).await?;
-        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
+        let new_lanes = self
+            .store
+            .register_lanes_in(&mut tx, lanes.into_iter())
+            .await?;
+        roll_up(&mut tx, self.store.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
-        self.remember_lanes(new_lanes);
-        self.announce().await;
+        self.store.remember_lanes(new_lanes);
+        self.store.announce().await;
         Ok(())
     }
 
     /// Sets a delivery's status directly (not recallable, cancelled…) and refreshes its
     /// message.
     pub async fn set_delivery_status(
-        &self,
+        self,
         delivery_id: &str,
         status: DeliveryStatus,
         error: Option<&str>,
     ) -> Result<(), StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         let message_id: String = sqlx::query_scalar(
             "UPDATE deliveries SET status = $2, last_error = COALESCE($3, last_error), updated_at = $4 \
              WHERE id = $1 RETURNING message_id",
@@ -146,24 +151,24 @@ impl Store {
         .bind(status.as_str())
         .bind(error)
         .bind(now)
-        .fetch_one(&self.pool)
+        .fetch_one(&self.store.pool)
         .await?;
         self.refresh_message(&message_id).await
     }
 
     /// Deliveries whose recall was asked for while a call was in flight and whose sends have
     /// since ended: `(delivery_id)`. The flag is cleared as they are returned.
-    pub async fn take_pending_recalls(&self) -> Result<Vec<String>, StoreError> {
+    pub async fn take_pending_recalls(self) -> Result<Vec<String>, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM deliveries d WHERE recall_requested = 1 AND NOT EXISTS \
              (SELECT 1 FROM parts p WHERE p.delivery_id = d.id AND p.status = 'sending')",
         )
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         for id in &ids {
             sqlx::query("UPDATE deliveries SET recall_requested = 0 WHERE id = $1")
                 .bind(id)
-                .execute(&self.pool)
+                .execute(&self.store.pool)
                 .await?;
         }
         Ok(ids)
@@ -171,9 +176,9 @@ impl Store {
 
     /// Admin retry of a failed or expired delivery: its unfinished sends are queued again with
     /// fresh attempts and a fresh deadline. Returns false when the delivery is in another state.
-    pub async fn retry_delivery(&self, delivery_id: &str, ttl_ms: i64) -> Result<bool, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+    pub async fn retry_delivery(self, delivery_id: &str, ttl_ms: i64) -> Result<bool, StoreError> {
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         let updated = sqlx::query(
             "UPDATE deliveries SET status = 'queued', last_error = NULL, expires_at = $2, updated_at = $3 \
              WHERE id = $1 AND status IN ('failed', 'expired')",
@@ -198,64 +203,10 @@ impl Store {
         .bind(now + ttl_ms)
         .execute(&mut *tx)
         .await?;
-        roll_up(&mut tx, self.dialect, &one(delivery_id), now).await?;
+        roll_up(&mut tx, self.store.dialect, &one(delivery_id), now).await?;
         tx.commit().await?;
-        self.announce().await;
+        self.store.announce().await;
         Ok(true)
-    }
-
-    /// The Juzi sidebar's report of an agent's send: `sent` or `failed` with the reason.
-    /// Idempotent: a second report of the same result changes nothing and returns the status.
-    pub async fn record_agent_result(
-        &self,
-        delivery_id: &str,
-        ok: bool,
-        reason: Option<&str>,
-    ) -> Result<DeliveryStatus, StoreError> {
-        let now = self.now_ms();
-        let status = if ok {
-            DeliveryStatus::Sent
-        } else {
-            DeliveryStatus::Failed
-        };
-        let result = serde_json::json!({"ok": ok, "reason": reason, "at": now}).to_string();
-        let mut tx = self.begin_tx().await?;
-        let changed = sqlx::query(
-            "UPDATE deliveries SET status = $2, agent_result = $3, last_error = $4, updated_at = $5 \
-             WHERE id = $1 AND status = 'awaiting_agent'",
-        )
-        .bind(delivery_id)
-        .bind(status.as_str())
-        .bind(&result)
-        .bind(reason)
-        .bind(now)
-        .execute(&mut *tx)
-        .await?
-        .rows_affected();
-        let row = sqlx::query("SELECT status, message_id FROM deliveries WHERE id = $1")
-            .bind(delivery_id)
-            .fetch_one(&mut *tx)
-            .await?;
-        let mut fallback_due = false;
-        if changed > 0 {
-            // An agent's failed send is final: its fallback, if any, is due with it.
-            if !ok {
-                fallback_due = crate::outbox::fallback::note_final(
-                    &mut tx,
-                    delivery_id,
-                    DeliveryStatus::Failed,
-                    now,
-                )
-                .await?;
-            }
-            let message_id: String = row.try_get(1)?;
-            roll_up_messages(&mut tx, self.dialect, &one(&message_id), now).await?;
-        }
-        tx.commit().await?;
-        if fallback_due {
-            self.fallback_wake.bump();
-        }
-        stored::get(&row, 0, "deliveries.status")
     }
 }
 

@@ -2,9 +2,10 @@ use sqlx::any::AnyRow;
 use sqlx::Row;
 
 use crate::model::ClaimedPart;
-use crate::{stored, Dialect, Store, StoreError};
+use crate::outbox::Outbox;
+use crate::{stored, Dialect, StoreError};
 
-impl Store {
+impl Outbox<'_> {
     /// Claims up to `limit` due parts of `lane`, most urgent first and fair across tenants
     /// within a priority, under a lease of `lease_ms`. One statement, committed before any
     /// upstream call: no transaction or row lock is held across I/O. On Postgres `SKIP LOCKED`
@@ -18,19 +19,19 @@ impl Store {
     /// another tenant's next message instead of queueing it behind the flood. The cost grows
     /// with the number of tenants that have work in the lane, not with the backlog.
     pub async fn claim(
-        &self,
+        self,
         lane: &str,
         owner: &str,
         limit: i64,
         lease_ms: i64,
     ) -> Result<Vec<ClaimedPart>, StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         let token = ulid::Ulid::new().to_string();
         let lease_until = now + lease_ms;
         // Each tenant's best due parts. Postgres runs the per-tenant scan as a LATERAL join and
         // locks with SKIP LOCKED; SQLite has neither, and drives the same index from a
         // correlated `IN` (its planner probes the primary key per offered id).
-        let offers = match self.dialect {
+        let offers = match self.store.dialect {
             Dialect::Postgres => {
                 "SELECT q.id, q.tenant, q.priority, q.next_attempt_at FROM tenants t CROSS JOIN LATERAL ( \
                    SELECT id, tenant, priority, next_attempt_at FROM parts \
@@ -73,7 +74,7 @@ impl Store {
             .bind(now)
             .bind(lane)
             .bind(limit)
-            .fetch_all(&self.pool)
+            .fetch_all(&self.store.pool)
             .await?;
         let mut parts = Vec::with_capacity(rows.len());
         // RETURNING has no order; hand parts out in claim order: priority, then each tenant's
@@ -142,7 +143,7 @@ impl Store {
     }
 
     async fn delivery_contexts(
-        &self,
+        self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, serde_json::Value>, StoreError> {
         let mut out = std::collections::HashMap::new();
@@ -158,7 +159,7 @@ impl Store {
             for id in chunk {
                 q = q.bind(*id);
             }
-            for r in q.fetch_all(&self.pool).await? {
+            for r in q.fetch_all(&self.store.pool).await? {
                 let id: String = r.try_get(0)?;
                 let ctx: String = r.try_get(1)?;
                 out.insert(id, serde_json::from_str(&ctx).unwrap_or_default());
@@ -179,13 +180,13 @@ struct Claimed {
     row: AnyRow,
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Extends the leases of parts a live worker still holds (claimed, not yet completed), so a
     /// slow call or a long wait for the lane's pace never lets the sweeper hand the part to
     /// another worker while this one may still send it. A worker that dies stops renewing, and
     /// its parts are rescued one lease later. `tokens` are claim tokens (one per claim batch).
     pub async fn renew_leases(
-        &self,
+        self,
         owner: &str,
         tokens: &[String],
         lease_ms: i64,
@@ -193,12 +194,12 @@ impl Store {
         if tokens.is_empty() {
             return Ok(0);
         }
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         // Only rows nobody else has locked: a part locked now is being completed (or swept),
         // and needs no longer lease. Renewal used to wait on such a row while holding others,
         // and deadlocked with the completion batch that held it and wanted one of those (both
         // failed and were retried a second later; seen under load, BENCHMARKS.md issue 19).
-        let lock = match self.dialect {
+        let lock = match self.store.dialect {
             crate::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             crate::Dialect::Sqlite => "",
         };
@@ -213,7 +214,7 @@ impl Store {
             for t in chunk {
                 q = q.bind(t);
             }
-            renewed += q.execute(&self.pool).await?.rows_affected();
+            renewed += q.execute(&self.store.pool).await?.rows_affected();
         }
         Ok(renewed)
     }

@@ -23,20 +23,21 @@ use sqlx::{Any, Row, Transaction};
 use crate::model::{AttemptRecord, Completion, PartResult};
 use crate::outbox::fallback::note_final;
 use crate::outbox::roll_up::{lock_deliveries, roll_up};
+use crate::outbox::Outbox;
 use crate::sql::{in_ids, json, json_rows, keyed_by, names};
-use crate::{Dialect, Store, StoreError};
+use crate::{Dialect, StoreError};
 
-impl Store {
+impl Outbox<'_> {
     /// Applies the results of many finished parts in one transaction. Each is fenced by its
     /// lease token: a worker whose lease was taken over changes nothing (its attempt is still
     /// logged, since the call happened). Returns, per completion, whether it was applied.
-    pub async fn complete(&self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
+    pub async fn complete(self, batch: &[Completion]) -> Result<Vec<bool>, StoreError> {
         if batch.is_empty() {
             return Ok(Vec::new());
         }
-        let now = self.now_ms();
-        let dialect = self.dialect;
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let dialect = self.store.dialect;
+        let mut tx = self.store.begin_tx().await?;
         let parts = lock_parts(&mut tx, dialect, batch).await?;
         // Part-id order (stable, so the caller's among completions of one part): the order
         // attempts are logged and the rare per-row results applied, as before this was
@@ -67,10 +68,10 @@ impl Store {
         let (requeued, fallback_due) = plan.apply(&mut tx, dialect, now).await?;
         tx.commit().await?;
         if requeued {
-            self.wake.bump();
+            self.store.wake.bump();
         }
         if fallback_due {
-            self.fallback_wake.bump();
+            self.store.fallback_wake.bump();
         }
         Ok(applied)
     }

@@ -2,7 +2,7 @@
 //! `failed` or `expired`, or `sent` with refused recipients who are directory people, gets a
 //! `pending_fallbacks` row in the transaction that gives it that status. The fallback loop
 //! (notify-api, where the channel adapters are) plans the fallback delivery and
-//! [`Store::insert_fallback`] adds it and deletes the row in one transaction: exactly once,
+//! [`Outbox::insert_fallback`] adds it and deletes the row in one transaction: exactly once,
 //! whichever replica gets there first, and again after a crash if none did.
 
 use std::collections::{BTreeMap, BTreeSet};
@@ -14,7 +14,8 @@ use sqlx::{Any, Row, Transaction};
 use crate::model::NewDelivery;
 use crate::outbox::actions::one;
 use crate::outbox::roll_up::roll_up_messages;
-use crate::{Store, StoreError};
+use crate::outbox::Outbox;
+use crate::StoreError;
 
 /// A target's fallback as ingress resolved it, stored on the primary delivery.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
@@ -180,9 +181,9 @@ fn plan_of(delivery_id: &str, json: &str) -> Result<FallbackPlan, StoreError> {
         .map_err(|e| StoreError::corrupt_json(format!("fallback of delivery {delivery_id}"), e))
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Up to `limit` fallbacks waiting to be planned, oldest first.
-    pub async fn pending_fallbacks(&self, limit: i64) -> Result<Vec<PendingFallback>, StoreError> {
+    pub async fn pending_fallbacks(self, limit: i64) -> Result<Vec<PendingFallback>, StoreError> {
         let rows = sqlx::query(
             "SELECT p.delivery_id, p.message_id, p.reason, d.fallback, d.failed_recipients, \
                     m.tenant, m.body, m.created_at, m.expires_at \
@@ -192,7 +193,7 @@ impl Store {
              ORDER BY p.created_at, p.delivery_id LIMIT $1",
         )
         .bind(limit)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         rows.iter()
             .map(|r| {
@@ -224,13 +225,13 @@ impl Store {
     /// the pending row, in one transaction. Returns false when the row was already gone
     /// (another replica added it): nothing is written then.
     pub async fn insert_fallback(
-        &self,
+        self,
         primary_id: &str,
         delivery: Option<&NewDelivery>,
         expires_at: i64,
     ) -> Result<bool, StoreError> {
-        let now = self.now_ms();
-        let mut tx = self.begin_tx().await?;
+        let now = self.store.now_ms();
+        let mut tx = self.store.begin_tx().await?;
         // The delete is the fence: of two replicas planning the same fallback, one deletes the
         // row (the other waits on its lock, then deletes nothing and rolls back).
         let taken = sqlx::query("DELETE FROM pending_fallbacks WHERE delivery_id = $1")
@@ -313,14 +314,15 @@ impl Store {
                 .await?;
             }
             new_lanes = self
+                .store
                 .register_lanes_in(&mut tx, d.parts.iter().map(|p| &p.lane))
                 .await?;
         }
-        roll_up_messages(&mut tx, self.dialect, &one(&message_id), now).await?;
+        roll_up_messages(&mut tx, self.store.dialect, &one(&message_id), now).await?;
         tx.commit().await?;
-        self.remember_lanes(new_lanes);
+        self.store.remember_lanes(new_lanes);
         if delivery.is_some() {
-            self.announce().await;
+            self.store.announce().await;
         }
         Ok(true)
     }

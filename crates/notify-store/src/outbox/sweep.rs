@@ -1,11 +1,10 @@
 use std::collections::BTreeSet;
 
-use sqlx::Row;
-
 use crate::outbox::actions::one;
 use crate::outbox::complete::expire_delivery;
 use crate::outbox::roll_up::{roll_up, roll_up_messages};
-use crate::{Store, StoreError};
+use crate::outbox::Outbox;
+use crate::StoreError;
 
 /// What one sweep did.
 #[derive(Debug, Default, Clone, Copy, PartialEq, Eq)]
@@ -16,16 +15,16 @@ pub struct SweepReport {
     pub expired: u64,
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Queues again every part whose lease ran out (its worker died or hung): the call may have
     /// reached upstream, so the part is flagged as a possible duplicate and the try counts.
     /// Then expires deliveries whose deadline passed before they could be sent.
-    pub async fn sweep(&self) -> Result<SweepReport, StoreError> {
-        let now = self.now_ms();
+    pub async fn sweep(self) -> Result<SweepReport, StoreError> {
+        let now = self.store.now_ms();
         // Rescue in small batches of rows nobody else has locked, in id order: a sweep that
         // waited on a completion batch (or another replica's sweep) while holding other rows
         // deadlocked with it under load (RELIABILITY.md, finding 5).
-        let lock = match self.dialect {
+        let lock = match self.store.dialect {
             crate::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             crate::Dialect::Sqlite => "",
         };
@@ -40,7 +39,7 @@ impl Store {
         loop {
             let n = sqlx::query(&rescue)
                 .bind(now)
-                .execute(&self.pool)
+                .execute(&self.store.pool)
                 .await?
                 .rows_affected();
             rescued += n;
@@ -49,7 +48,7 @@ impl Store {
             }
         }
 
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.store.begin_tx().await?;
         let due: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT delivery_id FROM parts \
              WHERE status IN ('queued', 'blocked') AND expires_at <= $1 AND op IN ('send', 'upload') \
@@ -71,13 +70,13 @@ impl Store {
             fallback_due |=
                 expire_delivery(&mut tx, d, "expired before it could be sent", now).await?;
         }
-        fallback_due |= roll_up(&mut tx, self.dialect, &touched, now).await?;
+        fallback_due |= roll_up(&mut tx, self.store.dialect, &touched, now).await?;
         tx.commit().await?;
         if rescued > 0 {
-            self.wake.bump();
+            self.store.wake.bump();
         }
         if fallback_due {
-            self.fallback_wake.bump();
+            self.store.fallback_wake.bump();
         }
         Ok(SweepReport {
             rescued,
@@ -88,19 +87,19 @@ impl Store {
     /// Deletes up to `batch` finished messages last changed before `before_ms` (retention), with
     /// their deliveries, parts and attempts. Small batches keep locks short; call until it
     /// returns 0.
-    pub async fn purge_finished(&self, before_ms: i64, batch: i64) -> Result<u64, StoreError> {
+    pub async fn purge_finished(self, before_ms: i64, batch: i64) -> Result<u64, StoreError> {
         let ids: Vec<String> = sqlx::query_scalar(
             "SELECT id FROM messages WHERE status <> 'accepted' AND updated_at < $1 LIMIT $2",
         )
         .bind(before_ms)
         .bind(batch)
-        .fetch_all(&self.pool)
+        .fetch_all(&self.store.pool)
         .await?;
         if ids.is_empty() {
             return Ok(0);
         }
         let list = crate::sql::list(ids.len(), 1);
-        let mut tx = self.begin_tx().await?;
+        let mut tx = self.store.begin_tx().await?;
         for table_sql in [
             format!("DELETE FROM attempts WHERE delivery_id IN (SELECT id FROM deliveries WHERE message_id IN ({list}))"),
             // Through the deliveries, as for attempts: `parts` has no index on `message_id`.
@@ -120,20 +119,16 @@ impl Store {
     }
 
     /// Recomputes a message's status (after a direct delivery change).
-    pub(crate) async fn refresh_message(&self, message_id: &str) -> Result<(), StoreError> {
-        let mut tx = self.begin_tx().await?;
-        roll_up_messages(&mut tx, self.dialect, &one(message_id), self.now_ms()).await?;
+    pub(crate) async fn refresh_message(self, message_id: &str) -> Result<(), StoreError> {
+        let mut tx = self.store.begin_tx().await?;
+        roll_up_messages(
+            &mut tx,
+            self.store.dialect,
+            &one(message_id),
+            self.store.now_ms(),
+        )
+        .await?;
         tx.commit().await?;
         Ok(())
-    }
-
-    /// Counts parts by status (tests and metrics).
-    pub async fn part_counts(&self) -> Result<Vec<(String, i64)>, StoreError> {
-        let rows = sqlx::query("SELECT status, COUNT(*) FROM parts GROUP BY status")
-            .fetch_all(&self.pool)
-            .await?;
-        rows.iter()
-            .map(|r| Ok((r.try_get(0)?, r.try_get(1)?)))
-            .collect()
     }
 }

@@ -13,7 +13,8 @@ use std::collections::{BTreeMap, HashMap, HashSet};
 
 use crate::model::{InsertOutcome, LaneInfo, NewMessage};
 use crate::outbox::roll_up::RollUpTx;
-use crate::{Dialect, Store, StoreError};
+use crate::outbox::Outbox;
+use crate::{Dialect, StoreError};
 use alerts::{AlertState, Arg, Stored, Verdict};
 use rows::{AlertRow, AlertSeedRow, DeliveryRow, MessageRow, PartRow};
 
@@ -113,32 +114,32 @@ impl<W: BatchWriter> RollUpTx for W {
     }
 }
 
-impl Store {
+impl Outbox<'_> {
     /// Inserts a batch of accepted messages in one transaction (one commit for many callers:
     /// the road to fast ingress with `synchronous_commit` on). Each message gets its own
     /// outcome; a message whose idempotency key is taken inserts nothing.
     pub async fn insert_messages(
-        &self,
+        self,
         batch: &[NewMessage],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        match &self.native_pg {
+        match &self.store.native_pg {
             Some(pool) => {
                 let tx = postgres::UnnestWriter::begin(pool).await?;
                 self.write_batch(tx, batch).await
             }
             None => {
-                let tx = sqlite::JsonWriter(self.begin_tx().await?);
+                let tx = sqlite::JsonWriter(self.store.begin_tx().await?);
                 self.write_batch(tx, batch).await
             }
         }
     }
 
     async fn write_batch(
-        &self,
+        self,
         mut tx: impl BatchWriter,
         batch: &[NewMessage],
     ) -> Result<Vec<InsertOutcome>, StoreError> {
-        let now = self.now_ms();
+        let now = self.store.now_ms();
         // 0. Storm control, only for batches holding alert messages: the others pay nothing.
         let storm = if batch.iter().any(|m| m.alert.is_some()) {
             Some(alerts::classify_batch(&mut tx, batch).await?)
@@ -300,7 +301,7 @@ impl Store {
 
         let mut new_lanes = Vec::new();
         for lane in lanes.into_values() {
-            if !self.lane_known(&lane.lane) {
+            if !self.store.lane_known(&lane.lane) {
                 tx.lane(lane, now).await?;
                 new_lanes.push(lane.lane.clone());
             }
@@ -308,13 +309,13 @@ impl Store {
         let queued_work = !parts.is_empty() || appended > 0;
         if queued_work {
             // NOTIFY is transactional: sent at commit, one per batch, no extra round trip.
-            tx.notify(&crate::wake::channel_name(self.schema.as_deref()))
+            tx.notify(&crate::wake::channel_name(self.store.schema.as_deref()))
                 .await?;
         }
         tx.commit().await?;
-        self.remember_lanes(new_lanes);
+        self.store.remember_lanes(new_lanes);
         if queued_work {
-            self.wake.bump();
+            self.store.wake.bump();
         }
         Ok(outcomes)
     }

@@ -5,8 +5,8 @@
 //!
 //! Modules by role (each imports only from those below it in the call order, never back):
 //!
-//! - `worker_loop` — the main loop ([`Dispatcher::run`]): starts the writer, sweeper and lease
-//!   keeper, looks at ownership every tick, starts lane runners, shuts down in order.
+//! - `worker_loop` — the main loop ([`Dispatcher::run`]): starts the writer, sweeper, lease
+//!   keeper and table upkeep, looks at ownership every tick, starts lane runners, shuts down in order.
 //! - `ownership` — lane ownership: unit leases, renewal, hand-over and takeover.
 //! - `lane_runner` — one lane's runner: claims, waits out pauses, probes, runs parts;
 //!   [`Dispatcher::run_once`].
@@ -19,6 +19,7 @@
 //! - `settle` — applying an answer: attempt, metrics, token drop, credential, quota, `decide`.
 //! - `completion` — the completion writer and the held parts' lease keeper.
 //! - `sweeper` — lease rescue, expiry, pending recalls, gauges, retention purge.
+//! - `table_upkeep` — autovacuum's work on the gateway's tables when the server's is off.
 //! - `recall` — recalls asked for during a send, queued once it ends.
 //! - [`decide`], [`backoff`], [`limits`] (per-member caps), [`fetch`] (the guarded media
 //!   fetcher), `gauges`, [`metrics_help`].
@@ -45,6 +46,7 @@ mod pause;
 mod recall;
 mod settle;
 mod sweeper;
+mod table_upkeep;
 mod worker_loop;
 
 use std::collections::HashMap;

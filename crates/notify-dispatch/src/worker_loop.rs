@@ -1,6 +1,6 @@
-//! The dispatcher's main loop: it starts the completion writer, the sweeper and the part-lease
-//! keeper, looks at lane ownership every tick (or soon after ingress wakes it) and runs one
-//! lane runner per owned lane; on shutdown it lets the runners finish their calls, writes
+//! The dispatcher's main loop: it starts the completion writer, the sweeper, the part-lease
+//! keeper and the table upkeep, looks at lane ownership every tick (or soon after ingress wakes
+//! it) and runs one lane runner per owned lane; on shutdown it lets the runners finish their calls, writes
 //! their completions and releases the units.
 
 use std::time::Duration;
@@ -21,6 +21,7 @@ impl Dispatcher {
         let writer = tokio::spawn(self.clone().write_completions(done_rx));
         let sweeper = tokio::spawn(self.clone().sweep_loop(shutdown.clone()));
         let keeper = tokio::spawn(self.clone().keep_part_leases());
+        let upkeep = tokio::spawn(self.clone().upkeep_loop(shutdown.clone()));
         let mut units = Units::new(&self);
         let mut runners: Runners = Runners::new();
         let mut wake = self.store.wake().subscribe();
@@ -55,6 +56,7 @@ impl Dispatcher {
         let _ = writer.await;
         keeper.abort();
         let _ = sweeper.await;
+        let _ = upkeep.await;
         units.release_all(&self).await;
     }
 

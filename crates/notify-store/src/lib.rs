@@ -25,6 +25,7 @@ pub mod sidebar;
 mod sql;
 mod stored;
 pub mod tokens;
+pub mod upkeep;
 pub mod wake;
 
 use std::str::FromStr;

@@ -131,7 +131,63 @@ on_both_backends!(
     calls_per_lane_are_counted_from_the_attempt_log_since_an_instant,
     stats_count_the_deliveries_accepted_in_the_window,
     lane_depths_count_open_parts_by_status,
+    upkeep_does_autovacuums_work_on_the_tables_that_changed,
 );
+
+/// Calls `upkeep` until `table` is among the tables it `pick`s, for at most 30 s: the row
+/// counts it decides by are the server's statistics, which a connection reports within about a
+/// second of its transaction, or up to ten seconds when it stays busy.
+async fn upkeep_until(store: &Store, table: &str, pick: fn(&upkeep::Upkeep) -> &Vec<String>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    loop {
+        let done = store.upkeep().await.unwrap();
+        if pick(&done).iter().any(|t| t == table) {
+            return;
+        }
+        assert!(
+            std::time::Instant::now() < deadline,
+            "{table} was not taken by upkeep within 30 s (last: {done:?})"
+        );
+        tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+    }
+}
+
+async fn upkeep_does_autovacuums_work_on_the_tables_that_changed(
+    store: Store,
+    _clock: ManualClock,
+) {
+    if store.dialect() == Dialect::Sqlite {
+        // SQLite plans each statement from its schema and reuses freed pages itself.
+        assert!(store.keeps_itself().await.unwrap());
+        let batch: Vec<NewMessage> = (0..120).map(|i| message(i, 1, None, "h")).collect();
+        store.outbox().insert_messages(&batch).await.unwrap();
+        assert_eq!(store.upkeep().await.unwrap(), upkeep::Upkeep::default());
+        return;
+    }
+    // 120 new messages pass autovacuum's analyze threshold for an empty table (50 rows).
+    let batch: Vec<NewMessage> = (0..120).map(|i| message(i, 1, None, "h")).collect();
+    store.outbox().insert_messages(&batch).await.unwrap();
+    upkeep_until(&store, "messages", |d| &d.analyzed).await;
+    let again = store.upkeep().await.unwrap();
+    assert!(
+        !again
+            .analyzed
+            .iter()
+            .chain(&again.vacuumed)
+            .any(|t| t == "messages"),
+        "an analyzed table is not due again at once: {again:?}"
+    );
+    // Claiming and completing the parts leaves two dead versions of each: parts is vacuumed.
+    let claimed = store
+        .outbox()
+        .claim(&lane().lane, "w", 200, 60_000)
+        .await
+        .unwrap();
+    assert_eq!(claimed.len(), 120);
+    let batch: Vec<Completion> = claimed.iter().map(|p| done(p, "u")).collect();
+    store.outbox().complete(&batch).await.unwrap();
+    upkeep_until(&store, "parts", |d| &d.vacuumed).await;
+}
 
 async fn claims_are_exclusive_across_eight_workers(store: Store, _clock: ManualClock) {
     let batch: Vec<NewMessage> = (0..10_000).map(|i| message(i, 1, None, "h")).collect();

@@ -3,6 +3,7 @@ use sqlx::Row;
 
 use crate::model::ClaimedPart;
 use crate::outbox::Outbox;
+use crate::sql::{in_ids, json};
 use crate::{stored, Dialect, StoreError};
 
 impl Outbox<'_> {
@@ -142,28 +143,27 @@ impl Outbox<'_> {
         Ok(parts)
     }
 
+    /// The adapter contexts of `ids`' deliveries. One statement text whatever the number of
+    /// ids (an `IN ($1, …)` list would be a statement per length, each prepared on each pooled
+    /// connection): see [`crate::sql::in_ids`].
     async fn delivery_contexts(
         self,
         ids: &[String],
     ) -> Result<std::collections::HashMap<String, serde_json::Value>, StoreError> {
+        let unique: std::collections::BTreeSet<&String> = ids.iter().collect();
+        let sql = format!(
+            "SELECT id, context FROM deliveries WHERE {}",
+            in_ids(self.store.dialect, "id", 1)
+        );
         let mut out = std::collections::HashMap::new();
-        let mut unique: Vec<&String> = ids.iter().collect();
-        unique.sort();
-        unique.dedup();
-        for chunk in unique.chunks(500) {
-            let sql = format!(
-                "SELECT id, context FROM deliveries WHERE id IN ({})",
-                crate::sql::list(chunk.len(), 1)
-            );
-            let mut q = sqlx::query(&sql);
-            for id in chunk {
-                q = q.bind(*id);
-            }
-            for r in q.fetch_all(&self.store.pool).await? {
-                let id: String = r.try_get(0)?;
-                let ctx: String = r.try_get(1)?;
-                out.insert(id, serde_json::from_str(&ctx).unwrap_or_default());
-            }
+        for r in sqlx::query(&sql)
+            .bind(json(&unique)?)
+            .fetch_all(&self.store.pool)
+            .await?
+        {
+            let id: String = r.try_get(0)?;
+            let ctx: String = r.try_get(1)?;
+            out.insert(id, serde_json::from_str(&ctx).unwrap_or_default());
         }
         Ok(out)
     }
@@ -203,19 +203,18 @@ impl Outbox<'_> {
             crate::Dialect::Postgres => "FOR UPDATE SKIP LOCKED",
             crate::Dialect::Sqlite => "",
         };
-        let mut renewed = 0;
-        for chunk in tokens.chunks(500) {
-            let sql = format!(
-                "UPDATE parts SET lease_until = $1 WHERE id IN (SELECT id FROM parts \
-                 WHERE status = 'sending' AND lease_owner = $2 AND lease_token IN ({}) {lock})",
-                crate::sql::list(chunk.len(), 3)
-            );
-            let mut q = sqlx::query(&sql).bind(now + lease_ms).bind(owner);
-            for t in chunk {
-                q = q.bind(t);
-            }
-            renewed += q.execute(&self.store.pool).await?.rows_affected();
-        }
+        let sql = format!(
+            "UPDATE parts SET lease_until = $1 WHERE id IN (SELECT id FROM parts \
+             WHERE status = 'sending' AND lease_owner = $2 AND {} {lock})",
+            in_ids(self.store.dialect, "lease_token", 3)
+        );
+        let renewed = sqlx::query(&sql)
+            .bind(now + lease_ms)
+            .bind(owner)
+            .bind(json(tokens)?)
+            .execute(&self.store.pool)
+            .await?
+            .rows_affected();
         Ok(renewed)
     }
 }

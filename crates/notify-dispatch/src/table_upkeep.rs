@@ -1,19 +1,15 @@
 //! Autovacuum's work on the gateway's tables when the Postgres server's autovacuum is off
-//! (see `notify_store::upkeep` for why a queue's tables need it). Its own task, beside the
-//! sweeper: a vacuum can take a second, and the sweeper's lease rescue should not wait for it.
-
-use std::time::Duration;
+//! (see `notify_store::upkeep` for why a queue's tables need it), as often as autovacuum would
+//! look (`autovacuum_naptime`, a minute by default). Its own task, beside the sweeper: a vacuum
+//! can take a second, and the sweeper's lease rescue should not wait for it.
+//!
+//! Looking more often was measured and is worse: every 10 s (so `parts`, due after 1 % of its
+//! rows change, was vacuumed every 10 s under load) cost a quarter of the ingress rate in a
+//! 60-s run (BENCHMARKS.md, issue 19).
 
 use tokio::sync::watch;
 
 use crate::Dispatcher;
-
-/// How often the tables' counts are read; a table is then vacuumed or analyzed only if it is
-/// due. Autovacuum looks once a minute, but a queue that grows from empty to 50,000 rows in
-/// that minute would be read through plans made when it was empty. Every second is too often
-/// the other way: `parts` (due after 1 % of its rows change) was then vacuumed every second
-/// under load, at ~0.4 s each (BENCHMARKS.md, issue 19).
-const LOOK_EVERY: Duration = Duration::from_secs(10);
 
 impl Dispatcher {
     /// Until `shutdown` turns true, vacuums and analyzes the tables that autovacuum would, if
@@ -22,7 +18,21 @@ impl Dispatcher {
         if !self.must_keep_tables().await {
             return;
         }
+        let look_every = match self.store.autovacuum_naptime().await {
+            Ok(naptime) => naptime,
+            Err(e) => {
+                tracing::warn!(error = %e, "reading autovacuum_naptime failed; using 60 s");
+                std::time::Duration::from_secs(60)
+            }
+        };
         loop {
+            tokio::select! {
+                _ = shutdown.changed() => return,
+                _ = tokio::time::sleep(look_every) => {}
+            }
+            if *shutdown.borrow() {
+                return;
+            }
             match self.store.upkeep().await {
                 Ok(done) => {
                     if !done.vacuumed.is_empty() || !done.analyzed.is_empty() {
@@ -30,13 +40,6 @@ impl Dispatcher {
                     }
                 }
                 Err(e) => tracing::warn!(error = %e, "vacuuming or analyzing tables failed"),
-            }
-            tokio::select! {
-                _ = shutdown.changed() => return,
-                _ = tokio::time::sleep(LOOK_EVERY) => {}
-            }
-            if *shutdown.borrow() {
-                return;
             }
         }
     }

@@ -12,10 +12,10 @@
 //!   a table was nearly empty (a sequential scan finds 32 ids fastest in an empty table) stays
 //!   in use as the table grows to a million rows, until the table is analyzed.
 //!
-//! With autovacuum off neither happens: in the ingress benchmark on such a server the claim's
-//! read of its deliveries' contexts grew to 47 ms a call and took a core (BENCHMARKS.md,
-//! issue 19). So when the server's `autovacuum` is off the dispatcher asks the store to do that
-//! work, by autovacuum's rules: a table is vacuumed once its dead rows pass
+//! With autovacuum off neither happens, and a claim's cost grows with every part ever sent
+//! (BENCHMARKS.md, issue 19). So when the server's `autovacuum` is off the dispatcher asks the
+//! store to do that work, as often as autovacuum would look (`autovacuum_naptime`) and by its
+//! rules: a table is vacuumed once its dead rows pass
 //! `autovacuum_vacuum_threshold` + `autovacuum_vacuum_scale_factor` × its rows, and analyzed
 //! once its changed rows pass the analyze pair, with each table's own settings (its
 //! `ALTER TABLE … SET (autovacuum_…)`) before the server's. On SQLite there is nothing to do:
@@ -80,6 +80,26 @@ impl Store {
                 Ok(on == "on")
             }
         }
+    }
+
+    /// How long autovacuum waits between two looks at a database (`autovacuum_naptime`); the
+    /// gateway doing its work looks as often. One minute on SQLite (never used there).
+    pub async fn autovacuum_naptime(&self) -> Result<std::time::Duration, StoreError> {
+        if self.dialect != Dialect::Postgres {
+            return Ok(std::time::Duration::from_secs(60));
+        }
+        // pg_settings gives the value in its base unit, seconds ("60"), where
+        // current_setting gives "1min".
+        let seconds: String =
+            sqlx::query_scalar("SELECT setting FROM pg_settings WHERE name = 'autovacuum_naptime'")
+                .fetch_one(&self.pool)
+                .await?;
+        let seconds: u64 = seconds.parse().map_err(|_| {
+            StoreError::Config(format!(
+                "autovacuum_naptime is not whole seconds: {seconds:?}"
+            ))
+        })?;
+        Ok(std::time::Duration::from_secs(seconds.max(1)))
     }
 
     /// Vacuums and analyzes the tables of the store's schema that autovacuum would take now,

@@ -164,6 +164,9 @@ async fn upkeep_does_autovacuums_work_on_the_tables_that_changed(
         assert_eq!(store.upkeep().await.unwrap(), upkeep::Upkeep::default());
         return;
     }
+    // The server's own period (a minute unless configured), in whole seconds.
+    let naptime = store.autovacuum_naptime().await.unwrap();
+    assert!(naptime >= std::time::Duration::from_secs(1), "{naptime:?}");
     // 120 new messages pass autovacuum's analyze threshold for an empty table (50 rows).
     let batch: Vec<NewMessage> = (0..120).map(|i| message(i, 1, None, "h")).collect();
     store.outbox().insert_messages(&batch).await.unwrap();

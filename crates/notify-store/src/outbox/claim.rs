@@ -146,6 +146,13 @@ impl Outbox<'_> {
     /// The adapter contexts of `ids`' deliveries. One statement text whatever the number of
     /// ids (an `IN ($1, …)` list would be a statement per length, each prepared on each pooled
     /// connection): see [`crate::sql::in_ids`].
+    ///
+    /// Not a prepared statement: Postgres plans it at each call, for the table as it is then.
+    /// A prepared one may keep the generic plan it made in its first calls, and while
+    /// `deliveries` was nearly empty that plan is a sequential scan; kept as the table grew
+    /// (until an analyze, which a server with autovacuum off never runs) it cost 47 ms a call
+    /// at 100,000 deliveries and a whole core under load (BENCHMARKS.md, issue 19). Planning it
+    /// costs ~0.1 ms per claim of up to 32 parts.
     async fn delivery_contexts(
         self,
         ids: &[String],
@@ -157,6 +164,7 @@ impl Outbox<'_> {
         );
         let mut out = std::collections::HashMap::new();
         for r in sqlx::query(&sql)
+            .persistent(false)
             .bind(json(&unique)?)
             .fetch_all(&self.store.pool)
             .await?

@@ -31,7 +31,7 @@ pub struct AcceptedDelivery {
     /// Channel name.
     pub channel: String,
     /// Channel kind.
-    pub kind: String,
+    pub kind: notify_core::ChannelKind,
     /// Native message type.
     #[serde(rename = "type")]
     pub native_type: String,

@@ -465,7 +465,7 @@ async fn refused_directory_people_get_a_fallback_for_them_alone(app: TestApp, st
         .unwrap()
         .unwrap();
     assert_eq!(m.deliveries[0].status, "sent");
-    assert_eq!(m.deliveries[1].kind, "wecom_workid");
+    assert_eq!(m.deliveries[1].kind, notify_core::ChannelKind::WecomWorkid);
 }
 
 async fn a_store_outage_while_reading_the_directory_is_503(app: TestApp, _state: AppState) {

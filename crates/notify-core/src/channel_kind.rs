@@ -3,8 +3,11 @@
 use serde::{Deserialize, Serialize};
 
 /// The upstream protocol a configured channel speaks. A channel *name* (`welink`, `ops-wecom`…)
-/// is the operator's; the *kind* picks the adapter.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+/// is the operator's; the *kind* picks the adapter. Its `Default` is `Log`, the kind that
+/// reaches no upstream, so a row model built by default (`NewDelivery`, which tests fill in
+/// with `..Default::default()`) never sends anywhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum ChannelKind {
     /// WeLink public-account / notification-center messages.
@@ -18,6 +21,7 @@ pub enum ChannelKind {
     /// The Juzi WeCom sidebar: sent by an agent's sidebar page.
     Juzi,
     /// Writes deliveries to the log and answers "sent": lets the whole path run without an upstream.
+    #[default]
     Log,
 }
 

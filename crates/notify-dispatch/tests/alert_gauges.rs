@@ -62,7 +62,7 @@ fn message(n: i64, lane: &LaneInfo, due: i64) -> NewMessage {
             id: notify_core::DeliveryId::new_at(due + n).0,
             seq: 0,
             channel: lane.channel.clone(),
-            kind: "welink".into(),
+            kind: notify_core::ChannelKind::Welink,
             native_type: "card".into(),
             status: notify_core::DeliveryStatus::Queued,
             truncated: false,

@@ -121,7 +121,7 @@ async fn seed(store: &Store, parts: usize) -> (Arc<Scripted>, Dispatcher, String
             id: notify_core::DeliveryId::new_at(T0).0,
             seq: 0,
             channel: "scripted".into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "x".into(),
             status: notify_core::DeliveryStatus::Queued,
             truncated: false,

@@ -50,7 +50,7 @@ fn message(now: i64) -> NewMessage {
             id: notify_core::DeliveryId::new_at(now).0,
             seq: 0,
             channel: "logch".into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "log".into(),
             status: notify_core::DeliveryStatus::Queued,
             context: "{}".into(),

@@ -3,7 +3,7 @@
 //! rows are written by the insert transaction (`outbox::insert::alerts`).
 
 use notify_core::clock::ms_to_rfc3339;
-use notify_core::{DeliveryStatus, MessageStatus};
+use notify_core::{ChannelKind, DeliveryStatus, MessageStatus};
 use serde::{Deserialize, Serialize};
 use sqlx::Row;
 
@@ -250,7 +250,7 @@ impl Alerts<'_> {
         self,
         tenant: &str,
         key: &str,
-        kind: &str,
+        kind: ChannelKind,
     ) -> Result<Vec<crate::DeliveryView>, StoreError> {
         let messages: Vec<String> = sqlx::query_scalar(
             "SELECT DISTINCT d.message_id FROM deliveries d JOIN messages m ON m.id = d.message_id \
@@ -259,7 +259,7 @@ impl Alerts<'_> {
         )
         .bind(tenant)
         .bind(key)
-        .bind(kind)
+        .bind(kind.as_str())
         .fetch_all(&self.store.pool)
         .await?;
         let mut out = Vec::new();

@@ -1,6 +1,8 @@
 //! Rows going into and out of the store.
 
-use notify_core::{DeliveryStatus, FailedRecipient, MessageStatus, PartId, PartOp, PartStatus};
+use notify_core::{
+    ChannelKind, DeliveryStatus, FailedRecipient, MessageStatus, PartId, PartOp, PartStatus,
+};
 use serde::{Deserialize, Serialize};
 
 /// A message to insert, with its deliveries and their parts, all planned at ingress.
@@ -80,7 +82,7 @@ pub struct NewDelivery {
     /// Channel name.
     pub channel: String,
     /// Channel kind.
-    pub kind: String,
+    pub kind: ChannelKind,
     /// Native message type.
     pub native_type: String,
     /// `Queued` or `AwaitingAgent`.
@@ -299,7 +301,7 @@ pub struct DeliveryView {
     /// Channel name.
     pub channel: String,
     /// Channel kind.
-    pub kind: String,
+    pub kind: ChannelKind,
     /// Native type.
     #[serde(rename = "type")]
     pub native_type: String,

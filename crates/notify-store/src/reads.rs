@@ -131,7 +131,7 @@ impl Reads<'_> {
             m.deliveries.push(DeliveryView {
                 id: did,
                 channel: d.try_get(1)?,
-                kind: d.try_get(2)?,
+                kind: stored::get(d, 2, "deliveries.kind")?,
                 native_type: d.try_get(3)?,
                 status,
                 upstream_ids,

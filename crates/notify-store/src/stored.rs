@@ -1,8 +1,8 @@
-//! Core's enums as the database stores them: the one place a status, an op or an alert status
-//! becomes text and back. Text read back that names no value is [`StoreError::Corrupt`], naming
-//! the column, never a default.
+//! Core's enums as the database stores them: the one place a status, an op, an alert status or
+//! a channel kind becomes text and back. Text read back that names no value is
+//! [`StoreError::Corrupt`], naming the column, never a default.
 
-use notify_core::{AlertStatus, DeliveryStatus, MessageStatus, PartOp, PartStatus};
+use notify_core::{AlertStatus, ChannelKind, DeliveryStatus, MessageStatus, PartOp, PartStatus};
 use sqlx::any::AnyRow;
 use sqlx::Row;
 
@@ -29,7 +29,8 @@ stored!(
     MessageStatus,
     PartStatus,
     PartOp,
-    AlertStatus
+    AlertStatus,
+    ChannelKind
 );
 
 /// The value of `text`, read from `column`.
@@ -64,6 +65,18 @@ mod tests {
         for s in [AlertStatus::Firing, AlertStatus::Resolved] {
             assert_eq!(decode::<AlertStatus>("c", s.as_str()).ok(), Some(s));
         }
+        // By name: no crate's source but core's and channels' names a kind's variant.
+        for name in [
+            "welink",
+            "xiaowei",
+            "wecom_workid",
+            "wecom_app",
+            "juzi",
+            "log",
+        ] {
+            let kind = decode::<ChannelKind>("c", name).map(|k| k.as_str());
+            assert_eq!(kind.ok(), Some(name));
+        }
     }
 
     #[test]
@@ -71,6 +84,11 @@ mod tests {
         let e = decode::<DeliveryStatus>("deliveries.status", "lost").unwrap_err();
         assert!(
             matches!(&e, StoreError::Corrupt(m) if m == "deliveries.status \"lost\""),
+            "{e}"
+        );
+        let e = decode::<ChannelKind>("deliveries.kind", "fax").unwrap_err();
+        assert!(
+            matches!(&e, StoreError::Corrupt(m) if m == "deliveries.kind \"fax\""),
             "{e}"
         );
     }

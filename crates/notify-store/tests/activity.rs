@@ -30,7 +30,7 @@ fn message(n: usize, lane_name: &str, parts: usize, created_at: i64) -> NewMessa
             id: notify_core::DeliveryId::new_at(created_at).0,
             seq: 0,
             channel: lane_name.into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "log".into(),
             status: notify_core::DeliveryStatus::Queued,
             truncated: false,

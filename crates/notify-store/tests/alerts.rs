@@ -47,7 +47,7 @@ fn alert_message(
                 id: notify_core::DeliveryId::new_at(at).0,
                 seq: i as i64,
                 channel: (*ch).into(),
-                kind: "log".into(),
+                kind: notify_core::ChannelKind::Log,
                 native_type: "log".into(),
                 status: notify_core::DeliveryStatus::Queued,
                 context: "{}".into(),

@@ -59,7 +59,7 @@ fn message(n: i64, deliveries: Vec<Vec<NewPart>>) -> NewMessage {
                 id: notify_core::DeliveryId::new_at(at).0,
                 seq: seq as i64,
                 channel: "logch".into(),
-                kind: "log".into(),
+                kind: notify_core::ChannelKind::Log,
                 native_type: "log".into(),
                 status: notify_core::DeliveryStatus::Queued,
                 context: "{}".into(),

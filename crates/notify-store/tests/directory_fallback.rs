@@ -53,7 +53,7 @@ fn message(users: &[&str], fallback: bool) -> NewMessage {
         deliveries: vec![NewDelivery {
             id: notify_core::DeliveryId::new_at(T0).0,
             channel: "logch".into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "log".into(),
             status: notify_core::DeliveryStatus::Queued,
             context: "{}".into(),
@@ -113,7 +113,7 @@ fn fallback_delivery() -> NewDelivery {
     NewDelivery {
         id: notify_core::DeliveryId::new_at(T0 + 1).0,
         channel: "logch".into(),
-        kind: "log".into(),
+        kind: notify_core::ChannelKind::Log,
         native_type: "log".into(),
         status: notify_core::DeliveryStatus::Queued,
         context: "{}".into(),

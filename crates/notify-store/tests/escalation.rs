@@ -22,7 +22,7 @@ fn delivery(seq: i64, now: i64, step: Option<i64>) -> NewDelivery {
         id: notify_core::DeliveryId::new_at(now).0,
         seq,
         channel: "logch".into(),
-        kind: "log".into(),
+        kind: notify_core::ChannelKind::Log,
         native_type: "text".into(),
         status: notify_core::DeliveryStatus::Queued,
         context: "{}".into(),

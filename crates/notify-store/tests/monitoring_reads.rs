@@ -32,7 +32,7 @@ fn message(n: i64, credential: &str, created_at: i64, not_before: Option<i64>) -
             id: notify_core::DeliveryId::new_at(created_at + n).0,
             seq: 0,
             channel: "logch".into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "log".into(),
             status: notify_core::DeliveryStatus::Queued,
             truncated: false,

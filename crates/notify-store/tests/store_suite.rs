@@ -41,7 +41,7 @@ fn message(n: usize, parts_per_delivery: usize, key: Option<&str>, body_hash: &s
             id: did,
             seq: 0,
             channel: "logch".into(),
-            kind: "log".into(),
+            kind: notify_core::ChannelKind::Log,
             native_type: "log".into(),
             status: notify_core::DeliveryStatus::Queued,
             truncated: false,
@@ -999,7 +999,7 @@ fn juzi_message(n: usize, tenant: &str, chat_key: &str) -> NewMessage {
     m.tenant = tenant.into();
     let d = &mut m.deliveries[0];
     d.channel = "juzi".into();
-    d.kind = "juzi".into();
+    d.kind = notify_core::ChannelKind::Juzi;
     d.native_type = "text".into();
     d.status = notify_core::DeliveryStatus::AwaitingAgent;
     d.context = serde_json::json!({"chat_id": "wrChat", "payloads": [

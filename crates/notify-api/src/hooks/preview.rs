@@ -53,7 +53,7 @@ pub struct PreviewTarget {
     /// The channel's name.
     pub channel: String,
     /// The channel's kind.
-    pub kind: String,
+    pub kind: notify_core::ChannelKind,
     /// The native message type.
     #[serde(rename = "type")]
     pub native_type: String,
@@ -85,7 +85,7 @@ pub fn of(accepted: &Accepted) -> Result<PreviewMessage, ApiError> {
         .iter()
         .map(|d| PreviewTarget {
             channel: d.channel.clone(),
-            kind: d.kind.clone(),
+            kind: d.kind,
             native_type: d.native_type.clone(),
             truncated: d.truncated,
             parts: parts(&d.parts),

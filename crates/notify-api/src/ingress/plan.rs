@@ -333,7 +333,7 @@ impl Planner<'_> {
         self.answers.push(AcceptedDelivery {
             id: delivery.id.clone(),
             channel: delivery.channel.clone(),
-            kind: delivery.kind.clone(),
+            kind: delivery.kind,
             native_type: delivery.native_type.clone(),
             status: delivery.status.to_string(),
             upstream_ids: Vec::new(),
@@ -410,7 +410,7 @@ pub fn plan_target(
         id: DeliveryId::new_at(now).0,
         seq,
         channel: handle.name.clone(),
-        kind: handle.kind().as_str().to_string(),
+        kind: handle.kind(),
         native_type: plan.native_type.clone(),
         status,
         truncated: plan.truncated,

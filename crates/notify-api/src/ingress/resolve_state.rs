@@ -33,20 +33,29 @@ pub fn resolved_state() -> StateUpdate {
 pub async fn attach(state: &AppState, accepted: &mut Accepted, now: i64) -> Result<(), ApiError> {
     let m = &mut accepted.message;
     let Some(alert) = &m.alert else { return Ok(()) };
-    if alert.status != AlertStatus::Resolved || !m.deliveries.iter().any(|d| d.kind == "welink") {
+    if alert.status != AlertStatus::Resolved {
         return Ok(());
     }
+    // The kind by its name: no crate but core and channels names a kind's variant.
+    let Some(welink) = m
+        .deliveries
+        .iter()
+        .map(|d| d.kind)
+        .find(|k| k.as_str() == "welink")
+    else {
+        return Ok(());
+    };
     let cards = state
         .store()
         .alerts()
-        .alert_sent_deliveries(&m.tenant, &alert.key, "welink")
+        .alert_sent_deliveries(&m.tenant, &alert.key, welink)
         .await?;
     if cards.is_empty() {
         return Ok(());
     }
     let update = resolved_state();
     for (i, d) in m.deliveries.iter_mut().enumerate() {
-        if d.kind != "welink" {
+        if d.kind != welink {
             continue;
         }
         let Some(handle) = state.channel(&d.channel) else {

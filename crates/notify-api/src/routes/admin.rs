@@ -76,7 +76,7 @@ pub struct ChannelStatus {
     /// Its name.
     pub name: String,
     /// Its kind.
-    pub kind: String,
+    pub kind: notify_core::ChannelKind,
     /// The upstream credential its tokens, lanes and quota belong to.
     pub credential: String,
     /// WeLink egress group.
@@ -183,7 +183,7 @@ pub async fn channels(
         };
         out.push(ChannelStatus {
             name: h.name.clone(),
-            kind: h.kind().as_str().to_string(),
+            kind: h.kind(),
             credential,
             egress_group: h.egress_group(),
             queue_depth,

@@ -268,7 +268,7 @@ impl Outbox<'_> {
             .bind(seq)
             .bind(&tenant)
             .bind(&d.channel)
-            .bind(&d.kind)
+            .bind(d.kind.as_str())
             .bind(&d.native_type)
             .bind(d.status.as_str())
             .bind(i64::from(d.truncated))

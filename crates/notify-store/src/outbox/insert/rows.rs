@@ -216,7 +216,7 @@ impl<'a> DeliveryRow<'a> {
             seq: d.seq,
             tenant: &m.tenant,
             channel: &d.channel,
-            kind: &d.kind,
+            kind: d.kind.as_str(),
             native_type: &d.native_type,
             status: d.status.as_str(),
             truncated: i64::from(d.truncated),

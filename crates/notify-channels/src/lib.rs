@@ -126,6 +126,13 @@ pub trait Channel: Send + Sync + std::fmt::Debug {
     /// The recall of one sent part, given its upstream id and the delivery's context.
     fn plan_recall(&self, upstream_id: &str, context: &serde_json::Value) -> RecallPlan;
 
+    /// Whether this kind's sent messages can take a state update ([`plan_state`](Self::plan_state)
+    /// can succeed): a resolved alert updates such a channel's sent cards instead of sending a
+    /// new one. WeLink's cards only.
+    fn takes_state(&self) -> bool {
+        false
+    }
+
     /// The state update of one sent call of a card (WeLink only); `Err` says why it cannot
     /// take one. `recipients` are the users that call was sent to (a card to more users than
     /// one call takes was sent in several calls, each updated on its own); empty means "the

@@ -121,7 +121,7 @@ impl StoreOptions {
 /// The store. Cheap to clone.
 ///
 /// `Store` itself holds only the infrastructure (connecting, migrating, readiness, the clock,
-/// wake-ups, closing). Its domain operations are reached through role handles, one per kind of
+/// wake-ups, closing, and the table upkeep of [`upkeep`]). Its domain operations are reached through role handles, one per kind of
 /// work, so a crate's calls name the role it plays and each crate sees what it needs:
 /// [`Store::outbox`], [`Store::reads`], [`Store::lanes`], [`Store::tokens`], [`Store::quota`],
 /// [`Store::sidebar`], [`Store::alerts`], [`Store::people`], [`Store::escalation`] and

@@ -36,26 +36,31 @@ pub async fn attach(state: &AppState, accepted: &mut Accepted, now: i64) -> Resu
     if alert.status != AlertStatus::Resolved {
         return Ok(());
     }
-    // The kind by its name: no crate but core and channels names a kind's variant.
-    let Some(welink) = m
+    // The kind whose cards take a state (the channel says which: WeLink's).
+    let takes_state = |channel: &str| {
+        state
+            .channel(channel)
+            .is_some_and(|h| h.adapter.takes_state())
+    };
+    let Some(kind) = m
         .deliveries
         .iter()
+        .find(|d| takes_state(&d.channel))
         .map(|d| d.kind)
-        .find(|k| k.as_str() == "welink")
     else {
         return Ok(());
     };
     let cards = state
         .store()
         .alerts()
-        .alert_sent_deliveries(&m.tenant, &alert.key, welink)
+        .alert_sent_deliveries(&m.tenant, &alert.key, kind)
         .await?;
     if cards.is_empty() {
         return Ok(());
     }
     let update = resolved_state();
     for (i, d) in m.deliveries.iter_mut().enumerate() {
-        if d.kind != welink {
+        if d.kind != kind {
             continue;
         }
         let Some(handle) = state.channel(&d.channel) else {

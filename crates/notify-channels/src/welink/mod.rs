@@ -242,6 +242,10 @@ impl Channel for WelinkChannel {
         state::plan_recall(upstream_id)
     }
 
+    fn takes_state(&self) -> bool {
+        true
+    }
+
     fn plan_state(
         &self,
         upstream_id: &str,
